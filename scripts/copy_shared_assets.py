@@ -1,0 +1,47 @@
+"""Copy public data files from a local folder into assets/, matched by checksum.
+
+Offline machines (CI, tests) keep copies of the project's remote assets in
+../shared/data under other names. This copies each file whose md5 equals a
+project.yml asset's checksum to that asset's dest, so that `spacy project
+assets` then finds them in place and skips the download.
+"""
+import shutil
+from pathlib import Path
+
+import typer
+from wasabi import msg
+from weasel.util import get_checksum, load_project_config
+
+ROOT = Path(__file__).parent.parent
+
+
+def copy_shared_assets(source: Path, project_dir: Path = ROOT) -> list:
+    """Copy matching files; return the asset dests that are now in place."""
+    by_checksum = {get_checksum(p): p for p in sorted(source.iterdir()) if p.is_file()} if source.is_dir() else {}
+    placed = []
+    for asset in load_project_config(project_dir).get("assets", []):
+        dest = project_dir / asset["dest"]
+        checksum = asset.get("checksum")
+        if "url" not in asset or not checksum:
+            continue
+        if dest.exists() and get_checksum(dest) == checksum:
+            placed.append(asset["dest"])
+        elif checksum in by_checksum:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(by_checksum[checksum], dest)
+            placed.append(asset["dest"])
+    return placed
+
+
+def main(
+    source: Path = typer.Argument(ROOT.parent / "shared" / "data", help="Folder with local copies of the remote assets"),
+):
+    """Copy local copies of remote assets into place, matched by md5 checksum."""
+    placed = copy_shared_assets(source)
+    if not source.is_dir():
+        msg.warn(f"{source} does not exist: nothing copied")
+    msg.info(f"{len(placed)} remote assets in place: {', '.join(placed) or 'none'}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

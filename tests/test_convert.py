@@ -1,0 +1,263 @@
+"""convert: every format, every bad input, round trips, splits, atomic writes."""
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+import srsly
+from spacy.tokens import DocBin
+
+import convert
+from common import atomic_path
+from conftest import run_cli
+
+IPHONE = "How to preorder the iPhone X"
+PATIENT = "A patient with chest pain had hyperthyroidism."
+
+
+def write(tmp_path: Path, name: str, content) -> Path:
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf8")
+    elif name.endswith(".jsonl"):
+        srsly.write_jsonl(path, content)
+    else:
+        srsly.write_json(path, content)
+    return path
+
+
+def run_convert(tmp_path, inputs, *extra):
+    out = tmp_path / "out"
+    code, output = run_cli(
+        convert.main,
+        [*inputs, "--train-output", out / "train.spacy", "--dev-output", out / "dev.spacy", *extra],
+    )
+    return code, output, out
+
+
+def read_spans(out: Path) -> dict:
+    """All docs of train and dev as {text: [(start, end, label)]}."""
+    nlp = spacy.blank("en")
+    docs = {}
+    for name in ("train.spacy", "dev.spacy"):
+        for doc in DocBin().from_disk(out / name).get_docs(nlp.vocab):
+            docs[doc.text] = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+    return docs
+
+
+# --- formats and round trips -------------------------------------------------
+
+
+def test_course_format_round_trip(tmp_path):
+    records = [
+        [IPHONE, {"entities": [[20, 28, "GADGET"]]}],
+        ["I need a new phone! Any tips?", {"entities": []}],
+    ]
+    code, output, out = run_convert(tmp_path, [write(tmp_path, "a.json", records)])
+    assert code == 0, output
+    assert read_spans(out) == {IPHONE: [(20, 28, "GADGET")], "I need a new phone! Any tips?": []}
+
+
+def test_course_format_jsonl(tmp_path):
+    path = write(tmp_path, "a.jsonl", [[IPHONE, {"entities": [[20, 28, "GADGET"]]}]])
+    code, output, out = run_convert(tmp_path, [path], "--dev-ratio", "0")
+    assert code == 0, output
+    assert read_spans(out) == {IPHONE: [(20, 28, "GADGET")]}
+
+
+def test_value_format_labels_from_data(tmp_path):
+    records = [{"sentence": PATIENT, "entities": [{"label": "SYMPTOM", "value": "chest pain"}, {"label": "DISEASE", "value": "hyperthyroidism"}]}]
+    code, output, out = run_convert(tmp_path, [write(tmp_path, "v.json", records)])
+    assert code == 0, output
+    assert read_spans(out) == {PATIENT: [(15, 25, "SYMPTOM"), (30, 45, "DISEASE")]}
+    assert "SYMPTOM" in output and "DISEASE" in output
+
+
+def test_value_format_labels_every_whole_token_occurrence(tmp_path):
+    text = "Pixel 7 or Pixel 7a? I like the Pixel 7 more."
+    records = [{"text": text, "entities": [{"label": "GADGET", "value": "Pixel 7"}]}]
+    code, output, out = run_convert(tmp_path, [write(tmp_path, "v.jsonl", records)])
+    assert code == 0, output
+    # "Pixel 7" inside "Pixel 7a" is not a whole-token occurrence
+    assert read_spans(out)[text] == [(0, 7, "GADGET"), (32, 39, "GADGET")]
+
+
+def test_span_records_round_trip(tmp_path):
+    records = [{"text": IPHONE, "spans": [{"start": 20, "end": 28, "label": "GADGET"}], "meta": {"source": "x"}}]
+    code, output, out = run_convert(tmp_path, [write(tmp_path, "s.jsonl", records)])
+    assert code == 0, output
+    assert read_spans(out) == {IPHONE: [(20, 28, "GADGET")]}
+
+
+def test_format_detected_by_content(tmp_path):
+    jsonl = write(tmp_path, "a.data", json.dumps({"text": IPHONE, "spans": [{"start": 20, "end": 28, "label": "GADGET"}]}) + "\n")
+    as_list = write(tmp_path, "b.data", json.dumps([["iPhone X is coming", {"entities": [[0, 8, "GADGET"]]}]]))
+    code, output, out = run_convert(tmp_path, [jsonl, as_list])
+    assert code == 0, output
+    assert read_spans(out) == {IPHONE: [(20, 28, "GADGET")], "iPhone X is coming": [(0, 8, "GADGET")]}
+
+
+def test_duplicates_merged_and_counted(tmp_path):
+    rec = [IPHONE, {"entities": [[20, 28, "GADGET"]]}]
+    spans = {"text": IPHONE, "spans": [{"start": 20, "end": 28, "label": "GADGET"}] * 2}
+    code, output, out = run_convert(tmp_path, [write(tmp_path, "a.json", [rec, rec]), write(tmp_path, "b.jsonl", [spans])])
+    assert code == 0, output
+    assert len(read_spans(out)) == 1
+    assert "2 duplicate records merged" in output
+    assert "1 repeated spans merged" in output
+
+
+def test_demo_assets_convert_cleanly(tmp_path):
+    root = Path(__file__).parent.parent
+    inputs = sorted((root / "assets" / "annotated").iterdir())
+    code, output, out = run_convert(tmp_path, inputs)
+    assert code == 0, output
+    assert sum(len(s) for s in read_spans(out).values()) >= 30
+
+
+# --- bad inputs: message names the problem, exit 1, nothing written ----------
+
+GOOD = [IPHONE, {"entities": [[20, 28, "GADGET"]]}]
+
+BAD_RECORDS = [
+    ("wrong shape list", [IPHONE, [[20, 28, "GADGET"]]], "wrong record shape"),
+    ("wrong shape object", {"text": IPHONE, "ents": []}, "wrong record shape"),
+    ("wrong shape scalar", 42, "wrong record shape"),
+    ("missing text", {"spans": []}, "missing or non-string text"),
+    ("non-string text", [123, {"entities": []}], "missing or non-string text"),
+    ("float offset", [IPHONE, {"entities": [[20.0, 28, "GADGET"]]}], "non-integer start offset 20.0"),
+    ("string offset", {"text": IPHONE, "spans": [{"start": 20, "end": "28", "label": "GADGET"}]}, "non-integer end offset '28'"),
+    ("end before start", [IPHONE, {"entities": [[28, 20, "GADGET"]]}], "end <= start"),
+    ("empty span", [IPHONE, {"entities": [[20, 20, "GADGET"]]}], "end <= start"),
+    ("past the text", [IPHONE, {"entities": [[20, 40, "GADGET"]]}], "offsets past the text (length 28)"),
+    ("negative offset", [IPHONE, {"entities": [[-1, 3, "GADGET"]]}], "offsets past the text"),
+    ("misaligned", [IPHONE, {"entities": [[22, 28, "GADGET"]]}], "'hone X' is not on token boundaries; nearest token boundaries: [27, 28] 'X' or [20, 28] 'iPhone X'"),
+    ("overlap", [IPHONE, {"entities": [[20, 28, "GADGET"], [20, 26, "GADGET"]]}], "overlapping spans"),
+    ("value not found", {"sentence": PATIENT, "entities": [{"label": "SYMPTOM", "value": "fever"}]}, "value 'fever' (SYMPTOM) not found in the text"),
+    ("value inside a token", {"sentence": PATIENT, "entities": [{"label": "DISEASE", "value": "thyroid"}]}, "only inside other tokens"),
+    ("empty label", [IPHONE, {"entities": [[20, 28, ""]]}], "empty or malformed label ''"),
+    ("label with space", [IPHONE, {"entities": [[20, 28, "MY GADGET"]]}], "empty or malformed label 'MY GADGET'"),
+    ("non-string label", {"sentence": PATIENT, "entities": [{"label": 3, "value": "chest pain"}]}, "empty or malformed label 3"),
+]
+
+
+@pytest.mark.parametrize("name,record,problem", BAD_RECORDS, ids=[b[0] for b in BAD_RECORDS])
+def test_bad_record_fails_and_writes_nothing(tmp_path, name, record, problem):
+    path = write(tmp_path, "bad.jsonl", [GOOD, record])
+    code, output, out = run_convert(tmp_path, [path])
+    assert code == 1
+    assert f"{path}: line 2: " in output
+    assert problem in output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "name,content,problem",
+    [
+        ("bad.json", "[[\"a\", {\"entities\": []}],", "invalid JSON"),
+        ("bad.jsonl", json.dumps(GOOD) + "\n{not json}\n", "line 2: invalid JSON"),
+        ("empty.json", "", "the file is empty"),
+        ("blank.jsonl", "\n  \n", "the file is empty"),
+        ("empty_list.json", "[]", "the file has no records"),
+        ("object.json", "{\"text\": \"a\"}", "expected a JSON list of records"),
+    ],
+)
+def test_bad_file_fails_and_writes_nothing(tmp_path, name, content, problem):
+    path = write(tmp_path, name, content)
+    code, output, out = run_convert(tmp_path, [path])
+    assert code == 1
+    assert str(path) in output and problem in output
+    assert not out.exists()
+
+
+def test_conflicting_annotations_of_same_text(tmp_path):
+    a = write(tmp_path, "a.json", [GOOD])
+    b = write(tmp_path, "b.jsonl", [{"text": IPHONE, "spans": [{"start": 27, "end": 28, "label": "GADGET"}]}])
+    code, output, out = run_convert(tmp_path, [a, b])
+    assert code == 1
+    flat = output
+    assert f"{b}: line 1: the same text is annotated differently in {a}: record 1" in flat
+    assert not out.exists()
+
+
+def test_errors_name_the_text_and_are_all_reported(tmp_path):
+    path = write(tmp_path, "bad.jsonl", [[IPHONE, {"entities": [[28, 20, "GADGET"]]}], GOOD, ["Hi", {"entities": [[0, 9, "X"]]}]])
+    code, output, _ = run_convert(tmp_path, [path])
+    flat = output
+    assert code == 1
+    assert f"line 1: end <= start in span [28, 20, 'GADGET']" in flat and repr(IPHONE) in flat
+    assert "line 3: offsets past the text" in flat
+    assert "2 bad records; nothing written" in flat
+
+
+def test_lenient_skips_and_counts(tmp_path):
+    path = write(tmp_path, "bad.jsonl", [GOOD, [IPHONE + "!", {"entities": [[22, 28, "GADGET"]]}], ["ok text", {"entities": []}]])
+    code, output, out = run_convert(tmp_path, [path], "--lenient")
+    assert code == 0, output
+    assert set(read_spans(out)) == {IPHONE, "ok text"}
+    assert "1 bad records skipped" in output
+
+
+def test_failed_run_keeps_previous_output(tmp_path):
+    code, _, out = run_convert(tmp_path, [write(tmp_path, "a.json", [GOOD])])
+    assert code == 0
+    before = (out / "train.spacy").read_bytes()
+    code, _, _ = run_convert(tmp_path, [write(tmp_path, "b.json", [[IPHONE, {"entities": [[0, 99, "X"]]}]])])
+    assert code == 1
+    assert (out / "train.spacy").read_bytes() == before
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "c" / "train.spacy"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+# --- splits -------------------------------------------------------------------
+
+
+def make_records(n=60):
+    models = [f"Model {i}" for i in range(n // 3)]
+    records = []
+    for i in range(n):
+        name = models[i % len(models)]
+        text = f"Text {i} is about the {name} phone."
+        start = text.index(name)
+        records.append([text, {"entities": [[start, start + len(name), "GADGET"]]}])
+    return records
+
+
+@pytest.mark.parametrize("split", ["entity", "random"])
+def test_split_is_deterministic_and_disjoint(tmp_path, split):
+    path = write(tmp_path, "a.json", make_records())
+    results = []
+    for run in range(2):
+        out = tmp_path / f"run{run}"
+        code, output = run_cli(convert.main, [path, "--train-output", out / "train.spacy", "--dev-output", out / "dev.spacy", "--split", split, "--seed", "7", "--dev-ratio", "0.25"])
+        assert code == 0, output
+        nlp = spacy.blank("en")
+        train = [d.text for d in DocBin().from_disk(out / "train.spacy").get_docs(nlp.vocab)]
+        dev = [d.text for d in DocBin().from_disk(out / "dev.spacy").get_docs(nlp.vocab)]
+        assert not set(train) & set(dev)
+        assert len(train) + len(dev) == 60
+        assert 10 <= len(dev) <= 16
+        results.append((train, dev))
+    assert results[0] == results[1]
+
+
+def test_entity_split_keeps_names_out_of_train():
+    nlp = spacy.blank("en")
+    recs = []
+    for text, _ in [(r[0], None) for r in make_records()]:
+        doc = nlp.make_doc(text)
+        name = text[text.index("Model"):text.index(" phone")]
+        s = text.index(name)
+        recs.append(convert.Record("x", text, [(s, s + len(name), "GADGET")], doc))
+    train, dev = convert.split_records(recs, 0.25, seed=3, by_entity=True)
+    assert dev and not convert.names(train) & convert.names(dev)
+    # names are normalised: case, spaces and punctuation do not make a new name
+    assert convert.entity_name("iPhone X") == convert.entity_name("iphone-x") == convert.entity_name("IPHONEX")
