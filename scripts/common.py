@@ -59,3 +59,23 @@ def write_atomic(path: Path, content: Union[str, bytes]) -> None:
             tmp.write_bytes(content)
         else:
             tmp.write_text(content, encoding="utf8")
+
+
+DEFAULT_BASE = "training/base/model-best"
+
+
+def load_base(name: str, **kwargs):
+    """spacy.load the base pipeline, or fail with a message saying how to get one."""
+    import spacy
+    from wasabi import msg
+
+    try:
+        return spacy.load(name, **kwargs)
+    except OSError:
+        msg.fail(
+            f"Base pipeline '{name}' not found. Build the default offline base with "
+            f"`python -m spacy project run base` (it is written to {DEFAULT_BASE}), or "
+            f"download a trained one with `python -m spacy project run download` and set "
+            f"vars.base_model to 'en_core_web_sm'.",
+            exits=1,
+        )

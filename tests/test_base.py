@@ -1,0 +1,65 @@
+"""The base pipeline: its config trains, its ner is independent, `base` builds it."""
+import spacy
+import srsly
+from spacy.cli.train import train
+from spacy.tokens import DocBin
+
+import base
+import convert_ewt
+from conftest import ROOT, run_cli
+from test_convert_ewt import write_snippets
+
+
+def tiny_ewt_corpus(tmp_path):
+    conllu, iob2 = write_snippets(tmp_path)
+    docs, _ = convert_ewt.load(conllu, iob2)
+    # leave out "I like Mc.Donald s.", whose tokens the tokenizer cannot match at the sentence end
+    sentences = [[s] for d in docs for s in d if s.sent_id != "doc1-0002"]
+    path = tmp_path / "tiny.spacy"
+    DocBin(docs=[convert_ewt.to_doc(spacy.blank("en").vocab, d) for d in sentences]).to_disk(path)
+    return path
+
+
+def test_base_config_trains_with_an_independent_ner(tmp_path):
+    corpus = tiny_ewt_corpus(tmp_path)
+    # min_action_freq: with five sentences every dependency label is rarer than the default 30
+    overrides = {"paths.train": str(corpus), "paths.dev": str(corpus), "training.max_steps": 6, "training.eval_frequency": 3,
+                 "components.parser.min_action_freq": 1}
+    train(ROOT / "configs" / "base.cfg", tmp_path / "out", overrides=overrides)
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    assert nlp.pipe_names == ["tok2vec", "tagger", "morphologizer", "parser", "lemmatizer", "ner"]
+    assert set(nlp.get_pipe("ner").labels) == {"PER", "ORG", "LOC"}
+    # the ner does not listen to the shared tok2vec: it owns a full Tok2Vec
+    assert "ner" not in nlp.get_pipe("tok2vec").listening_components
+    assert nlp.get_pipe("ner").model.get_ref("tok2vec").name != "tok2vec-listener"
+    assert nlp.get_pipe("lemmatizer").mode == "rule"
+    doc = nlp("Bob visited Boston.")
+    assert all(t.lemma_ for t in doc) and all(t.tag_ for t in doc) and all(t.dep_ for t in doc)
+
+
+def test_missing_base_gets_a_clear_message():
+    code, output = run_cli(base.main, ["no_such_pipeline_xyz", "--check-only"])
+    assert code == 1
+    assert "Base pipeline 'no_such_pipeline_xyz' not found" in output
+    assert "spacy project run base" in output and "en_core_web_sm" in output
+
+
+def test_base_command_on_public_data(tmp_path, public_assets):
+    """A shortened run of the real `base`: loadable, and above chance on part B."""
+    corpus = tmp_path / "corpus"
+    code, output = run_cli(convert_ewt.main, [public_assets / "en_ewt-ud-dev.conllu", public_assets / "en_ewt-ud-dev.iob2",
+                                              public_assets / "en_ewt-ud-test.conllu", public_assets / "en_ewt-ud-test.iob2", corpus])
+    assert code == 0, output
+    out = tmp_path / "base"
+    code, output = run_cli(base.main, [out / "model-best", "--output", out, "--heldout", corpus / "ewt_heldout.spacy",
+                                       "--paths.train", corpus / "ewt_train.spacy", "--paths.dev", corpus / "ewt_part_a.spacy",
+                                       "--training.max_steps", "300", "--training.eval_frequency", "150"])
+    assert code == 0, output
+    scores = srsly.read_json(out / "metrics_part_b.json")
+    # chance: ~6% POS accuracy (17 tags), ~0 entity F; a few hundred steps are far above it
+    assert scores["pos_acc"] > 0.6 and scores["tag_acc"] > 0.6 and scores["lemma_acc"] > 0.7
+    assert scores["dep_uas"] > 0.4
+    assert scores["ents_f"] > 0.05
+    assert set(scores["ents_per_type"]) == {"PER", "ORG", "LOC"}
+    doc = spacy.load(out / "model-best")("Barack Obama visited Berlin with Angela Merkel.")
+    assert doc.has_annotation("DEP") and doc.has_annotation("LEMMA")
