@@ -1,0 +1,263 @@
+"""Registered functions for the update config (load with --code scripts/functions.py).
+
+Self-contained on purpose: `spacy package --code` copies this file alone into
+the package, so it imports nothing from the project's other scripts.
+
+- gadget.new_label_corpus.v1  reader: new-label gold docs, optionally with the
+  base pipeline's own predictions for the old labels merged in where they do
+  not overlap a gold span.
+- gadget.recording_batcher.v1  wraps a batcher and records each batch's size.
+- gadget.rehearsal.v1  [training.before_update] callback: before every update,
+  blends silver examples (the base's predictions on other text) into the step
+  at a fixed ratio per new-label example, drawn afresh each epoch from the seed,
+  and/or runs a teacher-student rehearsal step (`rehearse`) against the frozen
+  copy of the starting model. Its gradients are applied by the step's update.
+- gadget.loss_logger.v1  wraps spaCy's console logger; writes every logged
+  step's losses per component to JSONL, rehearsal losses apart.
+"""
+import random
+import sys
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
+
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training import Example
+from spacy.util import registry
+from thinc.api import set_dropout_rate
+
+
+class _TrainingState:
+    """What the batcher, the rehearsal callback and the logger share in one run."""
+
+    def __init__(self) -> None:
+        self.batch_size = 0
+        self.rehearsal_losses: Dict[str, float] = {}
+
+
+_STATE = _TrainingState()
+
+
+def _read_docs(path: Path, nlp: Language) -> List[Doc]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} not found: run the project's `rehearsal` command first")
+    return list(DocBin().from_disk(path).get_docs(nlp.vocab))
+
+
+def merge_ents(gold: Doc, predicted: Doc) -> int:
+    """Add `predicted`'s entities to `gold` where they overlap no gold entity.
+
+    Both docs must have the same tokens. Returns how many entities were added.
+    """
+    if [t.text for t in gold] != [t.text for t in predicted]:
+        raise ValueError(f"Cannot merge predictions into a differently tokenized doc: {gold.text[:80]!r}")
+    taken = {i for ent in gold.ents for i in range(ent.start, ent.end)}
+    extra = [
+        Span(gold, e.start, e.end, label=e.label_)
+        for e in predicted.ents
+        if not taken.intersection(range(e.start, e.end))
+    ]
+    gold.ents = sorted(list(gold.ents) + extra, key=lambda span: span.start)
+    return len(extra)
+
+
+@registry.readers("gadget.new_label_corpus.v1")
+def new_label_corpus(path: Path, base_ents_path: Optional[Path] = None, merge_base_ents: bool = True) -> Callable[[Language], Iterator[Example]]:
+    """New-label gold examples; with merge_base_ents, plus the base's old-label
+    predictions (from base_ents_path, same texts in the same order) wherever
+    they do not overlap a gold span, so that an unannotated person in a new-label
+    sentence is not taught as "no entity"."""
+
+    def read(nlp: Language) -> Iterator[Example]:
+        golds = _read_docs(path, nlp)
+        preds = _read_docs(base_ents_path, nlp) if merge_base_ents and base_ents_path else None
+        if preds is not None and [d.text for d in preds] != [d.text for d in golds]:
+            raise ValueError(f"{base_ents_path} does not hold the texts of {path}: re-run the `rehearsal` command")
+        for i, gold in enumerate(golds):
+            if preds is not None:
+                merge_ents(gold, preds[i])
+            yield Example(nlp.make_doc(gold.text), gold)
+
+    return read
+
+
+@registry.batchers("gadget.recording_batcher.v1")
+def recording_batcher(batcher: Callable[[Iterable], Iterable[List]]) -> Callable[[Iterable], Iterator[List]]:
+    """Wrap a batcher; record each batch's size for the rehearsal callback."""
+
+    def batch(items: Iterable) -> Iterator[List]:
+        for b in batcher(items):
+            _STATE.batch_size = len(b)
+            yield b
+
+    return batch
+
+
+class RehearsalSampler:
+    """Draws rehearsal items at a ratio per new-label example.
+
+    Items come from a permutation made afresh each epoch from the seed and the
+    epoch number, without replacement until the permutation is used up.
+    Fractional counts carry over, so the ratio holds on average.
+    """
+
+    def __init__(self, n_items: int, ratio: float, seed: int) -> None:
+        self.n_items, self.ratio, self.seed = n_items, ratio, seed
+        self.epoch: Optional[int] = None
+        self.order: List[int] = []
+        self.pos = 0
+        self.owed = 0.0
+
+    def draw(self, epoch: int, n_new: int) -> List[int]:
+        if self.ratio <= 0 or self.n_items == 0:
+            return []
+        if epoch != self.epoch:
+            self.epoch, self.pos = epoch, 0
+            self.order = list(range(self.n_items))
+            random.Random(f"{self.seed}-{epoch}").shuffle(self.order)
+        self.owed += self.ratio * n_new
+        k, self.owed = int(self.owed), self.owed - int(self.owed)
+        picked = []
+        for _ in range(k):
+            if self.pos >= len(self.order):
+                self.pos = 0
+            picked.append(self.order[self.pos])
+            self.pos += 1
+        return picked
+
+
+@registry.callbacks("gadget.rehearsal.v1")
+def rehearsal(
+    path: Optional[Path],
+    silver_ratio: float = 1.0,
+    teacher_ratio: float = 0.0,
+    dropout: float = 0.1,
+    seed: int = 0,
+) -> Callable[[Language, dict], None]:
+    """Before every update, add rehearsal gradients for the trainable components.
+
+    path: silver docs (the base pipeline's predictions on text that is not
+        evaluation text), written by the `rehearsal` command.
+    silver_ratio: silver examples per new-label example in each step, drawn
+        from a permutation made afresh each epoch from `seed` and the epoch.
+    teacher_ratio: texts (from the same docs, drawn independently) per
+        new-label example for a teacher-student step (`masked_rehearse`): the
+        model's scores are pulled towards those of the frozen copy of the
+        starting model that `resume_training` keeps.
+    """
+    cache: dict = {}
+
+    def before_update(nlp: Language, info: dict) -> None:
+        n_new = _STATE.batch_size
+        if not path or n_new == 0 or (silver_ratio <= 0 and teacher_ratio <= 0):
+            return
+        if not cache:
+            docs = _read_docs(path, nlp)
+            frozen = set(nlp.config["training"]["frozen_components"])
+            cache["docs"] = docs
+            cache["components"] = [
+                (name, proc) for name, proc in nlp.pipeline
+                if name not in frozen and getattr(proc, "is_trainable", False) and hasattr(proc, "update")
+            ]
+            cache["known_labels"] = {name: set(getattr(proc, "labels", ())) for name, proc in cache["components"]}
+            cache["silver"] = RehearsalSampler(len(docs), silver_ratio, seed)
+            cache["teacher"] = RehearsalSampler(len(docs), teacher_ratio, seed + 1)
+        docs: List[Doc] = cache["docs"]
+        silver = [docs[i] for i in cache["silver"].draw(info["epoch"], n_new)]
+        teacher = [docs[i] for i in cache["teacher"].draw(info["epoch"], n_new)]
+        for name, proc in cache["components"]:
+            if silver:
+                losses: Dict[str, float] = {}
+                proc.update([Example(nlp.make_doc(d.text), d) for d in silver], drop=dropout, sgd=None, losses=losses)
+                _add(f"{name}_silver", losses.get(name, 0.0))
+            if teacher and getattr(proc, "_rehearsal_model", None) is not None:
+                loss = masked_rehearse(proc, [nlp.make_doc(d.text) for d in teacher], cache["known_labels"][name])
+                _add(f"{name}_teacher", loss)
+
+    return before_update
+
+
+def masked_rehearse(proc, docs: List[Doc], known_labels: set) -> float:
+    """Teacher-student step for a transition-based component (ner/parser).
+
+    Like `Parser.rehearse()`, it pulls the model's action scores towards those
+    of the frozen copy of the starting model (`_rehearsal_model`, kept by
+    `resume_training`), accumulating gradients for the next `finish_update`.
+    Unlike it, outputs of labels the teacher never knew are not supervised:
+    the teacher's scores for them are zeros (they were added after the copy),
+    and pulling the new label towards zero stops it from being learned.
+    Uses spaCy 3.8's parser internals. Returns the loss.
+    """
+    def known(move: str) -> bool:
+        label = move.split("-", 1)[1] if "-" in move else ""
+        return not label or label in known_labels
+
+    states = proc.moves.init_batch(docs)
+    proc._resize()
+    set_dropout_rate(proc._rehearsal_model, 0.0)
+    set_dropout_rate(proc.model, 0.0)
+    tutor, _ = proc._rehearsal_model.begin_update(docs)
+    model, backprop_tok2vec = proc.model.begin_update(docs)
+    moves = [proc.moves.get_class_name(i) for i in range(proc.moves.n_moves)]
+    mask = proc.model.ops.asarray1f([1.0 if known(m) else 0.0 for m in moves])
+    loss, n_scores = 0.0, 0
+    while states:
+        targets, _ = tutor.begin_update(states)
+        guesses, backprop = model.begin_update(states)
+        d_scores = (guesses - targets) * mask / targets.shape[0]
+        loss += float((d_scores**2).sum())
+        backprop(d_scores)
+        proc.transition_states(states, guesses)
+        states = [state for state in states if not state.is_final()]
+        n_scores += d_scores.size
+    backprop_tok2vec(docs)
+    model.clear_memory()
+    tutor.clear_memory()
+    return loss / max(n_scores, 1)
+
+
+def _add(key: str, value: float) -> None:
+    _STATE.rehearsal_losses[key] = _STATE.rehearsal_losses.get(key, 0.0) + float(value)
+
+
+@registry.loggers("gadget.loss_logger.v1")
+def loss_logger(path: Path, console: Optional[Callable] = None) -> Callable:
+    """spaCy's console logger plus a JSONL record per logged step: the new-label
+    losses per component, and the rehearsal losses (silver, teacher) apart."""
+    if console is None:
+        console = registry.loggers.get("spacy.ConsoleLogger.v3")()
+
+    def setup(nlp: Language, stdout=sys.stdout, stderr=sys.stderr):
+        log_console, finalize_console = console(nlp, stdout, stderr)
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle = out.open("w", encoding="utf8")
+
+        def log_step(info: Optional[dict]) -> None:
+            log_console(info)
+            if info is None:
+                return
+            record = {
+                "epoch": info["epoch"],
+                "step": info["step"],
+                "score": float(info["score"]),
+                "losses": {k: float(v) for k, v in sorted(info["losses"].items())},
+                "rehearsal_losses": {k: float(v) for k, v in sorted(_STATE.rehearsal_losses.items())},
+                "seconds": int(info.get("seconds", 0)),
+                "words": int(info.get("words", 0)),
+            }
+            _STATE.rehearsal_losses.clear()
+            handle.write(srsly.json_dumps(record) + "\n")
+            handle.flush()
+            if record["rehearsal_losses"]:
+                parts = ", ".join(f"{k} {v:.2f}" for k, v in record["rehearsal_losses"].items())
+                stdout.write(f"    rehearsal losses since last log: {parts}\n")
+
+        def finalize() -> None:
+            finalize_console()
+            handle.close()
+
+        return log_step, finalize
+
+    return setup
