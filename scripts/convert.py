@@ -143,7 +143,10 @@ def _nearest_boundaries(doc: Doc, start: int, end: int) -> str:
 
 
 def validate_spans(doc: Doc, spans: List[Span], report: Report) -> List[Span]:
-    """Check offsets, labels, token alignment and overlaps; return sorted unique spans."""
+    """Check offsets, labels, token alignment and overlaps; set doc.ents.
+
+    Returns the sorted unique spans.
+    """
     text = doc.text
     checked = []
     for start, end, label in spans:
@@ -154,16 +157,21 @@ def validate_spans(doc: Doc, spans: List[Span], report: Report) -> List[Span]:
             raise RecordError(f"end <= start in {_describe(text, start, end, label)}")
         if start < 0 or end > len(text):
             raise RecordError(f"offsets past the text (length {len(text)}) in span [{start}, {end}, {label!r}]")
-        if doc.char_span(start, end) is None:
-            raise RecordError(
-                f"{_describe(text, start, end, label)} is not on token boundaries; {_nearest_boundaries(doc, start, end)}"
-            )
         checked.append((start, end, label))
     unique = sorted(set(checked))
     report.repeated_spans += len(checked) - len(unique)
+    ents = []
+    for start, end, label in unique:
+        span = doc.char_span(start, end, label=label)
+        if span is None:
+            raise RecordError(
+                f"{_describe(text, start, end, label)} is not on token boundaries; {_nearest_boundaries(doc, start, end)}"
+            )
+        ents.append(span)
     for (s1, e1, l1), (s2, e2, l2) in zip(unique, unique[1:]):
         if s2 < e1:
             raise RecordError(f"overlapping spans {_describe(text, s1, e1, l1)} and {_describe(text, s2, e2, l2)}")
+    doc.ents = ents
     return unique
 
 
@@ -273,12 +281,8 @@ def _groups_by_shared_name(records: List[Record]) -> List[List[Record]]:
 
 
 def to_docbin(records: List[Record]) -> DocBin:
-    docbin = DocBin(store_user_data=False)
-    for rec in records:
-        doc = rec.doc
-        doc.ents = [doc.char_span(s, e, label=label) for s, e, label in rec.spans]
-        docbin.add(doc)
-    return docbin
+    """The records' docs, with the entities set during validation."""
+    return DocBin(docs=[rec.doc for rec in records], store_user_data=False)
 
 
 def names(records: List[Record]) -> set:

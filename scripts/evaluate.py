@@ -14,6 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
+import warnings
+
 import srsly
 import typer
 from spacy import displacy
@@ -21,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
-from common import atomic_path, load_base, write_atomic
+from common import load_base, write_atomic
 
 SpanKey = Tuple[int, int, str]
 TOKEN_ATTRS = ("tag_", "pos_", "morph", "lemma_", "dep_", "head.i", "is_sent_start")
@@ -91,6 +93,33 @@ def render_page(samples: List[Tuple[str, Doc, Doc]], colors: Dict[str, str]) -> 
     return displacy.render(docs, style="ent", page=True, options={"colors": colors})
 
 
+def compare(base: Language, updated: Language, dev_gold: List[Doc], heldout_gold: List[Doc], mapping: Dict[str, str]) -> Tuple[Dict, Dict]:
+    """All metrics of base vs updated; also returns the predicted docs per pipeline."""
+    new_labels = sorted(set(_ner_labels(updated)) - set(_ner_labels(base)))
+    old_labels = sorted({e.label_ for d in heldout_gold for e in d.ents})
+    dev_texts = [d.text for d in dev_gold]
+    heldout_texts = [d.text for d in heldout_gold]
+    runs = {name: {"dev": predict(nlp, dev_texts), "heldout": predict(nlp, heldout_texts)} for name, nlp in (("base", base), ("updated", updated))}
+    metrics: Dict = {"new_labels": new_labels, "old_labels": old_labels}
+    for name, run in runs.items():
+        metrics[name] = {
+            "new_labels_dev": prf(((spans(g, set(new_labels)), spans(p, set(new_labels)), []) for g, p in zip(dev_gold, run["dev"])), new_labels),
+            "old_labels_gold": prf(((spans(g, set(old_labels)), spans(p, set(old_labels), mapping), missing_ranges(g)) for g, p in zip(heldout_gold, run["heldout"])), old_labels),
+            "old_labels_agreement": prf(((spans(b, set(old_labels), mapping), spans(p, set(old_labels), mapping), []) for b, p in zip(runs["base"]["heldout"], run["heldout"])), old_labels),
+            "new_label_predictions_heldout": sum(1 for d in run["heldout"] for e in d.ents if e.label_ in new_labels),
+        }
+    diffs = token_diffs(runs["base"]["heldout"], runs["updated"]["heldout"])
+    metrics["frozen_outputs"] = {"identical": not any(diffs.values()), "tokens": sum(len(d) for d in heldout_gold), "differing_tokens": diffs}
+    base_f = metrics["base"]["old_labels_gold"]["ALL"]["f"]
+    metrics["retention"] = round(metrics["updated"]["old_labels_gold"]["ALL"]["f"] / base_f, 4) if base_f else None
+    return metrics, runs
+
+
+def _ner_labels(nlp: Language) -> List[str]:
+    """Entity labels of every entity recognizer in the pipeline."""
+    return sorted({label for _, proc in nlp.pipeline if proc.__class__.__name__ == "EntityRecognizer" for label in proc.labels})
+
+
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     updated_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The updated pipeline"),
@@ -105,28 +134,12 @@ def main(
     base = load_base(base_model)
     updated = load_base(str(updated_model))
     mapping = parse_label_map(label_map)
-    base_labels = set(base.get_pipe("ner").labels)
-    new_labels = sorted(set(updated.get_pipe("ner").labels) - base_labels)
     dev_gold = list(DocBin().from_disk(dev_path).get_docs(base.vocab))
     heldout_gold = list(DocBin().from_disk(heldout_path).get_docs(base.vocab))
-    old_labels = sorted({e.label_ for d in heldout_gold for e in d.ents})
-
-    dev_texts = [d.text for d in dev_gold]
-    heldout_texts = [d.text for d in heldout_gold]
-    runs = {name: {"dev": predict(nlp, dev_texts), "heldout": predict(nlp, heldout_texts)} for name, nlp in (("base", base), ("updated", updated))}
-
-    metrics: Dict = {"base_model": base_model, "updated_model": str(updated_model), "new_labels": new_labels, "old_labels": old_labels}
-    for name, run in runs.items():
-        metrics[name] = {
-            "new_labels_dev": prf(((spans(g, set(new_labels)), spans(p, set(new_labels)), []) for g, p in zip(dev_gold, run["dev"])), new_labels),
-            "old_labels_gold": prf(((spans(g, set(old_labels)), spans(p, set(old_labels), mapping), missing_ranges(g)) for g, p in zip(heldout_gold, run["heldout"])), old_labels),
-            "old_labels_agreement": prf(((spans(b, set(old_labels), mapping), spans(p, set(old_labels), mapping), []) for b, p in zip(runs["base"]["heldout"], run["heldout"])), old_labels),
-            "new_label_predictions_heldout": sum(1 for d in run["heldout"] for e in d.ents if e.label_ in new_labels),
-        }
-    diffs = token_diffs(runs["base"]["heldout"], runs["updated"]["heldout"])
-    metrics["frozen_outputs"] = {"identical": not any(diffs.values()), "tokens": sum(len(d) for d in heldout_gold), "differing_tokens": diffs}
-    base_f = metrics["base"]["old_labels_gold"]["ALL"]["f"]
-    metrics["retention"] = round(metrics["updated"]["old_labels_gold"]["ALL"]["f"] / base_f, 4) if base_f else None
+    metrics, runs = compare(base, updated, dev_gold, heldout_gold, mapping)
+    metrics.update(base_model=base_model, updated_model=str(updated_model))
+    new_labels, old_labels = metrics["new_labels"], metrics["old_labels"]
+    diffs = metrics["frozen_outputs"]["differing_tokens"]
     write_atomic(output_path, srsly.json_dumps(metrics, indent=2))
 
     rows = []
@@ -148,7 +161,9 @@ def main(
     sents = [(s.text) for d in heldout_gold[:half] for s in d.sents][: n_samples - half]
     samples += [("part B", b, u) for b, u in zip(predict(base, sents), predict(updated, sents))]
     colors = {label: "#f4a261" for label in new_labels}
-    write_atomic(html_path, render_page(samples, colors))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\[W006\]")  # a sample text without entities is fine
+        write_atomic(html_path, render_page(samples, colors))
     msg.good(f"Wrote {output_path} and {html_path}")
 
 

@@ -185,7 +185,7 @@ def test_errors_name_the_text_and_are_all_reported(tmp_path):
     code, output, _ = run_convert(tmp_path, [path])
     flat = output
     assert code == 1
-    assert f"line 1: end <= start in span [28, 20, 'GADGET']" in flat and repr(IPHONE) in flat
+    assert "line 1: end <= start in span [28, 20, 'GADGET']" in flat and repr(IPHONE) in flat
     assert "line 3: offsets past the text" in flat
     assert "2 bad records; nothing written" in flat
 
