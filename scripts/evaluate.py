@@ -84,13 +84,27 @@ def token_diffs(a: List[Doc], b: List[Doc]) -> Dict[str, int]:
     return diffs
 
 
-def render_page(samples: List[Tuple[str, Doc, Doc]], colors: Dict[str, str]) -> str:
-    docs = []
-    for source, base_doc, updated_doc in samples:
-        base_doc.user_data["title"] = f"{source} | base"
-        updated_doc.user_data["title"] = f"{source} | updated"
-        docs += [base_doc, updated_doc]
-    return displacy.render(docs, style="ent", page=True, options={"colors": colors})
+OLD_COLORS = {"PER": "#aa9cfc", "PERSON": "#aa9cfc", "ORG": "#7aecec", "LOC": "#ff9561", "GPE": "#feca74"}
+NEW_COLORS = ["#9be564", "#f7d046", "#f48fb1", "#4dd0e1"]
+
+
+def render_page(samples: List[Tuple[str, Doc, Doc]], new_labels: List[str]) -> str:
+    """An HTML page with a row per sample: source, base entities, updated entities."""
+    colors = {**OLD_COLORS, **{label: NEW_COLORS[i % len(NEW_COLORS)] for i, label in enumerate(new_labels)}}
+    options = {"colors": colors}
+    rows = "".join(
+        f"<tr><td class='src'>{source}</td><td>{displacy.render(base_doc, style='ent', options=options)}</td>"
+        f"<td>{displacy.render(updated_doc, style='ent', options=options)}</td></tr>"
+        for source, base_doc, updated_doc in samples
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Entities: base vs updated</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
+        "td,th{border-bottom:1px solid #ddd;padding:.4em;vertical-align:top;text-align:left}"
+        "td .entities{line-height:2.2 !important}.src{color:#666;white-space:nowrap}</style></head><body>"
+        f"<h1>Entities: base vs updated</h1><p>New labels: {', '.join(new_labels) or 'none'}.</p>"
+        f"<table><tr><th>text from</th><th>base</th><th>updated</th></tr>{rows}</table></body></html>"
+    )
 
 
 def compare(base: Language, updated: Language, dev_gold: List[Doc], heldout_gold: List[Doc], mapping: Dict[str, str]) -> Tuple[Dict, Dict]:
@@ -158,12 +172,11 @@ def main(
 
     half = n_samples // 2
     samples = [("dev", b, u) for b, u in zip(runs["base"]["dev"][:half], runs["updated"]["dev"][:half])]
-    sents = [(s.text) for d in heldout_gold[:half] for s in d.sents][: n_samples - half]
+    sents = [s.text for d in heldout_gold for s in d.sents if s.ents][: n_samples - half]  # with gold entities
     samples += [("part B", b, u) for b, u in zip(predict(base, sents), predict(updated, sents))]
-    colors = {label: "#f4a261" for label in new_labels}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"\[W006\]")  # a sample text without entities is fine
-        write_atomic(html_path, render_page(samples, colors))
+        write_atomic(html_path, render_page(samples, new_labels))
     msg.good(f"Wrote {output_path} and {html_path}")
 
 

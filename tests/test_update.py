@@ -173,3 +173,13 @@ def test_wheel_loads_in_a_clean_environment(update_runs, tmp_path):
     result = subprocess.run([str(python), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['GADGET', 'LOC', 'ORG', 'PER']"
+
+
+def test_checked_in_config_passes_spacy_debug_config(tiny_base):
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", "configs/config.cfg", "--code", "scripts/functions.py",
+         "--paths.base", str(tiny_base)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Config is valid" in result.stdout
