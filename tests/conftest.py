@@ -14,13 +14,15 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-def run_cli(main, args):
+def run_cli(main, args, extra_args: bool = False):
     """Run a script's typer `main` in-process; return (exit_code, output).
 
     The output has its whitespace collapsed, as wasabi wraps long lines.
+    extra_args: let unknown --section.key options through (config overrides).
     """
     app = typer.Typer()
-    app.command()(main)
+    settings = {"allow_extra_args": True, "ignore_unknown_options": True} if extra_args else {}
+    app.command(context_settings=settings)(main)
     result = CliRunner().invoke(app, [str(a) for a in args])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception

@@ -53,7 +53,7 @@ def test_base_command_on_public_data(tmp_path, public_assets):
     out = tmp_path / "base"
     code, output = run_cli(base.main, [out / "model-best", "--output", out, "--heldout", corpus / "ewt_heldout.spacy",
                                        "--paths.train", corpus / "ewt_train.spacy", "--paths.dev", corpus / "ewt_part_a.spacy",
-                                       "--training.max_steps", "300", "--training.eval_frequency", "150"])
+                                       "--training.max_steps", "300", "--training.eval_frequency", "150"], extra_args=True)
     assert code == 0, output
     scores = srsly.read_json(out / "metrics_part_b.json")
     # chance: ~6% POS accuracy (17 tags), ~0 entity F; a few hundred steps are far above it

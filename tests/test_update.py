@@ -175,10 +175,12 @@ def test_wheel_loads_in_a_clean_environment(update_runs, tmp_path):
     assert result.stdout.strip() == "['GADGET', 'LOC', 'ORG', 'PER']"
 
 
-def test_checked_in_config_passes_spacy_debug_config(tiny_base):
+def test_update_config_passes_spacy_debug_config(update_runs):
+    """The config make_config writes (for the tiny base) is valid and filled."""
+    _, runs = update_runs
+    config = runs["rehearsal"][0] / "config.cfg"
     result = subprocess.run(
-        [sys.executable, "-m", "spacy", "debug", "config", "configs/config.cfg", "--code", "scripts/functions.py",
-         "--paths.base", str(tiny_base)],
+        [sys.executable, "-m", "spacy", "debug", "config", str(config), "--code", "scripts/functions.py"],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
