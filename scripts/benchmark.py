@@ -31,30 +31,22 @@ import rehearsal
 from common import load_base, write_atomic
 from make_config import adapt_config
 
+def rehearsal_settings(silver: float, teacher: float, merge: bool) -> Dict:
+    """Overrides of configs/config.cfg that select a rehearsal variant."""
+    return {"training.before_update.silver_ratio": silver, "training.before_update.teacher_ratio": teacher,
+            "corpora.train.merge_base_ents": merge}
+
+
 # name -> (description, overrides of configs/config.cfg); "two_ner" builds its own config
 RECIPES: Dict[str, Tuple[str, Dict]] = {
-    "anchor": ("new-label data only, no rehearsal (explosion/projects ner_demo_update)",
-               {"training.before_update.silver_ratio": 0.0, "training.before_update.teacher_ratio": 0.0,
-                "corpora.train.merge_base_ents": False}),
+    "anchor": ("new-label data only, no rehearsal (explosion/projects ner_demo_update)", rehearsal_settings(0, 0, False)),
     "default": ("this project's default (configs/config.cfg as checked in)", {}),
-    "silver": ("silver blend 1:1 only",
-               {"training.before_update.silver_ratio": 1.0, "training.before_update.teacher_ratio": 0.0,
-                "corpora.train.merge_base_ents": False}),
-    "merged": ("base's old-label predictions merged into the new-label docs only",
-               {"training.before_update.silver_ratio": 0.0, "training.before_update.teacher_ratio": 0.0,
-                "corpora.train.merge_base_ents": True}),
-    "merged_silver": ("merged + silver blend 1:1",
-                      {"training.before_update.silver_ratio": 1.0, "training.before_update.teacher_ratio": 0.0,
-                       "corpora.train.merge_base_ents": True}),
-    "teacher": ("teacher-student rehearsal 1:1 only",
-                {"training.before_update.silver_ratio": 0.0, "training.before_update.teacher_ratio": 1.0,
-                 "corpora.train.merge_base_ents": False}),
-    "merged_teacher": ("merged + teacher-student 1:1",
-                       {"training.before_update.silver_ratio": 0.0, "training.before_update.teacher_ratio": 1.0,
-                        "corpora.train.merge_base_ents": True}),
-    "all": ("merged + silver 1:1 + teacher-student 1:1",
-            {"training.before_update.silver_ratio": 1.0, "training.before_update.teacher_ratio": 1.0,
-             "corpora.train.merge_base_ents": True}),
+    "silver": ("silver blend 1:1 only", rehearsal_settings(1, 0, False)),
+    "merged": ("base's old-label predictions merged into the new-label docs only", rehearsal_settings(0, 0, True)),
+    "merged_silver": ("merged + silver blend 1:1", rehearsal_settings(1, 0, True)),
+    "teacher": ("teacher-student rehearsal 1:1 only", rehearsal_settings(0, 1, False)),
+    "merged_teacher": ("merged + teacher-student 1:1", rehearsal_settings(0, 1, True)),
+    "all_1to1": ("merged + silver blend 1:1 + teacher-student 1:1", rehearsal_settings(1, 1, True)),
     "two_ner": ("base ner frozen + a second ner for the new labels only (explosion/projects ner_double)", {}),
 }
 
