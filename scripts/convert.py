@@ -200,6 +200,20 @@ def _raw_text(raw: object) -> object:
     return None
 
 
+def expand_inputs(paths: Iterable[Path]) -> List[Path]:
+    """Files as given; folders become their .json/.jsonl files, sorted."""
+    files: List[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".jsonl") and p.is_file())
+            if not found:
+                raise InputError(f"{path}: no .json or .jsonl files in this folder")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
 def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[Record]:
     """Parse and validate every record of every file; errors go to report.errors."""
     by_text: Dict[str, Record] = {}
@@ -301,7 +315,7 @@ def print_stats(train: List[Record], dev: List[Record]) -> None:
 
 
 def main(
-    inputs: List[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Annotation files (.json or .jsonl) in any supported format"),
+    inputs: List[Path] = typer.Argument(..., exists=True, help="Annotation files in any supported format, or folders of .json/.jsonl files"),
     train_output: Path = typer.Option(..., "--train-output", dir_okay=False, help="Where to write the training DocBin (.spacy)"),
     dev_output: Path = typer.Option(..., "--dev-output", dir_okay=False, help="Where to write the development DocBin (.spacy)"),
     dev_ratio: float = typer.Option(0.2, "--dev-ratio", min=0.0, max=1.0, help="Share of documents that go to dev"),
@@ -316,7 +330,7 @@ def main(
     nlp = spacy.blank(lang)
     report = Report()
     try:
-        records = load_records(inputs, nlp, report)
+        records = load_records(expand_inputs(inputs), nlp, report)
     except InputError as err:
         msg.fail(str(err), exits=1)
     for error in report.errors:

@@ -13,6 +13,7 @@ from conftest import run_cli
 
 IPHONE = "How to preorder the iPhone X"
 PATIENT = "A patient with chest pain had hyperthyroidism."
+GOOD = [IPHONE, {"entities": [[20, 28, "GADGET"]]}]
 
 
 def write(tmp_path: Path, name: str, content) -> Path:
@@ -107,17 +108,29 @@ def test_duplicates_merged_and_counted(tmp_path):
     assert "1 repeated spans merged" in output
 
 
+def test_folder_input_reads_every_json_and_jsonl_file(tmp_path):
+    folder = tmp_path / "annotated"
+    folder.mkdir()
+    write(folder, "a.json", [GOOD])
+    write(folder, "b.jsonl", [{"text": "iPhone X is coming", "spans": [{"start": 0, "end": 8, "label": "GADGET"}]}])
+    write(folder, "notes.txt", "not annotations")
+    code, output, out = run_convert(tmp_path, [folder])
+    assert code == 0, output
+    assert set(read_spans(out)) == {IPHONE, "iPhone X is coming"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, output, out = run_convert(tmp_path, [empty])
+    assert code == 1 and "no .json or .jsonl files in this folder" in output
+
+
 def test_demo_assets_convert_cleanly(tmp_path):
     root = Path(__file__).parent.parent
-    inputs = sorted((root / "assets" / "annotated").iterdir())
-    code, output, out = run_convert(tmp_path, inputs)
+    code, output, out = run_convert(tmp_path, [root / "assets" / "annotated"])
     assert code == 0, output
     assert sum(len(s) for s in read_spans(out).values()) >= 30
 
 
 # --- bad inputs: message names the problem, exit 1, nothing written ----------
-
-GOOD = [IPHONE, {"entities": [[20, 28, "GADGET"]]}]
 
 BAD_RECORDS = [
     ("wrong shape list", [IPHONE, [[20, 28, "GADGET"]]], "wrong record shape"),

@@ -185,3 +185,18 @@ def test_update_config_passes_spacy_debug_config(update_runs):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Config is valid" in result.stdout
+
+
+def test_merge_keeps_gold_and_adds_only_non_overlapping_base_entities():
+    from spacy.tokens import Span
+
+    nlp = spacy.blank("en")
+    gold = nlp.make_doc("Alice Smith bought an iPhone X in Paris")
+    gold.ents = [Span(gold, 4, 6, label="GADGET")]
+    base = nlp.make_doc(gold.text)
+    base.ents = [Span(base, 0, 2, label="PER"), Span(base, 4, 5, label="ORG"), Span(base, 7, 8, label="LOC")]
+    assert functions.merge_ents(gold, base) == 2
+    assert [(e.text, e.label_) for e in gold.ents] == [("Alice Smith", "PER"), ("iPhone X", "GADGET"), ("Paris", "LOC")]
+    other = nlp.make_doc("Alice Smith bought an iPhone X in Paris !")
+    with pytest.raises(ValueError, match="differently tokenized"):
+        functions.merge_ents(gold, other)
