@@ -100,22 +100,7 @@ pipeline = ["tok2vec", "tagger", "ner"]
 [components.tok2vec]
 factory = "tok2vec"
 
-[components.tok2vec.model]
-@architectures = "spacy.Tok2Vec.v2"
-
-[components.tok2vec.model.embed]
-@architectures = "spacy.MultiHashEmbed.v2"
-width = 32
-attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
-rows = [500, 100, 100, 100]
-include_static_vectors = false
-
-[components.tok2vec.model.encode]
-@architectures = "spacy.MaxoutWindowEncoder.v2"
-width = 32
-depth = 1
-window_size = 1
-maxout_pieces = 2
+{shared_tok2vec}
 
 [components.tagger]
 factory = "tagger"
@@ -159,22 +144,25 @@ dropout = 0.1
 learn_rate = 0.005
 """
 
-OWN_TOK2VEC = """[components.ner.model.tok2vec]
+def tok2vec_block(section: str) -> str:
+    """A small Tok2Vec.v2 model config under `section`."""
+    return f"""[{section}]
 @architectures = "spacy.Tok2Vec.v2"
 
-[components.ner.model.tok2vec.embed]
+[{section}.embed]
 @architectures = "spacy.MultiHashEmbed.v2"
 width = 32
 attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
 rows = [500, 100, 100, 100]
 include_static_vectors = false
 
-[components.ner.model.tok2vec.encode]
+[{section}.encode]
 @architectures = "spacy.MaxoutWindowEncoder.v2"
 width = 32
 depth = 1
 window_size = 1
 maxout_pieces = 2"""
+
 
 LISTENER = """[components.ner.model.tok2vec]
 @architectures = "spacy.Tok2VecListener.v1"
@@ -187,7 +175,9 @@ def build_tiny_base(root: Path, listening_ner: bool = False) -> Path:
     write_old_label_corpus(root / "train.spacy", 200, seed=1)
     write_old_label_corpus(root / "dev.spacy", 40, seed=2)
     config = root / "base.cfg"
-    config.write_text(TINY_CONFIG.replace("{ner_tok2vec}", LISTENER if listening_ner else OWN_TOK2VEC), encoding="utf8")
+    ner_tok2vec = LISTENER if listening_ner else tok2vec_block("components.ner.model.tok2vec")
+    text = TINY_CONFIG.replace("{shared_tok2vec}", tok2vec_block("components.tok2vec.model")).replace("{ner_tok2vec}", ner_tok2vec)
+    config.write_text(text, encoding="utf8")
     fill_config(config, config, silent=True)
     train(config, root / "out", overrides={"paths.train": str(root / "train.spacy"), "paths.dev": str(root / "dev.spacy")})
     return root / "out" / "model-last"
