@@ -1,7 +1,8 @@
 """Write the training config for a given base pipeline.
 
-Takes configs/config.cfg and rewrites [nlp] lang/pipeline/disabled and
-[components] from the base: every component is sourced, all but the ner are
+Takes configs/config.cfg and rewrites [nlp] lang/pipeline/disabled,
+[paths] vectors and [components] from the base: every component is sourced,
+vectors are copied if the base has any, all but the ner are
 frozen, and a ner that listens to a shared tok2vec/transformer gets its own copy
 (`replace_listeners`), so the shared layer stays frozen. Everything else
 (rehearsal, readers, optimizer, logger) is kept as configured.
@@ -23,6 +24,8 @@ def adapt_config(config: Config, nlp: Language, base_model: str, trainable: str 
         raise ValueError(f"The base pipeline has no '{trainable}' component: {nlp.component_names}")
     cfg = Config(config).copy()
     cfg["paths"]["base"] = base_model
+    # copy the base's static vectors, if it has any (spaCy warns about a base without them)
+    cfg["paths"]["vectors"] = "${paths.base}" if nlp.vocab.vectors.shape[0] else None
     cfg["nlp"]["lang"] = nlp.lang
     cfg["nlp"]["pipeline"] = list(nlp.component_names)
     cfg["nlp"]["disabled"] = list(nlp.disabled)
