@@ -217,6 +217,7 @@ def expand_inputs(paths: Iterable[Path]) -> List[Path]:
 def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[Record]:
     """Parse and validate every record of every file; errors go to report.errors."""
     by_text: Dict[str, Record] = {}
+    conflicted = set()
     for path in paths:
         for where, raw in read_raw_records(path):
             text = _raw_text(raw)
@@ -235,11 +236,11 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[R
                 report.duplicates += 1
             else:
                 report.conflicts += 1
+                conflicted.add(text)
                 report.errors.append(
                     f"{where}: the same text is annotated differently in {seen.where}: {spans} vs {seen.spans} | text: {text!r}"
                 )
-                seen.spans = None  # type: ignore[assignment]  # drop both in lenient mode
-    return [r for r in by_text.values() if r.spans is not None]
+    return [r for text, r in by_text.items() if text not in conflicted]
 
 
 def entity_name(text: str) -> str:
@@ -346,7 +347,7 @@ def main(
     msg.good(f"Wrote {len(train)} train docs to {train_output} and {len(dev)} dev docs to {dev_output}")
     msg.info(
         f"{report.duplicates} duplicate records merged, {report.repeated_spans} repeated spans merged, "
-        f"{len(report.errors)} bad records skipped ({report.conflicts} conflicting annotations)"
+        f"{len(report.errors)} bad records skipped ({report.conflicts} texts annotated two ways: every version of them left out)"
     )
     print_stats(train, dev)
 

@@ -211,6 +211,15 @@ def test_lenient_skips_and_counts(tmp_path):
     assert "1 bad records skipped" in output
 
 
+def test_lenient_leaves_out_every_version_of_a_conflicting_text(tmp_path):
+    a = write(tmp_path, "a.json", [GOOD, ["ok text", {"entities": []}]])
+    b = write(tmp_path, "b.jsonl", [{"text": IPHONE, "spans": [{"start": 27, "end": 28, "label": "GADGET"}]}])
+    code, output, out = run_convert(tmp_path, [a, b], "--lenient")
+    assert code == 0, output
+    assert set(read_spans(out)) == {"ok text"}
+    assert "1 texts annotated two ways: every version of them left out" in output
+
+
 def test_failed_run_keeps_previous_output(tmp_path):
     code, _, out = run_convert(tmp_path, [write(tmp_path, "a.json", [GOOD])])
     assert code == 0
