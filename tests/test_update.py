@@ -81,6 +81,8 @@ def update_runs(tiny_base, tmp_path_factory):
 def test_tiny_base_knows_old_labels(tiny_base):
     doc = spacy.load(tiny_base)("Alice Smith works for Globex in Paris.")
     assert {e.label_ for e in doc.ents} & {"PER", "ORG", "LOC"}
+    # rehearsal annotation runs only what the ner needs: here the ner alone
+    assert rehearsal.entity_components(spacy.load(tiny_base)) == ["ner"]
 
 
 def test_frozen_components_are_byte_identical(tiny_base, update_runs):
@@ -139,6 +141,7 @@ def test_config_for_a_base_with_a_listening_ner(tmp_path_factory):
     base = build_tiny_base(root / "base", listening_ner=True)
     cfg = make_config.adapt_config(load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base))
     assert cfg["components"]["ner"]["replace_listeners"] == ["model.tok2vec"]
+    assert rehearsal.entity_components(spacy.load(base)) == ["tok2vec", "ner"]
     corpus = prepare_data(root, base)
     updated = run_update(root, base, corpus, 1.0, 1.0, True)
     before, after = spacy.load(base), spacy.load(updated)
