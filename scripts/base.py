@@ -5,7 +5,6 @@ English-EWT dev + Universal NER (choosing the best checkpoint on part A) and
 scores it on the held-out part B. With any other base (such as
 en_core_web_sm), only checks that it can be loaded.
 """
-import hashlib
 from pathlib import Path
 
 import srsly
@@ -14,6 +13,7 @@ from spacy.cli._util import parse_config_overrides
 from spacy.cli.evaluate import evaluate
 from spacy.cli.train import train
 from wasabi import msg
+from weasel.util import get_checksum
 
 from common import DEFAULT_BASE, load_base, write_atomic
 
@@ -24,13 +24,9 @@ def describe_base(base_model: str) -> dict:
     Later steps depend on this record, so they re-run when the base changes.
     """
     nlp = load_base(base_model)
-    digest = hashlib.md5()
-    for path in sorted(p for p in Path(nlp.path).rglob("*") if p.is_file()):
-        digest.update(path.relative_to(nlp.path).as_posix().encode())
-        digest.update(path.read_bytes())
     labels = list(nlp.get_pipe("ner").labels) if "ner" in nlp.pipe_names else []
     return {"base_model": base_model, "pipeline": nlp.pipe_names, "ner_labels": labels,
-            "version": nlp.meta.get("version"), "fingerprint": digest.hexdigest()}
+            "version": nlp.meta.get("version"), "fingerprint": get_checksum(nlp.path)}
 
 
 def main(

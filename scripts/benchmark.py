@@ -231,7 +231,10 @@ def main(
         common_overrides["training.eval_frequency"] = eval_frequency
     dev_gold = list(DocBin().from_disk(corpus_dir / "dev.spacy").get_docs(base.vocab))
     heldout_gold = list(DocBin().from_disk(corpus_dir / "ewt_heldout.spacy").get_docs(base.vocab))
-    mapping = evaluate.parse_label_map(label_map)
+    try:
+        mapping = evaluate.parse_label_map(label_map)
+    except ValueError as err:
+        msg.fail(f"--label-map: {err}", exits=1)
     ner_model = load_config(base_config, interpolate=False)["components"]["ner"]["model"]
 
     rows = []

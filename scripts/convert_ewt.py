@@ -150,21 +150,20 @@ def align_entities(ud_words: List[str], ner_words: List[str], ner_tags: List[str
     matcher = difflib.SequenceMatcher(a=ner_words, b=ud_words, autojunk=False)
     for a, b, size in matcher.get_matching_blocks():
         to_ud.update({a + k: b + k for k in range(size)})
-    iob: List[Optional[str]] = ["O" if i in to_ud.values() else None for i in range(len(ud_words))]
+    aligned = set(to_ud.values())
+    iob: List[Optional[str]] = ["O" if i in aligned else None for i in range(len(ud_words))]
     lost = 0
     for start, end, label in iob_spans(ner_tags):
         mapped = [to_ud.get(i) for i in range(start, end)]
         if None not in mapped and mapped == list(range(mapped[0], mapped[0] + len(mapped))):
             for k, j in enumerate(mapped):
                 iob[j] = ("B-" if k == 0 else "I-") + label
-        else:
-            lost += 1
-            known = [j for j in mapped if j is not None]
-            lo = min(known) if known else None
-            hi = max(known) if known else None
-            if lo is not None:
-                for j in range(lo, hi + 1):
-                    iob[j] = None
+            continue
+        # the entity does not align: every UD token it touches becomes missing
+        lost += 1
+        known = [j for j in mapped if j is not None]
+        if known:
+            iob[min(known) : max(known) + 1] = [None] * (max(known) - min(known) + 1)
     # a token left unaligned between two aligned ones stays missing; a
     # missing token breaks any I- run, so turn an orphaned I- into B-
     for j in range(len(iob)):

@@ -20,6 +20,7 @@ import srsly
 import typer
 from spacy import displacy
 from spacy.language import Language
+from spacy.pipeline import EntityRecognizer
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
@@ -30,9 +31,14 @@ TOKEN_ATTRS = ("tag_", "pos_", "morph", "lemma_", "dep_", "head.i", "is_sent_sta
 
 
 def parse_label_map(value: str) -> Dict[str, str]:
-    """'PERSON:PER,GPE:LOC' -> {'PERSON': 'PER', 'GPE': 'LOC'}."""
-    pairs = [item.split(":", 1) for item in value.split(",") if item.strip()]
-    return {k.strip(): v.strip() for k, v in pairs}
+    """'PERSON:PER,GPE:LOC' -> {'PERSON': 'PER', 'GPE': 'LOC'}; ValueError if malformed."""
+    mapping = {}
+    for item in filter(str.strip, value.split(",")):
+        source, sep, target = (part.strip() for part in item.partition(":"))
+        if not sep or not source or not target:
+            raise ValueError(f"label map item {item.strip()!r} is not LABEL:GOLD_LABEL (e.g. 'PERSON:PER,GPE:LOC')")
+        mapping[source] = target
+    return mapping
 
 
 def spans(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> Set[SpanKey]:
@@ -133,7 +139,7 @@ def compare(base: Language, updated: Language, dev_gold: List[Doc], heldout_gold
 
 def _ner_labels(nlp: Language) -> List[str]:
     """Entity labels of every entity recognizer in the pipeline."""
-    return sorted({label for _, proc in nlp.pipeline if proc.__class__.__name__ == "EntityRecognizer" for label in proc.labels})
+    return sorted({label for _, proc in nlp.pipeline if isinstance(proc, EntityRecognizer) for label in proc.labels})
 
 
 def main(
@@ -147,9 +153,12 @@ def main(
     n_samples: int = typer.Option(12, "--samples", help="Texts shown on the displaCy page (half dev, half part B)"),
 ):
     """Score new labels and old-label retention of base vs updated; check frozen outputs."""
+    try:
+        mapping = parse_label_map(label_map)
+    except ValueError as err:
+        msg.fail(f"--label-map: {err}", exits=1)
     base = load_base(base_model)
     updated = load_base(str(updated_model))
-    mapping = parse_label_map(label_map)
     dev_gold = list(DocBin().from_disk(dev_path).get_docs(base.vocab))
     heldout_gold = list(DocBin().from_disk(heldout_path).get_docs(base.vocab))
     metrics, runs = compare(base, updated, dev_gold, heldout_gold, mapping)

@@ -153,27 +153,27 @@ def rehearsal(
         if not path or n_new == 0 or (silver_ratio <= 0 and teacher_ratio <= 0):
             return
         if not cache:
-            docs = _read_docs(path, nlp)
+            # tokenize once: nothing in an update writes to the unannotated (predicted) docs
+            examples = [Example(nlp.make_doc(d.text), d) for d in _read_docs(path, nlp)]
             frozen = set(nlp.config["training"]["frozen_components"])
-            cache["docs"] = docs
+            cache["examples"] = examples
             cache["components"] = [
                 (name, proc) for name, proc in nlp.pipeline
                 if name not in frozen and getattr(proc, "is_trainable", False) and hasattr(proc, "update")
             ]
             cache["known_labels"] = {name: set(getattr(proc, "labels", ())) for name, proc in cache["components"]}
-            cache["silver"] = RehearsalSampler(len(docs), silver_ratio, seed)
-            cache["teacher"] = RehearsalSampler(len(docs), teacher_ratio, seed + 1)
-        docs: List[Doc] = cache["docs"]
-        silver = [docs[i] for i in cache["silver"].draw(info["epoch"], n_new)]
-        teacher = [docs[i] for i in cache["teacher"].draw(info["epoch"], n_new)]
+            cache["silver"] = RehearsalSampler(len(examples), silver_ratio, seed)
+            cache["teacher"] = RehearsalSampler(len(examples), teacher_ratio, seed + 1)
+        examples: List[Example] = cache["examples"]
+        silver = [examples[i] for i in cache["silver"].draw(info["epoch"], n_new)]
+        teacher = [examples[i].predicted for i in cache["teacher"].draw(info["epoch"], n_new)]
         for name, proc in cache["components"]:
             if silver:
                 losses: Dict[str, float] = {}
-                proc.update([Example(nlp.make_doc(d.text), d) for d in silver], drop=dropout, sgd=None, losses=losses)
+                proc.update(silver, drop=dropout, sgd=None, losses=losses)
                 _add(f"{name}_silver", losses.get(name, 0.0))
             if teacher and getattr(proc, "_rehearsal_model", None) is not None:
-                loss = masked_rehearse(proc, [nlp.make_doc(d.text) for d in teacher], cache["known_labels"][name])
-                _add(f"{name}_teacher", loss)
+                _add(f"{name}_teacher", masked_rehearse(proc, teacher, cache["known_labels"][name]))
 
     return before_update
 

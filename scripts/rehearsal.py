@@ -7,6 +7,7 @@ it listens to, if any), batched, over
 - the new-label train and dev docs (their tokens kept): the base's old-label
   predictions that training merges into the new-label examples.
 """
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, List
 
@@ -61,14 +62,11 @@ def main(
             outputs[name] = annotate(nlp, bare, len(bare), path.name, batch_size)
     for name, docs in outputs.items():
         write_docbin(output_dir / name, docs)
-    rows = []
     labels = sorted(nlp.get_pipe("ner").labels)
+    rows = []
     for name, docs in outputs.items():
-        counts = {label: 0 for label in labels}
-        for doc in docs:
-            for ent in doc.ents:
-                counts[ent.label_] = counts.get(ent.label_, 0) + 1
-        rows.append((name, len(docs), *counts.values()))
+        counts = Counter(ent.label_ for doc in docs for ent in doc.ents)
+        rows.append((name, len(docs), *(counts[label] for label in labels)))
     msg.table(rows, header=("output", "docs", *labels), divider=True)
     msg.good(f"Wrote {', '.join(outputs)} to {output_dir} ({skipped} blank texts skipped)")
 
