@@ -1,21 +1,29 @@
 """Build the default base pipeline, or check that the configured one loads.
 
-With `base_model` set to the default path, trains configs/base.cfg on UD
-English-EWT dev + Universal NER (choosing the best checkpoint on part A) and
-scores it on the held-out part B. With any other base (such as
-en_core_web_sm), only checks that it can be loaded.
+With `base_model` set to the default path, trains two configs at once, one
+per CPU core, and joins them into one pipeline:
+- configs/base.cfg: tok2vec, tagger, morphologizer, parser and lemmatizer on UD
+  English-EWT dev (best checkpoint on EWT test part A);
+- configs/base_ner.cfg: a PER/ORG/LOC ner with its own tok2vec on EWT dev +
+  Universal NER and the Broad Twitter Corpus (best checkpoint on EWT part A +
+  BTC dev), so it knows web text;
+then scores the joined pipeline on each held-out set. With any other base (such
+as en_core_web_sm), only checks that it can be loaded.
 """
-from pathlib import Path
 
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import spacy
 import srsly
 import typer
-from spacy.cli._util import parse_config_overrides
 from spacy.cli.evaluate import evaluate
-from spacy.cli.train import train
 from wasabi import msg
 from weasel.util import get_checksum
 
-from common import DEFAULT_BASE, load_base, write_atomic
+from common import DEFAULT_BASE, atomic_dir, load_base, write_atomic
 
 
 def describe_base(base_model: str) -> dict:
@@ -29,29 +37,61 @@ def describe_base(base_model: str) -> dict:
             "version": nlp.meta.get("version"), "fingerprint": get_checksum(nlp.path)}
 
 
+def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> None:
+    """Run `spacy train` for each (config, output) at once; fail if any fails."""
+    procs = []
+    for config, output in jobs:
+        cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), "--gpu-id", str(gpu_id), *overrides]
+        log = open(output.parent / f"{output.name}.log", "w", encoding="utf8")
+        procs.append((config, output, log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
+        msg.info(f"Training {config} -> {output} (log: {log.name})")
+    failed = []
+    for config, output, log, proc in procs:
+        proc.wait()
+        log.close()
+        if proc.returncode != 0:
+            failed.append(f"{config} (see {log.name})")
+    if failed:
+        msg.fail(f"Training failed: {', '.join(failed)}", exits=1)
+
+
+def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
+    """The syntax pipeline with the ner of the other one added at the end."""
+    nlp = spacy.load(syntax_path)
+    nlp.add_pipe("ner", source=spacy.load(ner_path))
+    nlp.meta["name"] = "base"
+    with atomic_dir(output) as tmp:
+        nlp.to_disk(tmp)
+
+
 def main(
     ctx: typer.Context,
     base_model: str = typer.Argument(..., help="The base pipeline the update uses: a package name or a path"),
-    config_path: Path = typer.Option(Path("configs/base.cfg"), "--config", exists=True, dir_okay=False, help="Config of the default base"),
-    output_dir: Path = typer.Option(Path("training/base"), "--output", file_okay=False, help="Where the default base is trained"),
-    heldout: Path = typer.Option(Path("corpus/ewt_heldout.spacy"), "--heldout", help="Gold held-out corpus (EWT test part B) to score the base on"),
+    config_path: Path = typer.Option(Path("configs/base.cfg"), "--config", exists=True, dir_okay=False, help="Config of the default base's tagger, morphologizer, parser and lemmatizer"),
+    ner_config_path: Path = typer.Option(Path("configs/base_ner.cfg"), "--ner-config", exists=True, dir_okay=False, help="Config of the default base's ner"),
+    output_dir: Path = typer.Option(Path("training/base"), "--output", file_okay=False, help="Where the default base is trained (model-best is the joined pipeline)"),
+    heldout: List[Path] = typer.Option([], "--heldout", help="Held-out gold corpus to score the base on, writing metrics_<name>.json; repeatable"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
     check_only: bool = typer.Option(False, "--check-only", help="Only check that the base loads; never train"),
-    info_path: Path = typer.Option(Path("training/base_model.json"), "--info", dir_okay=False, help="Where to write the base's name, pipeline, labels and fingerprint"),
+    info_path: Optional[Path] = typer.Option(None, "--info", dir_okay=False, help="Where to write the base's name, pipeline, labels and fingerprint (default: base_model.json beside the output folder)"),
 ):
     """Build the default base, or check the configured one. Extra --section.key
-    options override the config, e.g. --training.max_steps 100."""
+    options override both configs, e.g. --training.max_steps 100."""
     default = (output_dir / "model-best").as_posix()
+    info_path = info_path or output_dir.parent / "base_model.json"
     if check_only or Path(base_model).as_posix() not in (default, DEFAULT_BASE):
         info = describe_base(base_model)
         write_atomic(info_path, srsly.json_dumps(info, indent=2))
         msg.good(f"Base pipeline '{base_model}' loads: {info['pipeline']}, entity labels {info['ner_labels']}")
         return
-    overrides = parse_config_overrides(ctx.args)
-    train(config_path, output_dir, use_gpu=gpu_id, overrides=overrides)
-    evaluate(default, heldout, output=output_dir / "metrics_part_b.json", use_gpu=gpu_id)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(config_path, output_dir / "syntax"), (ner_config_path, output_dir / "ner")]
+    train_in_parallel(jobs, gpu_id, [str(a) for a in ctx.args])
+    join(output_dir / "syntax" / "model-best", output_dir / "ner" / "model-best", Path(default))
+    for path in heldout:
+        evaluate(default, path, output=output_dir / f"metrics_{path.stem}.json", use_gpu=gpu_id)
     write_atomic(info_path, srsly.json_dumps(describe_base(base_model), indent=2))
-    msg.good(f"Base pipeline in {default}; scores on held-out part B in {output_dir / 'metrics_part_b.json'}")
+    msg.good(f"Base pipeline in {default}; scores on the held-out sets in {output_dir}/metrics_*.json")
 
 
 if __name__ == "__main__":

@@ -1,26 +1,44 @@
-"""Bootstrap entity annotations from Matcher patterns over raw texts.
+"""Bootstrap entity annotations from patterns over raw texts, streaming.
 
-Runs token patterns and phrase patterns (EntityRuler JSONL: one
-{"label": ..., "pattern": ...} per line) over raw texts with only the tokenizer,
-keeps the longest match where matches overlap, and writes the annotations in
-the spaCy course format: [[text, {"entities": [[start, end, label]]}], ...].
+Runs spaCy's `entity_ruler` (EntityRuler JSONL patterns: token patterns or
+phrases, matched case-insensitively; longest match wins where matches overlap)
+over any number of raw text files with only the tokenizer, and sorts every
+unique text into one of four outputs:
+
+- annotations (course format): every text with a match (up to --max-matched
+  per file), plus texts without a match as negatives, --negative-ratio per
+  matched text (up to --max-negatives per file);
+- rehearsal texts (JSONL): texts without a match, for silver and teacher
+  rehearsal in the user's own domain;
+- held-out texts (JSONL): texts without a match kept apart, to measure how well
+  the updated pipeline agrees with the base in the user's domain.
+
+Texts of --exclude files (e.g. a hand-checked evaluation set) are skipped and
+counted. Sampling is deterministic: a text's rank is a hash of the seed and the
+text, so the same inputs give the same outputs, and memory is bounded by the
+caps, not by the size of the input.
 """
+
+import hashlib
+import heapq
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import spacy
 import srsly
 import typer
-from spacy.matcher import Matcher, PhraseMatcher
-from spacy.util import filter_spans
+from spacy.language import Language
+from tqdm import tqdm
 from wasabi import msg
 
-from common import InputError, read_texts, write_atomic
+from common import InputError, expand_text_files, iter_texts, write_atomic
+
+OUTPUTS = ("annotations", "rehearsal", "heldout")
 
 
 def load_patterns(path: Path) -> List[dict]:
-    """Read EntityRuler-style patterns, failing on the first malformed line."""
+    """Read EntityRuler-style patterns; each gets the id "line N" for per-pattern counts."""
     patterns = []
     try:
         lines = list(srsly.read_jsonl(path))
@@ -28,86 +46,201 @@ def load_patterns(path: Path) -> List[dict]:
         raise InputError(f"{path}: invalid JSONL: {err}") from None
     for i, record in enumerate(lines, start=1):
         if not isinstance(record, dict) or "pattern" not in record:
-            raise InputError(f"{path}: line {i}: expected {{\"label\": ..., \"pattern\": ...}}, got {record!r}")
+            raise InputError(f'{path}: line {i}: expected {{"label": ..., "pattern": ...}}, got {record!r}')
         label = record.get("label")
         if not isinstance(label, str) or not label.strip() or label != label.strip():
             raise InputError(f"{path}: line {i}: empty or malformed label {label!r}")
         if not isinstance(record["pattern"], (str, list)) or not record["pattern"]:
             raise InputError(f"{path}: line {i}: a pattern is a non-empty string (phrase) or list of token dicts")
-        patterns.append({"label": label, "pattern": record["pattern"], "id": f"line {i}"})
+        patterns.append({"label": label, "pattern": record["pattern"], "id": f"line {i}", "source": str(path)})
     if not patterns:
         raise InputError(f"{path}: no patterns")
     return patterns
 
 
-def build_matchers(nlp, patterns: List[dict]) -> Tuple[Matcher, PhraseMatcher]:
-    """One Matcher/PhraseMatcher key per pattern line, so matches can be counted per pattern."""
-    matcher = Matcher(nlp.vocab, validate=True)
-    phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+def pattern_pipeline(lang: str, patterns: List[dict]) -> Language:
+    """A blank pipeline with only an entity_ruler holding the patterns (validated)."""
+    nlp = spacy.blank(lang)
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
     for p in patterns:
-        if isinstance(p["pattern"], str):
-            phrase_matcher.add(p["id"], [nlp.make_doc(p["pattern"])])
-        else:
-            try:
-                matcher.add(p["id"], [p["pattern"]])
-            except (ValueError, KeyError) as err:
-                raise InputError(f"{p['id']}: invalid token pattern: {err}") from None
-    return matcher, phrase_matcher
+        try:
+            ruler.add_patterns([{k: p[k] for k in ("label", "pattern", "id")}])
+        except (ValueError, KeyError) as err:
+            raise InputError(f"{p.get('source', 'patterns')}: {p['id']}: invalid pattern: {err}") from None
+    return nlp
 
 
-def annotate(nlp, patterns: List[dict], texts: List[str]) -> Tuple[List[list], Counter, Counter, int]:
-    """Match every text with only the tokenizer; resolve overlaps longest-first.
+def rank(seed: int, text: str) -> int:
+    """A deterministic pseudo-random rank of a text."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}\n{text}".encode("utf8"), digest_size=8).digest(), "big")
 
-    Returns the course-format records, kept matches per label and per pattern
-    id, and how many overlapping matches were dropped.
+
+class Lowest:
+    """Keeps the `size` items of lowest rank seen so far (bounded memory)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.heap: List[Tuple[int, int, object]] = []  # max-heap by negated rank
+        self.seen = 0
+
+    def offer(self, key: int, item: object) -> None:
+        self.seen += 1
+        if self.size <= 0:
+            return
+        entry = (-key, self.seen, item)
+        if len(self.heap) < self.size:
+            heapq.heappush(self.heap, entry)
+        elif -self.heap[0][0] > key:
+            heapq.heapreplace(self.heap, entry)
+
+    def items(self, n: Optional[int] = None) -> List[object]:
+        """The n lowest-ranked items (all kept if n is None), lowest rank first."""
+        ordered = [item for _, _, item in sorted(self.heap, key=lambda e: (-e[0], e[1]))]
+        return ordered if n is None else ordered[:n]
+
+
+def iter_unique(paths: List[Path], exclude: Set[str], counts: Counter) -> Iterator[Tuple[Path, str]]:
+    """(file, text) for every text seen for the first time and not excluded."""
+    seen: Set[bytes] = set()
+    for path in paths:
+        for text in iter_texts(path, counts):
+            key = hashlib.blake2b(text.encode("utf8"), digest_size=12).digest()
+            if text in exclude:
+                counts["excluded (evaluation texts)"] += 1
+            elif key in seen:
+                counts["duplicates merged"] += 1
+            else:
+                seen.add(key)
+                yield path, text
+
+
+def bootstrap(
+    nlp: Language,
+    paths: List[Path],
+    exclude: Set[str],
+    seed: int = 0,
+    negative_ratio: float = 1.0,
+    max_matched: int = 5000,
+    max_negatives: int = 5000,
+    n_rehearsal: int = 2000,
+    n_heldout: int = 500,
+    batch_size: int = 500,
+    n_process: int = 1,
+    progress: bool = True,
+) -> Tuple[Dict[str, list], Counter, Counter, Dict[str, Counter], Counter]:
+    """Sort unique texts into annotations, rehearsal and held-out texts.
+
+    Returns the outputs, matches per label and per pattern id, counts per file
+    and counts of skipped texts.
     """
-    matcher, phrase_matcher = build_matchers(nlp, patterns)
-    label_of: Dict[str, str] = {p["id"]: p["label"] for p in patterns}
-    records = []
+    counts: Counter = Counter()
     per_label: Counter = Counter()
     per_pattern: Counter = Counter()
-    dropped = 0
-    for doc in nlp.tokenizer.pipe(texts, batch_size=256):
-        matches = matcher(doc, as_spans=True) + phrase_matcher(doc, as_spans=True)
-        kept = sorted(filter_spans(matches), key=lambda s: s.start)
-        dropped += len(matches) - len(kept)
-        for span in kept:
-            per_label[label_of[span.label_]] += 1
-            per_pattern[span.label_] += 1
-        ents = [[s.start_char, s.end_char, label_of[s.label_]] for s in kept]
-        records.append([doc.text, {"entities": ents}])
-    return records, per_label, per_pattern, dropped
+    per_file: Dict[str, Counter] = {}
+    matched: Dict[Path, Lowest] = {p: Lowest(max_matched) for p in paths}
+    unmatched: Dict[Path, Lowest] = {p: Lowest(max_negatives + n_rehearsal + n_heldout) for p in paths}
+    stream = iter_unique(paths, exclude, counts)
+    texts = ((text, path) for path, text in stream)
+    docs = nlp.pipe(texts, as_tuples=True, batch_size=batch_size, n_process=n_process)
+    for doc, path in tqdm(docs, desc="bootstrap", unit="text", disable=None if progress else True):
+        file_counts = per_file.setdefault(str(path), Counter())
+        file_counts["texts"] += 1
+        if doc.ents:
+            file_counts["with a match"] += 1
+            for ent in doc.ents:
+                per_label[ent.label_] += 1
+                per_pattern[ent.ent_id_] += 1
+            record = [doc.text, {"entities": [[e.start_char, e.end_char, e.label_] for e in doc.ents]}]
+            matched[path].offer(rank(seed, doc.text), record)
+        else:
+            unmatched[path].offer(rank(seed + 1, doc.text), doc.text)
+    outputs: Dict[str, list] = {name: [] for name in OUTPUTS}
+    for path in paths:
+        file_counts = per_file.setdefault(str(path), Counter())
+        kept = matched[path].items()
+        n_neg = min(max_negatives, int(round(negative_ratio * len(kept))))
+        pool = unmatched[path].items()
+        negatives, rest = pool[:n_neg], pool[n_neg:]
+        rehearsal, heldout = rest[:n_rehearsal], rest[n_rehearsal : n_rehearsal + n_heldout]
+        # sorted by text: stable output whatever the order of the stream
+        outputs["annotations"] += sorted(kept, key=lambda r: r[0]) + sorted(
+            ([t, {"entities": []}] for t in negatives), key=lambda r: r[0]
+        )
+        outputs["rehearsal"] += [{"text": t} for t in sorted(rehearsal)]
+        outputs["heldout"] += [{"text": t} for t in sorted(heldout)]
+        file_counts.update(
+            {
+                "matched kept": len(kept),
+                "matched over the cap": matched[path].seen - len(kept),
+                "negatives kept": len(negatives),
+                "rehearsal texts": len(rehearsal),
+                "held-out texts": len(heldout),
+            }
+        )
+    return outputs, per_label, per_pattern, per_file, counts
+
+
+def read_exclusions(paths: List[Path]) -> Set[str]:
+    """Texts of annotation or raw-text files that must not be bootstrapped on."""
+    texts: Set[str] = set()
+    for path in paths:
+        counts: Counter = Counter()
+        texts.update(iter_texts(path, counts))
+    return texts
 
 
 def main(
-    texts_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Raw texts: .txt (one per line), .json (list of strings) or .jsonl ({\"text\": ...} per line)"),
-    patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Patterns, JSONL: one {\"label\", \"pattern\"} per line; a pattern is a list of token dicts or a phrase string"),
-    output_path: Path = typer.Argument(..., dir_okay=False, help="Where to write the annotations (course format, .json)"),
+    texts_paths: List[Path] = typer.Argument(
+        ..., exists=True, help="Raw texts: .txt (one per line), .json (list) or .jsonl ({'text': ...}), or folders of them"
+    ),
+    patterns_path: Path = typer.Option(
+        ..., "--patterns", exists=True, dir_okay=False, help="Patterns, JSONL: one {'label', 'pattern'} per line"
+    ),
+    output_path: Path = typer.Option(..., "--output", dir_okay=False, help="Annotations (course format, .json)"),
+    rehearsal_path: Optional[Path] = typer.Option(
+        None, "--rehearsal-output", dir_okay=False, help="Texts without a match for rehearsal (.jsonl)"
+    ),
+    heldout_path: Optional[Path] = typer.Option(
+        None, "--heldout-output", dir_okay=False, help="Texts without a match held out to measure agreement (.jsonl)"
+    ),
+    exclude: List[Path] = typer.Option(
+        [], "--exclude", exists=True, dir_okay=False, help="Files whose texts are never used (evaluation sets); repeatable"
+    ),
+    negative_ratio: float = typer.Option(1.0, "--negative-ratio", min=0.0, help="Texts without a match per matched text"),
+    max_matched: int = typer.Option(5000, "--max-matched", min=0, help="Cap on matched texts kept per input file"),
+    max_negatives: int = typer.Option(5000, "--max-negatives", min=0, help="Cap on negatives kept per input file"),
+    n_rehearsal: int = typer.Option(2000, "--rehearsal-texts", min=0, help="Rehearsal texts kept per input file"),
+    n_heldout: int = typer.Option(500, "--heldout-texts", min=0, help="Held-out texts kept per input file"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampling"),
+    n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for matching (2 pays off on large inputs)"),
     lang: str = typer.Option("en", "--lang", help="Language of the blank tokenizer"),
 ):
-    """Label raw texts with Matcher patterns; longest match wins."""
+    """Label raw texts with patterns and sample annotations, rehearsal and held-out texts."""
     try:
-        texts, skipped = read_texts(texts_path)
         patterns = load_patterns(patterns_path)
+        nlp = pattern_pipeline(lang, patterns)
+        excluded = read_exclusions(exclude)
+        outputs, per_label, per_pattern, per_file, counts = bootstrap(
+            nlp, list(dict.fromkeys(p.resolve() for p in expand_text_files(texts_paths))), excluded, seed, negative_ratio, max_matched, max_negatives, n_rehearsal, n_heldout,
+            n_process=n_process,
+        )
     except InputError as err:
         msg.fail(str(err), exits=1)
-    unique = list(dict.fromkeys(texts))
-    try:
-        records, per_label, per_pattern, dropped = annotate(spacy.blank(lang), patterns, unique)
-    except InputError as err:
-        msg.fail(f"{patterns_path}: {err}", exits=1)
-    write_atomic(output_path, srsly.json_dumps(records, indent=2))
-    n_none = sum(1 for _, ann in records if not ann["entities"])
-    msg.good(f"Wrote {len(records)} texts to {output_path}")
-    msg.info(f"{len(texts) - len(unique)} duplicate texts merged, {skipped} blank lines skipped, "
-             f"{dropped} overlapping matches resolved (longest kept)")
+    write_atomic(output_path, srsly.json_dumps(outputs["annotations"], indent=2))
+    for path, name in ((rehearsal_path, "rehearsal"), (heldout_path, "heldout")):
+        if path is not None:
+            write_atomic(path, "".join(srsly.json_dumps(r) + "\n" for r in outputs[name]))
+    columns = ("texts", "with a match", "matched kept", "matched over the cap", "negatives kept", "rehearsal texts", "held-out texts")
+    rows = [(Path(f).name, *(c[k] for k in columns)) for f, c in per_file.items()]
+    msg.table(rows, header=("file", *columns), divider=True)
+    msg.info(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no text skipped")
     msg.table(sorted(per_label.items()), header=("label", "matches"), divider=True)
-    rows = [(p["id"], p["label"], per_pattern.get(p["id"], 0)) for p in patterns]
-    msg.table(rows, header=("pattern", "label", "matches"), divider=True)
-    unused = [r[0] for r in rows if r[2] == 0]
+    pattern_rows = [(p["id"], p["label"], per_pattern.get(p["id"], 0)) for p in patterns]
+    msg.table(pattern_rows, header=("pattern", "label", "matches"), divider=True)
+    unused = [r[0] for r in pattern_rows if r[2] == 0]
     if unused:
         msg.warn(f"{len(unused)} patterns matched nothing: {', '.join(unused)}")
-    msg.info(f"{n_none} of {len(records)} texts got no match")
+    msg.good(f"Wrote {len(outputs['annotations'])} annotated texts to {output_path}")
 
 
 if __name__ == "__main__":

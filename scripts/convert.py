@@ -8,8 +8,11 @@ Formats, detected per record:
 A file is JSON (a list of records) or JSONL (one record per line), by extension
 (.json/.jsonl) or, for other extensions, by content. Every bad record is
 reported with file, record (line for JSONL), text and span; the command fails
-and writes nothing unless --lenient is given.
+and writes nothing unless --lenient is given. Files may start with a UTF-8 byte
+order mark (as Windows editors and Excel write them). Labels that differ only in
+case ("gadget" and "GADGET") are kept as given, with a warning.
 """
+
 import random
 import re
 from collections import Counter, defaultdict
@@ -18,13 +21,12 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import spacy
-import srsly
 import typer
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
-from common import InputError, atomic_path
+from common import InputError, atomic_path, iter_texts, parse_json
 
 Span = Tuple[int, int, str]
 
@@ -43,6 +45,7 @@ class Report:
     duplicates: int = 0  # identical records merged
     conflicts: int = 0  # same text, different annotations
     repeated_spans: int = 0  # identical spans listed twice within one record
+    case_variants: int = 0  # labels that differ only in case from another label
 
 
 class RecordError(ValueError):
@@ -51,29 +54,23 @@ class RecordError(ValueError):
 
 def read_raw_records(path: Path) -> List[Tuple[str, object]]:
     """Return (where, raw record) pairs; raise InputError for unreadable files."""
-    content = path.read_text(encoding="utf8")
+    content = path.read_text(encoding="utf-8-sig")  # a BOM, as Windows tools write, is dropped
     if not content.strip():
         raise InputError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     is_json = suffix == ".json" or (suffix != ".jsonl" and content.lstrip().startswith("["))
     if is_json:
-        try:
-            data = srsly.json_loads(content)
-        except ValueError as err:
-            raise InputError(f"{path}: invalid JSON: {err}") from None
+        data = parse_json(content, path)
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
         if not data:
             raise InputError(f"{path}: the file has no records")
         return [(f"{path}: record {i}", rec) for i, rec in enumerate(data, start=1)]
     records = []
-    for i, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append((f"{path}: line {i}", srsly.json_loads(line)))
-        except ValueError as err:
-            raise InputError(f"{path}: line {i}: invalid JSON: {err}") from None
+    # split on "\n" only: splitlines() would also cut at U+2028 etc., valid inside JSON strings
+    for i, line in enumerate(content.split("\n"), start=1):
+        if line.strip():
+            records.append((f"{path}: line {i}", parse_json(line, path, line=i)))
     return records
 
 
@@ -153,9 +150,12 @@ def validate_spans(doc: Doc, spans: List[Span], report: Report) -> List[Span]:
         _check_offset(start, "start")
         _check_offset(end, "end")
         _check_label(label)
+        for value, name in ((start, "start"), (end, "end")):
+            if value < 0:
+                raise RecordError(f"negative {name} offset {value} in span [{start}, {end}, {label!r}]")
         if end <= start:
             raise RecordError(f"end <= start in {_describe(text, start, end, label)}")
-        if start < 0 or end > len(text):
+        if end > len(text):
             raise RecordError(f"offsets past the text (length {len(text)}) in span [{start}, {end}, {label!r}]")
         checked.append((start, end, label))
     unique = sorted(set(checked))
@@ -165,7 +165,8 @@ def validate_spans(doc: Doc, spans: List[Span], report: Report) -> List[Span]:
         span = doc.char_span(start, end, label=label)
         if span is None:
             raise RecordError(
-                f"{_describe(text, start, end, label)} is not on token boundaries; {_nearest_boundaries(doc, start, end)}"
+                f"{_describe(text, start, end, label)} is not on token boundaries; "
+                f"{_nearest_boundaries(doc, start, end)}"
             )
         ents.append(span)
     for (s1, e1, l1), (s2, e2, l2) in zip(unique, unique[1:]):
@@ -238,9 +239,36 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[R
                 report.conflicts += 1
                 conflicted.add(text)
                 report.errors.append(
-                    f"{where}: the same text is annotated differently in {seen.where}: {spans} vs {seen.spans} | text: {text!r}"
+                    f"{where}: the same text is annotated differently in {seen.where}: "
+                    f"{spans} vs {seen.spans} | text: {text!r}"
                 )
     return [r for text, r in by_text.items() if text not in conflicted]
+
+
+def warn_case_variants(records: List[Record], report: Report) -> None:
+    """Warn about labels that differ only in case; they stay separate labels.
+
+    Each warning names every spelling, its number of spans and the record where
+    it first occurs.
+    """
+    counts: Counter = Counter()
+    first: Dict[str, str] = {}
+    for rec in records:
+        for _, _, label in rec.spans:
+            counts[label] += 1
+            first.setdefault(label, rec.where)
+    spellings: Dict[str, List[str]] = defaultdict(list)
+    for label in first:  # in order of first occurrence
+        spellings[label.lower()].append(label)
+    for variants in spellings.values():
+        if len(variants) < 2:
+            continue
+        report.case_variants += len(variants)
+        described = [f"{label!r} ({counts[label]} spans, first in {first[label]})" for label in variants]
+        msg.warn(
+            f"Labels that differ only in case: {', '.join(described[:-1])} and {described[-1]}. "
+            "They are kept as given, as separate labels; make them identical if they mean the same."
+        )
 
 
 def entity_name(text: str) -> str:
@@ -248,7 +276,9 @@ def entity_name(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
 
-def split_records(records: List[Record], dev_ratio: float, seed: int, by_entity: bool) -> Tuple[List[Record], List[Record]]:
+def split_records(
+    records: List[Record], dev_ratio: float, seed: int, by_entity: bool
+) -> Tuple[List[Record], List[Record]]:
     """Deterministic train/dev split.
 
     With by_entity, records that share an entity name (normalised) always land in
@@ -306,40 +336,89 @@ def names(records: List[Record]) -> set:
 
 def print_stats(train: List[Record], dev: List[Record]) -> None:
     labels = sorted({label for r in train + dev for _, _, label in r.spans})
-    counts = {split: Counter(label for r in recs for _, _, label in r.spans) for split, recs in (("train", train), ("dev", dev))}
-    rows = [("documents", len(train), len(dev))] + [(label, counts["train"][label], counts["dev"][label]) for label in labels]
+    counts = {
+        split: Counter(label for r in recs for _, _, label in r.spans)
+        for split, recs in (("train", train), ("dev", dev))
+    }
+    rows = [("documents", len(train), len(dev))] + [
+        (label, counts["train"][label], counts["dev"][label]) for label in labels
+    ]
     msg.table(rows, header=("", "train", "dev"), divider=True, aligns=("l", "r", "r"))
     dev_names = names(dev)
     if dev_names:
         unseen = len(dev_names - names(train))
-        msg.info(f"{unseen} of {len(dev_names)} entity names in dev ({unseen / len(dev_names):.0%}) never occur in train")
+        msg.info(
+            f"{unseen} of {len(dev_names)} entity names in dev ({unseen / len(dev_names):.0%}) never occur in train"
+        )
 
 
 def main(
-    inputs: List[Path] = typer.Argument(..., exists=True, help="Annotation files in any supported format, or folders of .json/.jsonl files"),
-    train_output: Path = typer.Option(..., "--train-output", dir_okay=False, help="Where to write the training DocBin (.spacy)"),
-    dev_output: Path = typer.Option(..., "--dev-output", dir_okay=False, help="Where to write the development DocBin (.spacy)"),
+    inputs: List[Path] = typer.Argument(
+        ..., exists=True, help="Annotation files in any supported format, or folders of .json/.jsonl files"
+    ),
+    bootstrapped: List[Path] = typer.Option(
+        [], "--bootstrapped", exists=True, dir_okay=False, help="Annotations made by rules (bootstrap): a text that is also in the other inputs is taken from those (hand-checked wins); repeatable"
+    ),
+    train_output: Optional[Path] = typer.Option(
+        None, "--train-output", dir_okay=False, help="Where to write the training DocBin (.spacy)"
+    ),
+    dev_output: Optional[Path] = typer.Option(
+        None, "--dev-output", dir_okay=False, help="Where to write the development DocBin (.spacy)"
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", dir_okay=False, help="Instead of a split: write every record to this DocBin (an evaluation set)"
+    ),
+    exclude: List[Path] = typer.Option(
+        [], "--exclude", exists=True, dir_okay=False, help="Leave out (and count) records whose text is in these files, e.g. an evaluation set; repeatable"
+    ),
     dev_ratio: float = typer.Option(0.2, "--dev-ratio", min=0.0, max=1.0, help="Share of documents that go to dev"),
     seed: int = typer.Option(0, "--seed", help="Random seed of the split"),
-    split: str = typer.Option("entity", "--split", help="'entity': records sharing an entity name stay together, so dev names are unseen in train; 'random': plain random split"),
+    split: str = typer.Option(
+        "entity",
+        "--split",
+        help="'entity': records sharing an entity name stay together, so dev names are unseen in train; "
+        "'random': plain random split",
+    ),
     lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad records instead of failing"),
-    lang: str = typer.Option("en", "--lang", help="Language whose tokenizer defines token boundaries (use the base pipeline's)"),
+    lang: str = typer.Option(
+        "en", "--lang", help="Language whose tokenizer defines token boundaries (use the base pipeline's)"
+    ),
 ):
     """Validate annotations and write train/dev .spacy corpora."""
     if split not in ("entity", "random"):
         msg.fail(f"--split must be 'entity' or 'random', not {split!r}", exits=1)
+    if (output is None) == (train_output is None or dev_output is None) or (output and (train_output or dev_output)):
+        msg.fail("Give --train-output and --dev-output (a split), or --output alone (no split)", exits=1)
     nlp = spacy.blank(lang)
     report = Report()
     try:
+        excluded = {text for path in exclude for text in iter_texts(path, Counter())}
         records = load_records(expand_inputs(inputs), nlp, report)
+        by_rules = load_records(bootstrapped, nlp, report) if bootstrapped else []
     except InputError as err:
         msg.fail(str(err), exits=1)
+    checked_texts = {r.text for r in records}
+    records += [r for r in by_rules if r.text not in checked_texts]
+    if bootstrapped:
+        replaced = sum(1 for r in by_rules if r.text in checked_texts)
+        msg.info(f"{replaced} bootstrapped records replaced by the hand-checked annotation of the same text")
+    n_records = len(records)
+    records = [r for r in records if r.text.strip() not in excluded]
+    if exclude:
+        msg.info(f"{n_records - len(records)} records left out because their text is in {', '.join(map(str, exclude))}")
+    warn_case_variants(records, report)
     for error in report.errors:
         (msg.warn if lenient else msg.fail)(error)
     if report.errors and not lenient:
         msg.fail(f"{len(report.errors)} bad records; nothing written (use --lenient to skip them)", exits=1)
     if not records:
         msg.fail("No valid records; nothing written", exits=1)
+    if output is not None:
+        with atomic_path(output) as tmp:
+            to_docbin(records).to_disk(tmp)
+        msg.good(f"Wrote {len(records)} docs to {output}")
+        print_stats(records, [])
+        return
     train, dev = split_records(records, dev_ratio, seed, by_entity=split == "entity")
     with atomic_path(train_output) as train_tmp, atomic_path(dev_output) as dev_tmp:
         to_docbin(train).to_disk(train_tmp)
@@ -347,7 +426,9 @@ def main(
     msg.good(f"Wrote {len(train)} train docs to {train_output} and {len(dev)} dev docs to {dev_output}")
     msg.info(
         f"{report.duplicates} duplicate records merged, {report.repeated_spans} repeated spans merged, "
-        f"{len(report.errors)} bad records skipped ({report.conflicts} texts annotated two ways: every version of them left out)"
+        f"{len(report.errors)} bad records skipped "
+        f"({report.conflicts} texts annotated two ways: every version of them left out), "
+        f"{report.case_variants} labels differing only in case from another label (kept as given)"
     )
     print_stats(train, dev)
 

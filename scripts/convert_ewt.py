@@ -13,6 +13,7 @@ rehearsal); odd-numbered ones are part B, held out: never trained on, never used
 to choose a model, only to evaluate. Part-A sentences whose text also occurs in
 part B are left out of the rehearsal text.
 """
+
 import difflib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import spacy
 import srsly
 import typer
 from spacy.tokens import Doc, DocBin
+from spacy.training import iob_to_biluo, tags_to_entities
 from spacy.vocab import Vocab
 from wasabi import msg
 
@@ -128,17 +130,12 @@ def read_iob2(path: Path) -> Dict[str, Tuple[List[str], List[str]]]:
 
 
 def iob_spans(tags: List[str]) -> List[Tuple[int, int, str]]:
-    """Token spans (start, end, label) of IOB2 tags; a stray I- starts an entity."""
-    spans: List[List] = []
-    for i, tag in enumerate(tags):
-        if tag == "O":
-            continue
-        prefix, label = tag.split("-", 1)
-        if prefix == "I" and spans and spans[-1][1] == i and spans[-1][2] == label:
-            spans[-1][1] = i + 1
-        else:
-            spans.append([i, i + 1, label])
-    return [tuple(s) for s in spans]  # type: ignore[misc]
+    """Token spans (start, end, label) of IOB2 tags; a stray I- starts an entity.
+
+    spaCy's iob_to_biluo does the IOB reading (an I- whose label differs from
+    the entity before it starts a new one); tags_to_entities gives inclusive ends.
+    """
+    return [(start, end + 1, label) for label, start, end in tags_to_entities(iob_to_biluo(tags))]
 
 
 def align_entities(ud_words: List[str], ner_words: List[str], ner_tags: List[str]) -> Tuple[List[Optional[str]], int]:
@@ -191,24 +188,26 @@ def merge_entities(sentences: List[Sentence], ner: Dict[str, Tuple[List[str], Li
     return stats
 
 
+def sentence_doc(vocab: Vocab, sent: Sentence) -> Doc:
+    """One sentence as a Doc; its last token has no trailing space (to_doc adds one between sentences)."""
+    return Doc(
+        vocab,
+        words=sent.words,
+        spaces=sent.spaces[:-1] + [False],
+        lemmas=sent.lemmas,
+        pos=sent.pos,
+        tags=sent.tags,
+        morphs=sent.morphs,
+        heads=sent.heads,
+        deps=sent.deps,
+        ents=sent.ents,
+        sent_starts=[True] + [False] * (len(sent.words) - 1),
+    )
+
+
 def to_doc(vocab: Vocab, sentences: List[Sentence]) -> Doc:
-    """One Doc from consecutive sentences, with sentence starts."""
-    words, spaces, lemmas, pos, tags, morphs, heads, deps, ents, starts = ([] for _ in range(10))
-    for sent in sentences:
-        offset = len(words)
-        words += sent.words
-        spaces += sent.spaces[:-1] + [True]
-        lemmas += sent.lemmas
-        pos += sent.pos
-        tags += sent.tags
-        morphs += sent.morphs
-        heads += [h + offset for h in sent.heads]
-        deps += sent.deps
-        ents += sent.ents
-        starts += [True] + [False] * (len(sent.words) - 1)
-    spaces[-1] = False
-    return Doc(vocab, words=words, spaces=spaces, lemmas=lemmas, pos=pos, tags=tags, morphs=morphs,
-               heads=heads, deps=deps, ents=ents, sent_starts=starts)
+    """One Doc from consecutive sentences, with sentence starts and one space between sentences."""
+    return Doc.from_docs([sentence_doc(vocab, sent) for sent in sentences], ensure_whitespace=True)
 
 
 def by_document(sentences: List[Sentence]) -> List[List[Sentence]]:
@@ -225,11 +224,24 @@ def load(conllu: Path, iob2: Path) -> Tuple[List[List[Sentence]], Counter]:
 
 
 def main(
-    train_conllu: Path = typer.Argument(..., exists=True, dir_okay=False, help="UD English-EWT dev .conllu: trains the base"),
-    train_iob2: Path = typer.Argument(..., exists=True, dir_okay=False, help="Universal NER .iob2 for the same sentences"),
-    test_conllu: Path = typer.Argument(..., exists=True, dir_okay=False, help="UD English-EWT test .conllu: split into parts A and B"),
-    test_iob2: Path = typer.Argument(..., exists=True, dir_okay=False, help="Universal NER .iob2 for the test sentences"),
-    output_dir: Path = typer.Argument(..., file_okay=False, help="Folder for ewt_train.spacy, ewt_part_a.spacy (the base's dev set), ewt_rehearsal.jsonl (part A's text) and ewt_heldout.spacy (part B)"),
+    train_conllu: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="UD English-EWT dev .conllu: trains the base"
+    ),
+    train_iob2: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Universal NER .iob2 for the same sentences"
+    ),
+    test_conllu: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="UD English-EWT test .conllu: split into parts A and B"
+    ),
+    test_iob2: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Universal NER .iob2 for the test sentences"
+    ),
+    output_dir: Path = typer.Argument(
+        ...,
+        file_okay=False,
+        help="Folder for base_train/ewt.spacy, base_dev/ewt.spacy (part A: the base's dev set), "
+        "ewt_rehearsal.jsonl (part A's text) and ewt_heldout.spacy (part B)",
+    ),
 ):
     """Build the base pipeline's gold corpora from UD English-EWT and Universal NER."""
     vocab = spacy.blank("en").vocab
@@ -243,7 +255,7 @@ def main(
     heldout_texts = {s.text for doc in part_b for s in doc}
     rehearsal = [{"text": s.text} for doc in part_a for s in doc if s.text not in heldout_texts]
     dropped = sum(len(d) for d in part_a) - len(rehearsal)
-    outputs = {"ewt_train.spacy": train_docs, "ewt_part_a.spacy": part_a, "ewt_heldout.spacy": part_b}
+    outputs = {"base_train/ewt.spacy": train_docs, "base_dev/ewt.spacy": part_a, "ewt_heldout.spacy": part_b}
     for name, docs in outputs.items():
         with atomic_path(output_dir / name) as tmp:
             DocBin(docs=[to_doc(vocab, d) for d in docs]).to_disk(tmp)
@@ -255,10 +267,12 @@ def main(
     ]
     msg.table(rows, header=("corpus", "documents", "sentences"), divider=True, aligns=("l", "r", "r"))
     for name, stats in (("dev", train_stats), ("test", test_stats)):
-        msg.info(f"EWT {name}: {stats['entities']} entities; {stats['sentences with token mismatch']} sentences whose "
-                 f"UNER tokens differ from UD (aligned; {stats['entities marked missing']} entities marked missing); "
-                 f"{stats['sentences without NER']} UD sentences without NER data (marked missing); "
-                 f"{stats['NER sentences not in UD']} NER sentences not in UD")
+        msg.info(
+            f"EWT {name}: {stats['entities']} entities; {stats['sentences with token mismatch']} sentences whose "
+            f"UNER tokens differ from UD (aligned; {stats['entities marked missing']} entities marked missing); "
+            f"{stats['sentences without NER']} UD sentences without NER data (marked missing); "
+            f"{stats['NER sentences not in UD']} NER sentences not in UD"
+        )
     msg.info(f"{dropped} part-A sentences left out of the rehearsal text because the same text is in part B")
     msg.good(f"Wrote {', '.join(outputs)} and ewt_rehearsal.jsonl to {output_dir}")
 

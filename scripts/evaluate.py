@@ -1,33 +1,44 @@
-"""Evaluate the updated pipeline against the base, side by side.
+"""Evaluate the shipped pipeline side by side with the patterns, the model and the base.
 
-- new labels (in the updated ner, not in the base's): P/R/F per label on the
-  new-label dev set;
-- old labels on held-out gold (EWT test part B): P/R/F per label against gold,
-  and agreement with the base pipeline's own predictions (the base's
-  predictions taken as the reference);
-- how many new-label entities each pipeline predicts on part B, where there are
-  none in the gold data;
-- whether the frozen components' outputs are identical, token by token.
-Writes metrics JSON and a displaCy page of base vs updated on sample texts.
+Systems: `patterns` (the entity_ruler alone, tokenizer only), `base` (the
+pipeline before the update), `model` (the shipped pipeline with its
+entity_rulers switched off: what was learned) and `shipped` (the pipeline as
+packaged).
+
+- new-label sets (gold new-label spans, e.g. a name-disjoint dev split and a
+  hand-checked real-text set): P/R/F per new label, a confusion table (which
+  label, or none, each gold span received) and the shipped pipeline's errors;
+- old-label sets (held-out gold with the old labels, e.g. two domains):
+  old-label F against gold, agreement with the base's own predictions, and new
+  labels predicted there (false alarms: the gold has none);
+- agreement texts (held-out raw texts of the user's domain, no gold): agreement
+  with the base and new-label entities predicted;
+- whether the frozen components' outputs are identical on the first old-label set.
+
+Scores use spaCy's `get_ner_prf`, which ignores predictions over tokens whose
+gold annotation is missing. Writes one JSON file that `report` renders.
 """
+
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Set, Tuple
-
-import warnings
+from typing import Dict, List, Optional, Set, Tuple
 
 import srsly
 import typer
-from spacy import displacy
 from spacy.language import Language
-from spacy.pipeline import EntityRecognizer
-from spacy.tokens import Doc, DocBin
+from spacy.pipeline import EntityRecognizer, EntityRuler
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training import Example
+from tqdm import tqdm
 from wasabi import msg
 
-from common import load_base, write_atomic
+import functions  # noqa: F401  (registers the components a shipped pipeline may use)
+from bootstrap import load_patterns, pattern_pipeline
+from common import InputError, iter_texts, load_base, write_atomic
 
-SpanKey = Tuple[int, int, str]
 TOKEN_ATTRS = ("tag_", "pos_", "morph", "lemma_", "dep_", "head.i", "is_sent_start")
+MAX_EXAMPLES = 150
 
 
 def parse_label_map(value: str) -> Dict[str, str]:
@@ -41,41 +52,62 @@ def parse_label_map(value: str) -> Dict[str, str]:
     return mapping
 
 
-def spans(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> Set[SpanKey]:
-    label_map = label_map or {}
-    result = set()
-    for ent in doc.ents:
-        label = label_map.get(ent.label_, ent.label_)
-        if label in labels:
-            result.add((ent.start_char, ent.end_char, label))
+def parse_named_paths(values: List[str], option: str) -> Dict[str, Path]:
+    """['dev=corpus/dev.spacy', ...] -> {'dev': Path(...)}; ValueError if malformed or missing."""
+    result = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{option} {value!r} is not NAME=PATH")
+        if not Path(path).exists():
+            raise ValueError(f"{option} {name}: {path} does not exist")
+        result[name] = Path(path)
     return result
 
 
-def missing_ranges(doc: Doc) -> List[Tuple[int, int]]:
-    """Character ranges of tokens whose entity annotation is missing."""
-    return [(t.idx, t.idx + len(t)) for t in doc if t.ent_iob == 0]
+def restricted(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> Doc:
+    """A copy of `doc` whose entities are only those with (mapped) labels in `labels`."""
+    label_map = label_map or {}
+    copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+    ents = []
+    for ent in doc.ents:
+        label = label_map.get(ent.label_, ent.label_)
+        if label in labels:
+            ents.append(Span(copy, ent.start, ent.end, label=label))
+    copy.set_ents(ents, default="outside")
+    return copy
 
 
-def prf(pairs: Iterable[Tuple[Set[SpanKey], Set[SpanKey], List[Tuple[int, int]]]], labels: Iterable[str]) -> Dict[str, Dict[str, float]]:
-    """P/R/F per label and micro-averaged ('ALL') over (reference, predicted, ignore) triples."""
-    counts = {label: Counter() for label in list(labels) + ["ALL"]}
-    for ref, pred, ignore in pairs:
-        pred = {s for s in pred if not any(s[0] < e and b < s[1] for b, e in ignore)}
-        for key, kinds in (("tp", ref & pred), ("fp", pred - ref), ("fn", ref - pred)):
-            for s in kinds:
-                counts[s[2]][key] += 1
-                counts["ALL"][key] += 1
-    scores = {}
-    for label, c in counts.items():
-        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
-        r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        scores[label] = {"p": round(100 * p, 2), "r": round(100 * r, 2), "f": round(100 * f, 2), "support": c["tp"] + c["fn"]}
-    return scores
+def score(predicted: List[Doc], reference: List[Doc], labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> Dict:
+    """P/R/F (percent) overall and per label, with spaCy's get_ner_prf."""
+    examples = [Example(restricted(p, labels, label_map), r) for p, r in zip(predicted, reference)]
+    prf = get_ner_prf(examples)
+    per_type = prf.get("ents_per_type") or {}
+    # no entity on either side: nothing was missed or wrong
+    empty = 0.0 if prf["ents_f"] is None and any(e.label_ in labels for r in reference for e in r.ents) else 1.0
+    result = {
+        "p": round(100 * (prf["ents_p"] if prf["ents_p"] is not None else empty), 2),
+        "r": round(100 * (prf["ents_r"] if prf["ents_r"] is not None else empty), 2),
+        "f": round(100 * (prf["ents_f"] if prf["ents_f"] is not None else empty), 2),
+        "per_label": {
+            label: {k: round(100 * per_type.get(label, {}).get(k, 0.0), 2) for k in ("p", "r", "f")}
+            for label in sorted(labels)
+        },
+    }
+    result["support"] = sum(1 for r in reference for e in r.ents if e.label_ in labels)
+    return result
 
 
-def predict(nlp: Language, texts: List[str], batch_size: int = 64) -> List[Doc]:
-    return list(nlp.pipe(texts, batch_size=batch_size))
+def gold_restricted(docs: List[Doc], labels: Set[str]) -> List[Doc]:
+    """Gold docs with only `labels` kept; tokens of other entities become O, missing stays missing."""
+    out = []
+    for doc in docs:
+        copy = doc.copy()
+        keep = [Span(copy, e.start, e.end, label=e.label_) for e in doc.ents if e.label_ in labels]
+        drop = [Span(copy, e.start, e.end) for e in doc.ents if e.label_ not in labels]
+        copy.set_ents(keep, outside=drop, default="unmodified")
+        out.append(copy)
+    return out
 
 
 def token_diffs(a: List[Doc], b: List[Doc]) -> Dict[str, int]:
@@ -90,105 +122,206 @@ def token_diffs(a: List[Doc], b: List[Doc]) -> Dict[str, int]:
     return diffs
 
 
-OLD_COLORS = {"PER": "#aa9cfc", "PERSON": "#aa9cfc", "ORG": "#7aecec", "LOC": "#ff9561", "GPE": "#feca74"}
-NEW_COLORS = ["#9be564", "#f7d046", "#f48fb1", "#4dd0e1"]
+def ner_labels(nlp: Language) -> Set[str]:
+    """Entity labels of every entity recognizer and entity_ruler in the pipeline."""
+    labels: Set[str] = set()
+    for _, proc in nlp.pipeline:
+        if isinstance(proc, (EntityRecognizer, EntityRuler)):
+            labels.update(proc.labels)
+    return labels
 
 
-def render_page(samples: List[Tuple[str, Doc, Doc]], new_labels: List[str]) -> str:
-    """An HTML page with a row per sample: source, base entities, updated entities."""
-    colors = {**OLD_COLORS, **{label: NEW_COLORS[i % len(NEW_COLORS)] for i, label in enumerate(new_labels)}}
-    options = {"colors": colors}
-    rows = "".join(
-        f"<tr><td class='src'>{source}</td><td>{displacy.render(base_doc, style='ent', options=options)}</td>"
-        f"<td>{displacy.render(updated_doc, style='ent', options=options)}</td></tr>"
-        for source, base_doc, updated_doc in samples
-    )
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Entities: base vs updated</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
-        "td,th{border-bottom:1px solid #ddd;padding:.4em;vertical-align:top;text-align:left}"
-        "td .entities{line-height:2.2 !important}.src{color:#666;white-space:nowrap}</style></head><body>"
-        f"<h1>Entities: base vs updated</h1><p>New labels: {', '.join(new_labels) or 'none'}.</p>"
-        f"<table><tr><th>text from</th><th>base</th><th>updated</th></tr>{rows}</table></body></html>"
-    )
+def model_only(nlp: Language) -> List[str]:
+    """Names of the entity_rulers to switch off to see the learned part alone."""
+    return [name for name, proc in nlp.pipeline if isinstance(proc, EntityRuler)]
 
 
-def compare(base: Language, updated: Language, dev_gold: List[Doc], heldout_gold: List[Doc], mapping: Dict[str, str]) -> Tuple[Dict, Dict]:
-    """All metrics of base vs updated; also returns the predicted docs per pipeline."""
-    new_labels = sorted(set(_ner_labels(updated)) - set(_ner_labels(base)))
-    old_labels = sorted({e.label_ for d in heldout_gold for e in d.ents})
-    dev_texts = [d.text for d in dev_gold]
-    heldout_texts = [d.text for d in heldout_gold]
-    # the base has none of the new labels: its dev predictions for them are empty without running it
-    runs = {"base": {"dev": [base.make_doc(t) for t in dev_texts], "heldout": predict(base, heldout_texts)},
-            "updated": {"dev": predict(updated, dev_texts), "heldout": predict(updated, heldout_texts)}}
-    metrics: Dict = {"new_labels": new_labels, "old_labels": old_labels}
-    for name, run in runs.items():
-        metrics[name] = {
-            "new_labels_dev": prf(((spans(g, set(new_labels)), spans(p, set(new_labels)), []) for g, p in zip(dev_gold, run["dev"])), new_labels),
-            "old_labels_gold": prf(((spans(g, set(old_labels)), spans(p, set(old_labels), mapping), missing_ranges(g)) for g, p in zip(heldout_gold, run["heldout"])), old_labels),
-            "old_labels_agreement": prf(((spans(b, set(old_labels), mapping), spans(p, set(old_labels), mapping), []) for b, p in zip(runs["base"]["heldout"], run["heldout"])), old_labels),
-            "new_label_predictions_heldout": sum(1 for d in run["heldout"] for e in d.ents if e.label_ in new_labels),
-        }
-    diffs = token_diffs(runs["base"]["heldout"], runs["updated"]["heldout"])
-    metrics["frozen_outputs"] = {"identical": not any(diffs.values()), "tokens": sum(len(d) for d in heldout_gold), "differing_tokens": diffs}
-    base_f = metrics["base"]["old_labels_gold"]["ALL"]["f"]
-    metrics["retention"] = round(metrics["updated"]["old_labels_gold"]["ALL"]["f"] / base_f, 4) if base_f else None
-    return metrics, runs
+def spans_of(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> List[list]:
+    label_map = label_map or {}
+    result = []
+    for ent in doc.ents:
+        label = label_map.get(ent.label_, ent.label_)
+        if label in labels:
+            result.append([ent.start_char, ent.end_char, label])
+    return result
 
 
-def _ner_labels(nlp: Language) -> List[str]:
-    """Entity labels of every entity recognizer in the pipeline."""
-    return sorted({label for _, proc in nlp.pipeline if isinstance(proc, EntityRecognizer) for label in proc.labels})
+def confusion(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict[str, Dict[str, int]]:
+    """For each gold span of `labels`: the label of the predicted span with the same
+    boundaries, 'partial LABEL' if a predicted span only overlaps it, or 'none'."""
+    table: Dict[str, Counter] = {}
+    for g, p in zip(gold, predicted):
+        for ent in g.ents:
+            if ent.label_ not in labels:
+                continue
+            same = [e for e in p.ents if (e.start, e.end) == (ent.start, ent.end)]
+            overlap = [e for e in p.ents if e.start < ent.end and ent.start < e.end]
+            got = same[0].label_ if same else f"partial {overlap[0].label_}" if overlap else "none"
+            table.setdefault(ent.label_, Counter())[got] += 1
+    return {label: dict(counts.most_common()) for label, counts in sorted(table.items())}
+
+
+def errors(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict:
+    """False positives and negatives by name (most frequent first) and example texts."""
+    fp, fn = Counter(), Counter()
+    examples = []
+    for g, p in zip(gold, predicted):
+        gold_spans = {tuple(s) for s in spans_of(g, labels)}
+        pred_spans = {tuple(s) for s in spans_of(p, labels)}
+        fp.update(g.text[s:e] for s, e, _ in pred_spans - gold_spans)
+        fn.update(g.text[s:e] for s, e, _ in gold_spans - pred_spans)
+        if gold_spans != pred_spans and len(examples) < MAX_EXAMPLES:
+            examples.append({"text": g.text, "gold": sorted(gold_spans), "predicted": sorted(pred_spans)})
+    return {"false_positives": fp.most_common(), "false_negatives": fn.most_common(), "examples": examples}
+
+
+def disagreements(base: List[Doc], predicted: List[Doc], labels: Set[str], label_map: Dict[str, str]) -> List[Dict]:
+    """Texts where the old-label entities differ from the base's."""
+    found = []
+    for b, p in zip(base, predicted):
+        base_spans, pred_spans = spans_of(b, labels, label_map), spans_of(p, labels, label_map)
+        if base_spans != pred_spans and len(found) < MAX_EXAMPLES:
+            found.append({"text": b.text, "base": base_spans, "shipped": pred_spans})
+    return found
+
+
+def run_pipeline(nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = (), progress: bool = True) -> List[Doc]:
+    with nlp.select_pipes(disable=list(disable)):
+        docs = nlp.pipe(texts, batch_size=64)
+        return list(tqdm(docs, total=len(texts), desc=desc, unit="doc", disable=None if progress else True))
+
+
+def evaluate(
+    base: Language,
+    shipped: Language,
+    patterns: Language,
+    new_sets: Dict[str, List[Doc]],
+    old_sets: Dict[str, List[Doc]],
+    agreement_sets: Dict[str, List[str]],
+    label_map: Dict[str, str],
+    progress: bool = True,
+    cache: Optional[Dict] = None,
+) -> Dict:
+    """Every metric of patterns, base, model and shipped; see the module docstring.
+
+    cache: pass the same dict to several calls with the same base and patterns
+    to run those over each set only once.
+    """
+    cache = {} if cache is None else cache
+
+    def run(nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = ()) -> List[Doc]:
+        # the base and the patterns give the same docs for the same set: run them once
+        key = (id(nlp), desc.split(":")[0])
+        if nlp is shipped:
+            return run_pipeline(nlp, texts, desc, disable, progress)
+        if key not in cache:
+            cache[key] = run_pipeline(nlp, texts, desc, disable, progress)
+        return cache[key]
+
+    base_labels = {label_map.get(label, label) for label in ner_labels(base)}
+    new_labels = sorted(ner_labels(shipped) - ner_labels(base))
+    # the old labels are the gold labels of the old-label sets, or else the base's (mapped) labels
+    old_labels = sorted({e.label_ for docs in old_sets.values() for d in docs for e in d.ents} or base_labels)
+    new, old = set(new_labels), set(old_labels)
+    rulers = tuple(model_only(shipped))
+    metrics: Dict = {
+        "new_labels": new_labels, "old_labels": old_labels, "base_labels": sorted(base_labels),
+        "pipeline": shipped.pipe_names, "combine": shipped.meta.get("ner_update", {}).get("combine"),
+        "systems": {"patterns": "the patterns alone (entity_ruler, tokenizer only)", "base": "the base pipeline",
+                    "model": f"the shipped pipeline without {list(rulers) or 'rules'}" if rulers else "the shipped pipeline (it has no rules)",
+                    "shipped": "the shipped pipeline"},
+        "new_label_sets": {}, "old_label_sets": {}, "agreement_sets": {}, "confusion": {}, "errors": {},
+        "disagreements": {},
+    }
+    for name, gold in new_sets.items():
+        texts = [d.text for d in gold]
+        gold = gold_restricted(gold, new)
+        runs = {"patterns": run(patterns, texts, f"{name}: patterns"), "model": run(shipped, texts, f"{name}: model", rulers),
+                "shipped": run(shipped, texts, f"{name}: shipped")}
+        metrics["new_label_sets"][name] = {system: score(docs, gold, new) for system, docs in runs.items()}
+        metrics["new_label_sets"][name]["docs"] = len(gold)
+        # where the new labels are, do the old-label entities stay the base's?
+        base_docs = run(base, texts, f"{name}: base")
+        reference = [restricted(d, old, label_map) for d in base_docs]
+        metrics["new_label_sets"][name]["old_label_agreement"] = {
+            system: score(runs[system], reference, old, label_map) for system in ("model", "shipped")}
+        metrics["confusion"][name] = confusion(gold, runs["shipped"], new)
+        metrics["errors"][name] = errors(gold, runs["shipped"], new)
+    sets = {name: (gold, [d.text for d in gold]) for name, gold in old_sets.items()}
+    sets.update({name: (None, texts) for name, texts in agreement_sets.items()})
+    frozen_checked = False
+    for name, (gold, texts) in sets.items():
+        runs = {"base": run(base, texts, f"{name}: base"), "model": run(shipped, texts, f"{name}: model", rulers),
+                "shipped": run(shipped, texts, f"{name}: shipped"), "patterns": run(patterns, texts, f"{name}: patterns")}
+        reference = [restricted(d, old, label_map) for d in runs["base"]]
+        entry: Dict = {"docs": len(texts)}
+        for system, docs in runs.items():
+            entry[system] = {"new_label_predictions": sum(len(spans_of(d, new)) for d in docs)}
+            if system == "patterns":
+                continue
+            entry[system]["agreement"] = score(docs, reference, old, label_map)
+            if gold is not None:
+                entry[system]["gold"] = score(docs, gold, old, label_map)
+        (metrics["old_label_sets"] if gold is not None else metrics["agreement_sets"])[name] = entry
+        metrics["disagreements"][name] = disagreements(runs["base"], runs["shipped"], old, label_map)
+        if gold is not None and not frozen_checked:
+            diffs = token_diffs(runs["base"], runs["shipped"])
+            metrics["frozen_outputs"] = {"set": name, "identical": not any(diffs.values()),
+                                         "tokens": sum(len(d) for d in gold), "differing_tokens": diffs}
+            frozen_checked = True
+    return metrics
+
+
+def summary_rows(metrics: Dict) -> List[Tuple]:
+    rows = []
+    for name, entry in metrics["new_label_sets"].items():
+        for system in ("patterns", "model", "shipped"):
+            s = entry[system]
+            rows.append((f"{name}: new labels P/R/F", system, f"{s['p']:.1f} / {s['r']:.1f} / {s['f']:.1f}"))
+    for group in ("old_label_sets", "agreement_sets"):
+        for name, entry in metrics[group].items():
+            for system in ("base", "model", "shipped"):
+                s = entry[system]
+                gold = f"gold F {s['gold']['f']:.1f}, " if "gold" in s else ""
+                rows.append((f"{name}: old labels", system, f"{gold}agreement {s['agreement']['f']:.1f}, "
+                             f"new-label entities {s['new_label_predictions']}"))
+    return rows
 
 
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
-    updated_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The updated pipeline"),
-    dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label dev corpus (.spacy, gold new labels)"),
-    heldout_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Held-out gold for the old labels (EWT test part B)"),
+    shipped_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The pipeline to ship (from `assemble`)"),
+    patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The patterns (EntityRuler JSONL)"),
     output_path: Path = typer.Option(Path("training/metrics.json"), "--output", dir_okay=False, help="Where to write the metrics"),
-    html_path: Path = typer.Option(Path("training/entities.html"), "--html", dir_okay=False, help="Where to write the displaCy page"),
-    label_map: str = typer.Option("", "--label-map", help="Map the pipelines' old labels onto the held-out gold labels, e.g. 'PERSON:PER,GPE:LOC,LOC:LOC,FAC:LOC,ORG:ORG' for en_core_web_sm"),
-    n_samples: int = typer.Option(12, "--samples", help="Texts shown on the displaCy page (half dev, half part B)"),
+    new_label_sets: List[str] = typer.Option([], "--new-label-set", help="NAME=PATH of a .spacy set with gold new-label spans; repeatable"),
+    old_label_sets: List[str] = typer.Option([], "--old-label-set", help="NAME=PATH of a held-out .spacy set with gold old-label spans; repeatable"),
+    agreement_texts: List[str] = typer.Option([], "--agreement-texts", help="NAME=PATH of held-out raw texts (.txt/.json/.jsonl) to measure agreement with the base on; repeatable"),
+    label_map: str = typer.Option("", "--label-map", help="Map the pipelines' old labels onto the gold labels, e.g. 'PERSON:PER,GPE:LOC,LOC:LOC,FAC:LOC,ORG:ORG' for en_core_web_sm"),
+    lang: str = typer.Option("en", "--lang", help="Language of the patterns' tokenizer"),
 ):
-    """Score new labels and old-label retention of base vs updated; check frozen outputs."""
+    """Score patterns, model and shipped pipeline on new labels, and old-label retention, side by side."""
     try:
         mapping = parse_label_map(label_map)
-    except ValueError as err:
-        msg.fail(f"--label-map: {err}", exits=1)
+        new_paths = parse_named_paths(new_label_sets, "--new-label-set")
+        old_paths = parse_named_paths(old_label_sets, "--old-label-set")
+        text_paths = parse_named_paths(agreement_texts, "--agreement-texts")
+        patterns = pattern_pipeline(lang, load_patterns(patterns_path))
+        agreement = {name: list(iter_texts(path, Counter())) for name, path in text_paths.items()}
+    except (ValueError, InputError) as err:
+        msg.fail(str(err), exits=1)
     base = load_base(base_model)
-    updated = load_base(str(updated_model))
-    dev_gold = list(DocBin().from_disk(dev_path).get_docs(base.vocab))
-    heldout_gold = list(DocBin().from_disk(heldout_path).get_docs(base.vocab))
-    metrics, runs = compare(base, updated, dev_gold, heldout_gold, mapping)
-    metrics.update(base_model=base_model, updated_model=str(updated_model))
-    new_labels, old_labels = metrics["new_labels"], metrics["old_labels"]
-    diffs = metrics["frozen_outputs"]["differing_tokens"]
+    shipped = load_base(str(shipped_model))
+    new_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in new_paths.items()}
+    old_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in old_paths.items()}
+    metrics = evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping)
+    metrics.update(base_model=base_model, shipped_model=str(shipped_model))
     write_atomic(output_path, srsly.json_dumps(metrics, indent=2))
-
-    rows = []
-    for label in new_labels + ["ALL"]:
-        b, u = metrics["base"]["new_labels_dev"][label], metrics["updated"]["new_labels_dev"][label]
-        rows.append((f"new-label dev: {label} P/R/F", f"{b['p']:.1f}/{b['r']:.1f}/{b['f']:.1f}", f"{u['p']:.1f}/{u['r']:.1f}/{u['f']:.1f}"))
-    for label in old_labels + ["ALL"]:
-        b, u = metrics["base"]["old_labels_gold"][label], metrics["updated"]["old_labels_gold"][label]
-        rows.append((f"part B gold: {label} F", f"{b['f']:.1f}", f"{u['f']:.1f}"))
-    rows.append(("part B agreement with base (F)", "100.0", f"{metrics['updated']['old_labels_agreement']['ALL']['f']:.1f}"))
-    rows.append(("new-label entities predicted on part B", metrics["base"]["new_label_predictions_heldout"], metrics["updated"]["new_label_predictions_heldout"]))
-    rows.append(("frozen components' outputs identical", "", "yes" if metrics["frozen_outputs"]["identical"] else f"NO: {diffs}"))
-    msg.table(rows, header=("", "base", "updated"), divider=True, aligns=("l", "r", "r"))
-    if metrics["retention"] is not None:
-        msg.info(f"Old-label F on held-out gold kept: {100 * metrics['retention']:.1f}% of the base's")
-
-    half = n_samples // 2
-    samples = [("dev", b, u) for b, u in zip(predict(base, [d.text for d in dev_gold[:half]]), runs["updated"]["dev"][:half])]
-    sents = [s.text for d in heldout_gold for s in d.sents if s.ents][: n_samples - half]  # with gold entities
-    samples += [("part B", b, u) for b, u in zip(predict(base, sents), predict(updated, sents))]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"\[W006\]")  # a sample text without entities is fine
-        write_atomic(html_path, render_page(samples, new_labels))
-    msg.good(f"Wrote {output_path} and {html_path}")
+    msg.table(summary_rows(metrics), header=("set", "system", "scores"), divider=True)
+    frozen = metrics.get("frozen_outputs")
+    if frozen:
+        msg.info(f"Frozen components' outputs on {frozen['set']}: "
+                 f"{'identical' if frozen['identical'] else 'DIFFERENT: ' + str(frozen['differing_tokens'])}")
+    msg.good(f"Wrote {output_path}")
 
 
 if __name__ == "__main__":

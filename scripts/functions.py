@@ -3,17 +3,23 @@
 Self-contained on purpose: `spacy package --code` copies this file alone into
 the package, so it imports nothing from the project's other scripts.
 
-- gadget.new_label_corpus.v1  reader: new-label gold docs, optionally with the
-  base pipeline's own predictions for the old labels merged in where they do
-  not overlap a gold span.
-- gadget.recording_batcher.v1  wraps a batcher and records each batch's size.
-- gadget.rehearsal.v1  [training.before_update] callback: before every update,
-  blends silver examples (the base's predictions on other text) into the step
-  at a fixed ratio per new-label example, drawn afresh each epoch from the seed,
-  and/or runs a teacher-student rehearsal step (`rehearse`) against the frozen
-  copy of the starting model. Its gradients are applied by the step's update.
-- gadget.loss_logger.v1  wraps spaCy's console logger; writes every logged
+- ner_update.new_label_corpus.v1  reader: new-label gold docs, with the base
+  pipeline's own predictions for the old labels merged in where they do not
+  overlap a gold span (when base_ents_path is set).
+- ner_update.recording_batcher.v1  wraps a batcher and records each batch's
+  size, which the rehearsal callback needs (it fails if the batcher is missing).
+- ner_update.rehearsal.v1  [training.before_update] callback: before every
+  update, blends silver examples (the base's predictions on other text) into the
+  step at a fixed ratio per new-label example, drawn afresh each epoch from the
+  seed, and/or runs a teacher-student rehearsal step (`masked_rehearse`) against
+  the frozen copy of the starting model. Its gradients are applied by the
+  step's update.
+- ner_update.loss_logger.v1  wraps spaCy's console logger; writes every logged
   step's losses per component to JSONL, rehearsal losses apart.
+- ner_update_entity_snapshot / ner_update_new_entities_only  pipeline
+  components around a second ner: the first stores the entities found so far,
+  the second keeps them and adds only the second ner's new-label entities, so
+  old-label entities are never changed.
 """
 import random
 import sys
@@ -32,7 +38,7 @@ class _TrainingState:
     """What the batcher, the rehearsal callback and the logger share in one run."""
 
     def __init__(self) -> None:
-        self.batch_size = 0
+        self.batch_size: Optional[int] = None  # None: no recording batcher has run
         self.rehearsal_losses: Dict[str, float] = {}
 
 
@@ -62,16 +68,16 @@ def merge_ents(gold: Doc, predicted: Doc) -> int:
     return len(extra)
 
 
-@registry.readers("gadget.new_label_corpus.v1")
-def new_label_corpus(path: Path, base_ents_path: Optional[Path] = None, merge_base_ents: bool = True) -> Callable[[Language], Iterator[Example]]:
-    """New-label gold examples; with merge_base_ents, plus the base's old-label
-    predictions (from base_ents_path, same texts in the same order) wherever
-    they do not overlap a gold span, so that an unannotated person in a new-label
-    sentence is not taught as "no entity"."""
+@registry.readers("ner_update.new_label_corpus.v1")
+def new_label_corpus(path: Path, base_ents_path: Optional[Path] = None) -> Callable[[Language], Iterator[Example]]:
+    """New-label gold examples; with base_ents_path (the base's predictions on
+    the same texts, in the same order), plus the base's old-label entities
+    wherever they do not overlap a gold span, so that an unannotated person in
+    a new-label sentence is not taught as "no entity". null: gold only."""
 
     def read(nlp: Language) -> Iterator[Example]:
         golds = _read_docs(path, nlp)
-        preds = _read_docs(base_ents_path, nlp) if merge_base_ents and base_ents_path else None
+        preds = _read_docs(base_ents_path, nlp) if base_ents_path else None
         if preds is not None and [d.text for d in preds] != [d.text for d in golds]:
             raise ValueError(f"{base_ents_path} does not hold the texts of {path}: re-run the `rehearsal` command")
         for i, gold in enumerate(golds):
@@ -82,7 +88,7 @@ def new_label_corpus(path: Path, base_ents_path: Optional[Path] = None, merge_ba
     return read
 
 
-@registry.batchers("gadget.recording_batcher.v1")
+@registry.batchers("ner_update.recording_batcher.v1")
 def recording_batcher(batcher: Callable[[Iterable], Iterable[List]]) -> Callable[[Iterable], Iterator[List]]:
     """Wrap a batcher; record each batch's size for the rehearsal callback."""
 
@@ -127,7 +133,7 @@ class RehearsalSampler:
         return picked
 
 
-@registry.callbacks("gadget.rehearsal.v1")
+@registry.callbacks("ner_update.rehearsal.v1")
 def rehearsal(
     path: Optional[Path],
     silver_ratio: float = 1.0,
@@ -147,11 +153,18 @@ def rehearsal(
         starting model that `resume_training` keeps.
     """
     cache: dict = {}
+    _STATE.batch_size = None  # a new run: only this run's batcher may set it
 
     def before_update(nlp: Language, info: dict) -> None:
-        n_new = _STATE.batch_size
-        if not path or n_new == 0 or (silver_ratio <= 0 and teacher_ratio <= 0):
+        if not path or (silver_ratio <= 0 and teacher_ratio <= 0):
             return
+        n_new = _STATE.batch_size
+        if n_new is None:
+            raise ValueError(
+                "ner_update.rehearsal.v1 needs [training.batcher] to be ner_update.recording_batcher.v1 (wrapping "
+                "any batcher): it sets the number of rehearsal examples per new-label example. Without it, "
+                "rehearsal would silently do nothing and the update would forget the old labels."
+            )
         if not cache:
             # tokenize once: nothing in an update writes to the unannotated (predicted) docs
             examples = [Example(nlp.make_doc(d.text), d) for d in _read_docs(path, nlp)]
@@ -221,7 +234,7 @@ def _add(key: str, value: float) -> None:
     _STATE.rehearsal_losses[key] = _STATE.rehearsal_losses.get(key, 0.0) + float(value)
 
 
-@registry.loggers("gadget.loss_logger.v1")
+@registry.loggers("ner_update.loss_logger.v1")
 def loss_logger(path: Path, console: Optional[Callable] = None) -> Callable:
     """spaCy's console logger plus a JSONL record per logged step: the new-label
     losses per component, and the rehearsal losses (silver, teacher) apart."""
@@ -261,3 +274,38 @@ def loss_logger(path: Path, console: Optional[Callable] = None) -> Callable:
         return log_step, finalize
 
     return setup
+
+
+@Language.factory("ner_update_entity_snapshot", default_config={"key": "ner_update_snapshot"})
+def make_entity_snapshot(nlp: Language, name: str, key: str) -> Callable[[Doc], Doc]:
+    """Store the entities found so far in doc.spans[key] (before a second ner)."""
+
+    def snapshot(doc: Doc) -> Doc:
+        doc.spans[key] = list(doc.ents)
+        return doc
+
+    return snapshot
+
+
+@Language.factory(
+    "ner_update_new_entities_only", default_config={"key": "ner_update_snapshot", "old_labels_from": "ner"}
+)
+def make_new_entities_only(nlp: Language, name: str, key: str, old_labels_from: str) -> Callable[[Doc], Doc]:
+    """After a second ner: keep the entities of the snapshot in doc.spans[key]
+    unchanged, and add only the new entities whose label the component
+    `old_labels_from` does not know and that overlap no kept entity."""
+
+    def keep_old(doc: Doc) -> Doc:
+        old_labels = set(nlp.get_pipe(old_labels_from).labels)
+        kept = list(doc.spans.get(key, []))
+        taken = {i for span in kept for i in range(span.start, span.end)}
+        added = [
+            ent for ent in doc.ents
+            if ent.label_ not in old_labels and not taken.intersection(range(ent.start, ent.end))
+        ]
+        doc.ents = sorted(kept + added, key=lambda span: span.start)
+        if key in doc.spans:
+            del doc.spans[key]
+        return doc
+
+    return keep_old

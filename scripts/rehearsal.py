@@ -2,8 +2,9 @@
 
 Runs only the components the ner needs (the ner, plus the tok2vec/transformer
 it listens to, if any), batched, over
-- raw text that is not evaluation text (by default EWT test part A): the silver
-  rehearsal examples;
+- raw texts that are not evaluation texts (any number of files: text like the
+  base's training data, and texts from the user's own domain): the silver
+  rehearsal examples and the teacher's texts;
 - the new-label train and dev docs (their tokens kept): the base's old-label
   predictions that training merges into the new-label examples.
 """
@@ -17,7 +18,7 @@ from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from common import atomic_path, load_base, read_texts
+from common import InputError, atomic_path, iter_texts, load_base
 
 
 def entity_components(nlp: Language, ner: str = "ner") -> List[str]:
@@ -37,20 +38,26 @@ def write_docbin(path: Path, docs: List[Doc]) -> None:
 
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
-    texts_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Raw rehearsal text (.txt/.json/.jsonl) that is not evaluation text"),
     train_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label training corpus (.spacy)"),
     dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label dev corpus (.spacy)"),
     output_dir: Path = typer.Argument(..., file_okay=False, help="Writes rehearsal.spacy, train_base_ents.spacy and dev_base_ents.spacy here"),
+    texts_paths: List[Path] = typer.Option(..., "--texts", exists=True, dir_okay=False, help="Raw rehearsal texts (.txt/.json/.jsonl) that are not evaluation texts; repeatable"),
     batch_size: int = typer.Option(256, "--batch-size", help="Texts per batch for nlp.pipe"),
-    limit: int = typer.Option(0, "--limit", help="Use at most this many rehearsal texts (0: all)"),
+    limit: int = typer.Option(0, "--limit", help="Use at most this many rehearsal texts per file (0: all)"),
 ):
     """Store the base pipeline's entity predictions as silver data."""
     nlp = load_base(base_model)
     if "ner" not in nlp.pipe_names:
         msg.fail(f"Base pipeline '{base_model}' has no 'ner' component", exits=1)
     needed = entity_components(nlp)
-    texts, skipped = read_texts(texts_path)
-    texts = texts[:limit] if limit else texts
+    counts: Counter = Counter()
+    texts: List[str] = []
+    try:
+        for path in texts_paths:
+            found = list(dict.fromkeys(iter_texts(path, counts)))
+            texts += found[:limit] if limit else found
+    except InputError as err:
+        msg.fail(str(err), exits=1)
     with nlp.select_pipes(enable=needed):
         msg.info(f"Running only {needed} of {nlp.pipe_names}")
         silver = annotate(nlp, texts, len(texts), "rehearsal text", batch_size)
@@ -68,7 +75,7 @@ def main(
         counts = Counter(ent.label_ for doc in docs for ent in doc.ents)
         rows.append((name, len(docs), *(counts[label] for label in labels)))
     msg.table(rows, header=("output", "docs", *labels), divider=True)
-    msg.good(f"Wrote {', '.join(outputs)} to {output_dir} ({skipped} blank texts skipped)")
+    msg.good(f"Wrote {', '.join(outputs)} to {output_dir} ({counts['blank texts skipped']} blank texts skipped)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""Shared fixtures: scripts on the path, a CLI runner, and the optional public data."""
+"""Shared fixtures: scripts on the path, a CLI runner, the optional public data,
+and a guard that the tests leave the project's own folders untouched."""
+
 import os
+import shutil
 import sys
 from pathlib import Path
+from typing import Dict, Tuple
 
 import pytest
 import typer
@@ -9,9 +13,13 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("ANSI_COLORS_DISABLED", "1")  # plain wasabi output to assert on
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+PROJECT_FOLDERS = ("corpus", "training", "assets", "packages")
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / ".ci"))
+
+from copy_shared_assets import copy_shared_assets  # noqa: E402
 
 
 def run_cli(main, args, extra_args: bool = False):
@@ -29,15 +37,46 @@ def run_cli(main, args, extra_args: bool = False):
     return result.exit_code, " ".join(result.output.split())
 
 
-@pytest.fixture(scope="session")
-def public_assets():
-    """The UD/UNER assets in assets/, copied from ../shared/data; skip if absent."""
-    from copy_shared_assets import copy_shared_assets
+def snapshot(root: Path, folders=PROJECT_FOLDERS) -> Dict[str, Tuple[int, int]]:
+    """(size, mtime) of every file under the project's own folders."""
+    state = {}
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                stat = path.stat()
+                state[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns)
+    return state
 
-    placed = copy_shared_assets(SHARED_DATA)
-    needed = ["assets/en_ewt-ud-dev.conllu", "assets/en_ewt-ud-test.conllu", "assets/en_ewt-ud-dev.iob2", "assets/en_ewt-ud-test.iob2"]
+
+def changes(before: Dict, after: Dict) -> list:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_folders_untouched():
+    """Fails the run if any test wrote into corpus/, training/, assets/ or packages/."""
+    before = snapshot(ROOT)
+    yield
+    changed = changes(before, snapshot(ROOT))
+    assert not changed, f"tests changed the project's own files: {changed[:20]}"
+
+
+@pytest.fixture(scope="session")
+def public_assets(tmp_path_factory):
+    """A copy of the project with the public assets (from ../shared/data) in its
+    assets/ folder, in a temporary directory; skip if they are absent."""
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(ROOT, project, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+        ".git", "__pycache__", ".pytest_cache", "corpus", "training", "packages", "project.lock", "en_ewt-ud-*",
+        "btc-*", "course-*", "wnut17-*"))
+    for name in ("corpus", "training", "packages"):
+        (project / name).mkdir(exist_ok=True)
+    placed = copy_shared_assets(SHARED_DATA, project_dir=project)
+    needed = ["assets/en_ewt-ud-dev.conllu", "assets/en_ewt-ud-test.conllu", "assets/en_ewt-ud-dev.iob2",
+              "assets/en_ewt-ud-test.iob2", "assets/btc-train.conll", "assets/btc-dev.conll", "assets/btc-test.conll",
+              "assets/raw_texts/wnut17-yt-comments.txt"]
     missing = [p for p in needed if p not in placed]
     if missing:
-        pytest.skip(f"public UD English-EWT / UNER files not found in {SHARED_DATA} (missing: {', '.join(missing)}); "
+        pytest.skip(f"public data files not found in {SHARED_DATA} (missing: {', '.join(missing)}); "
                     "fetch them with `python -m spacy project assets` to run this test")
-    return ROOT / "assets"
+    return project

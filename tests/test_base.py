@@ -5,6 +5,7 @@ from spacy.cli.train import train
 from spacy.tokens import DocBin
 
 import base
+import convert_btc
 import convert_ewt
 from conftest import ROOT, run_cli
 from test_convert_ewt import write_snippets
@@ -20,13 +21,14 @@ def tiny_ewt_corpus(tmp_path):
     return path
 
 
-def test_base_config_trains_with_an_independent_ner(tmp_path):
+def test_base_configs_train_and_join_with_an_independent_ner(tmp_path):
     corpus = tiny_ewt_corpus(tmp_path)
     # min_action_freq: with five sentences every dependency label is rarer than the default 30
-    overrides = {"paths.train": str(corpus), "paths.dev": str(corpus), "training.max_steps": 6, "training.eval_frequency": 3,
-                 "components.parser.min_action_freq": 1}
-    train(ROOT / "configs" / "base.cfg", tmp_path / "out", overrides=overrides)
-    nlp = spacy.load(tmp_path / "out" / "model-last")
+    overrides = {"paths.train": str(corpus), "paths.dev": str(corpus), "training.max_steps": 6, "training.eval_frequency": 3}
+    train(ROOT / "configs" / "base.cfg", tmp_path / "syntax", overrides={**overrides, "components.parser.min_action_freq": 1})
+    train(ROOT / "configs" / "base_ner.cfg", tmp_path / "ner", overrides=overrides)
+    base.join(tmp_path / "syntax" / "model-last", tmp_path / "ner" / "model-last", tmp_path / "joined")
+    nlp = spacy.load(tmp_path / "joined")
     assert nlp.pipe_names == ["tok2vec", "tagger", "morphologizer", "parser", "lemmatizer", "ner"]
     assert set(nlp.get_pipe("ner").labels) == {"PER", "ORG", "LOC"}
     # the ner does not listen to the shared tok2vec: it owns a full Tok2Vec
@@ -35,6 +37,10 @@ def test_base_config_trains_with_an_independent_ner(tmp_path):
     assert nlp.get_pipe("lemmatizer").mode == "rule"
     doc = nlp("Bob visited Boston.")
     assert all(t.lemma_ for t in doc) and all(t.tag_ for t in doc) and all(t.dep_ for t in doc)
+    # joined, the ner predicts what it predicted alone
+    alone = spacy.load(tmp_path / "ner" / "model-last")
+    texts = ["Bob visited Boston.", "Mary works for Google in London."]
+    assert [d.to_json()["ents"] for d in nlp.pipe(texts)] == [d.to_json()["ents"] for d in alone.pipe(texts)]
 
 
 def test_missing_base_gets_a_clear_message():
@@ -45,21 +51,29 @@ def test_missing_base_gets_a_clear_message():
 
 
 def test_base_command_on_public_data(tmp_path, public_assets):
-    """A shortened run of the real `base`: loadable, and above chance on part B."""
-    corpus = tmp_path / "corpus"
-    code, output = run_cli(convert_ewt.main, [public_assets / "en_ewt-ud-dev.conllu", public_assets / "en_ewt-ud-dev.iob2",
-                                              public_assets / "en_ewt-ud-test.conllu", public_assets / "en_ewt-ud-test.iob2", corpus])
+    """A shortened run of the real `base` on EWT + tweets: loadable, above chance on both held-out sets,
+    and it writes its record where told, not into the project."""
+    assets, corpus = public_assets / "assets", tmp_path / "corpus"
+    code, output = run_cli(convert_ewt.main, [assets / "en_ewt-ud-dev.conllu", assets / "en_ewt-ud-dev.iob2",
+                                              assets / "en_ewt-ud-test.conllu", assets / "en_ewt-ud-test.iob2", corpus])
     assert code == 0, output
+    for split, out in (("train", "base_train/btc.spacy"), ("dev", "base_dev/btc.spacy"), ("test", "btc_heldout.spacy")):
+        code, output = run_cli(convert_btc.main, [assets / f"btc-{split}.conll", corpus / out])
+        assert code == 0, output
     out = tmp_path / "base"
     code, output = run_cli(base.main, [out / "model-best", "--output", out, "--heldout", corpus / "ewt_heldout.spacy",
-                                       "--paths.train", corpus / "ewt_train.spacy", "--paths.dev", corpus / "ewt_part_a.spacy",
+                                       "--heldout", corpus / "btc_heldout.spacy",
+                                       "--paths.train", corpus / "base_train", "--paths.dev", corpus / "base_dev",
                                        "--training.max_steps", "300", "--training.eval_frequency", "150"], extra_args=True)
     assert code == 0, output
-    scores = srsly.read_json(out / "metrics_part_b.json")
+    assert srsly.read_json(tmp_path / "base_model.json")["ner_labels"] == ["LOC", "ORG", "PER"]
+    scores = srsly.read_json(out / "metrics_ewt_heldout.json")
     # chance: ~6% POS accuracy (17 tags), ~0 entity F; a few hundred steps are far above it
     assert scores["pos_acc"] > 0.6 and scores["tag_acc"] > 0.6 and scores["lemma_acc"] > 0.7
     assert scores["dep_uas"] > 0.4
     assert scores["ents_f"] > 0.05
     assert set(scores["ents_per_type"]) == {"PER", "ORG", "LOC"}
+    tweets = srsly.read_json(out / "metrics_btc_heldout.json")
+    assert tweets["ents_f"] > 0.05
     doc = spacy.load(out / "model-best")("Barack Obama visited Berlin with Angela Merkel.")
     assert doc.has_annotation("DEP") and doc.has_annotation("LEMMA")

@@ -1,4 +1,5 @@
 """convert: every format, every bad input, round trips, splits, atomic writes."""
+
 import json
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import srsly
 from spacy.tokens import DocBin
 
 import convert
-from common import atomic_path
+from common import InputError, atomic_path, read_texts
 from conftest import run_cli
 
 IPHONE = "How to preorder the iPhone X"
@@ -67,7 +68,12 @@ def test_course_format_jsonl(tmp_path):
 
 
 def test_value_format_labels_from_data(tmp_path):
-    records = [{"sentence": PATIENT, "entities": [{"label": "SYMPTOM", "value": "chest pain"}, {"label": "DISEASE", "value": "hyperthyroidism"}]}]
+    records = [
+        {
+            "sentence": PATIENT,
+            "entities": [{"label": "SYMPTOM", "value": "chest pain"}, {"label": "DISEASE", "value": "hyperthyroidism"}],
+        }
+    ]
     code, output, out = run_convert(tmp_path, [write(tmp_path, "v.json", records)])
     assert code == 0, output
     assert read_spans(out) == {PATIENT: [(15, 25, "SYMPTOM"), (30, 45, "DISEASE")]}
@@ -91,7 +97,9 @@ def test_span_records_round_trip(tmp_path):
 
 
 def test_format_detected_by_content(tmp_path):
-    jsonl = write(tmp_path, "a.data", json.dumps({"text": IPHONE, "spans": [{"start": 20, "end": 28, "label": "GADGET"}]}) + "\n")
+    jsonl = write(
+        tmp_path, "a.data", json.dumps({"text": IPHONE, "spans": [{"start": 20, "end": 28, "label": "GADGET"}]}) + "\n"
+    )
     as_list = write(tmp_path, "b.data", json.dumps([["iPhone X is coming", {"entities": [[0, 8, "GADGET"]]}]]))
     code, output, out = run_convert(tmp_path, [jsonl, as_list])
     assert code == 0, output
@@ -101,7 +109,9 @@ def test_format_detected_by_content(tmp_path):
 def test_duplicates_merged_and_counted(tmp_path):
     rec = [IPHONE, {"entities": [[20, 28, "GADGET"]]}]
     spans = {"text": IPHONE, "spans": [{"start": 20, "end": 28, "label": "GADGET"}] * 2}
-    code, output, out = run_convert(tmp_path, [write(tmp_path, "a.json", [rec, rec]), write(tmp_path, "b.jsonl", [spans])])
+    code, output, out = run_convert(
+        tmp_path, [write(tmp_path, "a.json", [rec, rec]), write(tmp_path, "b.jsonl", [spans])]
+    )
     assert code == 0, output
     assert len(read_spans(out)) == 1
     assert "2 duplicate records merged" in output
@@ -139,18 +149,47 @@ BAD_RECORDS = [
     ("missing text", {"spans": []}, "missing or non-string text"),
     ("non-string text", [123, {"entities": []}], "missing or non-string text"),
     ("float offset", [IPHONE, {"entities": [[20.0, 28, "GADGET"]]}], "non-integer start offset 20.0"),
-    ("string offset", {"text": IPHONE, "spans": [{"start": 20, "end": "28", "label": "GADGET"}]}, "non-integer end offset '28'"),
+    (
+        "string offset",
+        {"text": IPHONE, "spans": [{"start": 20, "end": "28", "label": "GADGET"}]},
+        "non-integer end offset '28'",
+    ),
     ("end before start", [IPHONE, {"entities": [[28, 20, "GADGET"]]}], "end <= start"),
     ("empty span", [IPHONE, {"entities": [[20, 20, "GADGET"]]}], "end <= start"),
     ("past the text", [IPHONE, {"entities": [[20, 40, "GADGET"]]}], "offsets past the text (length 28)"),
-    ("negative offset", [IPHONE, {"entities": [[-1, 3, "GADGET"]]}], "offsets past the text"),
-    ("misaligned", [IPHONE, {"entities": [[22, 28, "GADGET"]]}], "'hone X' is not on token boundaries; nearest token boundaries: [27, 28] 'X' or [20, 28] 'iPhone X'"),
+    (
+        "negative start",
+        [IPHONE, {"entities": [[-1, 3, "GADGET"]]}],
+        "negative start offset -1 in span [-1, 3, 'GADGET']",
+    ),
+    (
+        "negative end",
+        {"text": IPHONE, "spans": [{"start": 5, "end": -3, "label": "GADGET"}]},
+        "negative end offset -3 in span [5, -3, 'GADGET']",
+    ),
+    (
+        "misaligned",
+        [IPHONE, {"entities": [[22, 28, "GADGET"]]}],
+        "'hone X' is not on token boundaries; nearest token boundaries: [27, 28] 'X' or [20, 28] 'iPhone X'",
+    ),
     ("overlap", [IPHONE, {"entities": [[20, 28, "GADGET"], [20, 26, "GADGET"]]}], "overlapping spans"),
-    ("value not found", {"sentence": PATIENT, "entities": [{"label": "SYMPTOM", "value": "fever"}]}, "value 'fever' (SYMPTOM) not found in the text"),
-    ("value inside a token", {"sentence": PATIENT, "entities": [{"label": "DISEASE", "value": "thyroid"}]}, "only inside other tokens"),
+    (
+        "value not found",
+        {"sentence": PATIENT, "entities": [{"label": "SYMPTOM", "value": "fever"}]},
+        "value 'fever' (SYMPTOM) not found in the text",
+    ),
+    (
+        "value inside a token",
+        {"sentence": PATIENT, "entities": [{"label": "DISEASE", "value": "thyroid"}]},
+        "only inside other tokens",
+    ),
     ("empty label", [IPHONE, {"entities": [[20, 28, ""]]}], "empty or malformed label ''"),
     ("label with space", [IPHONE, {"entities": [[20, 28, "MY GADGET"]]}], "empty or malformed label 'MY GADGET'"),
-    ("non-string label", {"sentence": PATIENT, "entities": [{"label": 3, "value": "chest pain"}]}, "empty or malformed label 3"),
+    (
+        "non-string label",
+        {"sentence": PATIENT, "entities": [{"label": 3, "value": "chest pain"}]},
+        "empty or malformed label 3",
+    ),
 ]
 
 
@@ -167,12 +206,12 @@ def test_bad_record_fails_and_writes_nothing(tmp_path, name, record, problem):
 @pytest.mark.parametrize(
     "name,content,problem",
     [
-        ("bad.json", "[[\"a\", {\"entities\": []}],", "invalid JSON"),
-        ("bad.jsonl", json.dumps(GOOD) + "\n{not json}\n", "line 2: invalid JSON"),
+        ("bad.json", '[["a", {"entities": []}],', "invalid JSON at line 1, column 26: Expecting value"),
+        ("bad.jsonl", json.dumps(GOOD) + "\n{not json}\n", "line 2: invalid JSON at column 2: Expecting property name"),
         ("empty.json", "", "the file is empty"),
         ("blank.jsonl", "\n  \n", "the file is empty"),
         ("empty_list.json", "[]", "the file has no records"),
-        ("object.json", "{\"text\": \"a\"}", "expected a JSON list of records"),
+        ("object.json", '{"text": "a"}', "expected a JSON list of records"),
     ],
 )
 def test_bad_file_fails_and_writes_nothing(tmp_path, name, content, problem):
@@ -181,6 +220,103 @@ def test_bad_file_fails_and_writes_nothing(tmp_path, name, content, problem):
     assert code == 1
     assert str(path) in output and problem in output
     assert not out.exists()
+
+
+def test_invalid_json_names_line_and_column(tmp_path):
+    lines = ["[", json.dumps(GOOD), "  " + json.dumps(GOOD), "]"]  # no comma at the end of line 2
+    path = write(tmp_path, "bad.json", "\n".join(lines))
+    code, output, out = run_convert(tmp_path, [path])
+    assert code == 1
+    assert f"{path}: invalid JSON at line 3, column 3: Expecting ',' delimiter" in output
+    assert not out.exists()
+    jsonl = write(tmp_path, "bad.jsonl", json.dumps(GOOD) + "\n\n" + '{"text": "a" "spans": []}\n')
+    code, output, out = run_convert(tmp_path, [jsonl])
+    assert code == 1
+    assert f"{jsonl}: line 3: invalid JSON at column 14: Expecting ',' delimiter" in output
+    assert not out.exists()
+
+
+BOM = "\ufeff"
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("a.json", BOM + json.dumps([GOOD])),
+        ("a.jsonl", BOM + json.dumps(GOOD) + "\r\n" + json.dumps(["ok text", {"entities": []}]) + "\r\n"),
+        ("a.data", BOM + json.dumps([GOOD])),  # format detected by content after the BOM
+    ],
+)
+def test_utf8_bom_is_accepted(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf8"))  # as Windows editors and Excel save it
+    code, output, out = run_convert(tmp_path, [path])
+    assert code == 0, output
+    assert read_spans(out)[IPHONE] == [(20, 28, "GADGET")]
+
+
+def test_labels_differing_only_in_case_are_kept_and_warned(tmp_path):
+    a = write(
+        tmp_path,
+        "a.json",
+        [GOOD, ["The iPhone X and the Pixel 7", {"entities": [[4, 12, "GADGET"], [21, 28, "GADGET"]]}]],
+    )
+    b = write(
+        tmp_path, "b.jsonl", [["ok text", {"entities": []}], ["I like my Pixel 7", {"entities": [[10, 17, "gadget"]]}]]
+    )
+    code, output, out = run_convert(tmp_path, [a, b])
+    assert code == 0, output
+    assert (
+        f"Labels that differ only in case: 'GADGET' (3 spans, first in {a}: record 1) and "
+        f"'gadget' (1 spans, first in {b}: line 2)" in output
+    )
+    assert "2 labels differing only in case from another label (kept as given)" in output
+    labels = {label for spans in read_spans(out).values() for _, _, label in spans}
+    assert labels == {"GADGET", "gadget"}
+
+
+def test_same_case_labels_give_no_warning(tmp_path):
+    code, output, _ = run_convert(
+        tmp_path, [write(tmp_path, "a.json", [GOOD, ["iPhone X is coming", {"entities": [[0, 8, "GADGET"]]}]])]
+    )
+    assert code == 0, output
+    assert "differ only in case:" not in output
+    assert "0 labels differing only in case" in output
+
+
+# --- raw texts (common.read_texts) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("t.txt", "iPhone X\r\n\r\nPixel 7\r\n"),
+        ("t.json", json.dumps(["iPhone X", "", "Pixel 7"])),
+        ("t.jsonl", "\n".join(json.dumps(r) for r in ["iPhone X", {"text": " "}, {"text": "Pixel 7"}]) + "\n"),
+    ],
+)
+def test_read_texts_accepts_utf8_bom(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(("\ufeff" + content).encode("utf8"))
+    assert read_texts(path) == (["iPhone X", "Pixel 7"], 1)
+
+
+@pytest.mark.parametrize(
+    "name,content,problem",
+    [
+        (
+            "t.json",
+            '[\n  "iPhone X",\n  "Pixel 7"\n  "Galaxy"\n]',
+            "invalid JSON at line 4, column 3: Expecting ',' delimiter",
+        ),
+        ("t.jsonl", '"iPhone X"\n\n{"text" "Pixel 7"}\n', "line 3: invalid JSON at column 9: Expecting ':' delimiter"),
+    ],
+)
+def test_read_texts_invalid_json_names_line_and_column(tmp_path, name, content, problem):
+    path = write(tmp_path, name, content)
+    with pytest.raises(InputError) as err:
+        read_texts(path)
+    assert str(err.value) == f"{path}: {problem}"
 
 
 def test_conflicting_annotations_of_same_text(tmp_path):
@@ -194,7 +330,9 @@ def test_conflicting_annotations_of_same_text(tmp_path):
 
 
 def test_errors_name_the_text_and_are_all_reported(tmp_path):
-    path = write(tmp_path, "bad.jsonl", [[IPHONE, {"entities": [[28, 20, "GADGET"]]}], GOOD, ["Hi", {"entities": [[0, 9, "X"]]}]])
+    path = write(
+        tmp_path, "bad.jsonl", [[IPHONE, {"entities": [[28, 20, "GADGET"]]}], GOOD, ["Hi", {"entities": [[0, 9, "X"]]}]]
+    )
     code, output, _ = run_convert(tmp_path, [path])
     flat = output
     assert code == 1
@@ -204,7 +342,9 @@ def test_errors_name_the_text_and_are_all_reported(tmp_path):
 
 
 def test_lenient_skips_and_counts(tmp_path):
-    path = write(tmp_path, "bad.jsonl", [GOOD, [IPHONE + "!", {"entities": [[22, 28, "GADGET"]]}], ["ok text", {"entities": []}]])
+    path = write(
+        tmp_path, "bad.jsonl", [GOOD, [IPHONE + "!", {"entities": [[22, 28, "GADGET"]]}], ["ok text", {"entities": []}]]
+    )
     code, output, out = run_convert(tmp_path, [path], "--lenient")
     assert code == 0, output
     assert set(read_spans(out)) == {IPHONE, "ok text"}
@@ -231,10 +371,9 @@ def test_failed_run_keeps_previous_output(tmp_path):
 
 def test_atomic_path_leaves_nothing_on_error(tmp_path):
     target = tmp_path / "c" / "train.spacy"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("interrupted")
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 
@@ -259,7 +398,22 @@ def test_split_is_deterministic_and_disjoint(tmp_path, split):
     results = []
     for run in range(2):
         out = tmp_path / f"run{run}"
-        code, output = run_cli(convert.main, [path, "--train-output", out / "train.spacy", "--dev-output", out / "dev.spacy", "--split", split, "--seed", "7", "--dev-ratio", "0.25"])
+        code, output = run_cli(
+            convert.main,
+            [
+                path,
+                "--train-output",
+                out / "train.spacy",
+                "--dev-output",
+                out / "dev.spacy",
+                "--split",
+                split,
+                "--seed",
+                "7",
+                "--dev-ratio",
+                "0.25",
+            ],
+        )
         assert code == 0, output
         nlp = spacy.blank("en")
         train = [d.text for d in DocBin().from_disk(out / "train.spacy").get_docs(nlp.vocab)]
@@ -276,7 +430,7 @@ def test_entity_split_keeps_names_out_of_train():
     recs = []
     for text, _ in [(r[0], None) for r in make_records()]:
         doc = nlp.make_doc(text)
-        name = text[text.index("Model"):text.index(" phone")]
+        name = text[text.index("Model") : text.index(" phone")]
         s = text.index(name)
         recs.append(convert.Record("x", text, [(s, s + len(name), "GADGET")], doc))
     train, dev = convert.split_records(recs, 0.25, seed=3, by_entity=True)

@@ -1,11 +1,11 @@
 """convert_ewt: UD + UNER merged by sent_id, token mismatches never misaligned."""
+
 import spacy
 import srsly
 from spacy.tokens import DocBin
 
 import convert_ewt
 from conftest import run_cli
-
 
 CONLLU = """# newdoc id = doc1
 # sent_id = doc1-0001
@@ -102,7 +102,7 @@ def write_snippets(tmp_path):
 
 def test_conllu_annotations_become_doc_attributes(tmp_path):
     conllu, iob2 = write_snippets(tmp_path)
-    docs, stats = convert_ewt.load(conllu, iob2)
+    docs, _ = convert_ewt.load(conllu, iob2)
     doc = convert_ewt.to_doc(spacy.blank("en").vocab, docs[0])
     first = doc[:7]
     assert first.text == "Bob Smith didn't visit Boston."  # MWT surface, SpaceAfter=No
@@ -144,9 +144,12 @@ def test_cli_writes_roles_split_by_document(tmp_path):
     code, output = run_cli(convert_ewt.main, [conllu, iob2, conllu, iob2, out])
     assert code == 0, output
     nlp = spacy.blank("en")
-    read = lambda name: list(DocBin().from_disk(out / name).get_docs(nlp.vocab))
-    assert len(read("ewt_train.spacy")) == 4
-    part_a, part_b = read("ewt_part_a.spacy"), read("ewt_heldout.spacy")
+
+    def read(name):
+        return list(DocBin().from_disk(out / name).get_docs(nlp.vocab))
+
+    assert len(read("base_train/ewt.spacy")) == 4
+    part_a, part_b = read("base_dev/ewt.spacy"), read("ewt_heldout.spacy")
     # documents alternate: doc1, doc3 -> A; doc2, doc4 -> B
     assert [d.text for d in part_a] == ["Bob Smith didn't visit Boston. I like Mc.Donald s.", "Anna works at Google."]
     assert [d.text for d in part_b] == ["Hello from Paris!", "Hello from Paris!"]
@@ -163,3 +166,49 @@ def test_bad_conllu_names_file_and_line(tmp_path):
     assert code == 1
     assert f"{conllu}: line 2: expected 10 tab-separated columns, got 4" in output
     assert not (tmp_path / "out").exists()
+
+
+def test_iob_spans_reads_iob2_leniently():
+    # a stray I- starts an entity; an I- with another label starts a new one; B- always does
+    tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "I-ORG", "B-ORG", "B-ORG", "I-ORG", "O"]
+    assert convert_ewt.iob_spans(tags) == [(0, 2, "PER"), (3, 5, "LOC"), (5, 6, "ORG"), (6, 7, "ORG"), (7, 9, "ORG")]
+    assert convert_ewt.iob_spans(["O", "O"]) == []
+
+
+def test_to_doc_joins_sentences_and_keeps_missing_ner():
+    first = convert_ewt.Sentence(
+        "s1",
+        "d",
+        words=["Anna", "left", "!"],
+        spaces=[True, False, False],
+        lemmas=["Anna", "leave", "!"],
+        pos=["PROPN", "VERB", "PUNCT"],
+        tags=["NNP", "VBD", "."],
+        morphs=["", "Tense=Past", ""],
+        heads=[1, 1, 1],
+        deps=["nsubj", "ROOT", "punct"],
+        ents=["B-PER", "O", "O"],
+    )
+    second = convert_ewt.Sentence(
+        "s2",
+        "d",
+        words=["Bye", "Bob", "."],
+        spaces=[True, False, True],
+        lemmas=["bye", "Bob", "."],
+        pos=["INTJ", "PROPN", "PUNCT"],
+        tags=["UH", "NNP", "."],
+        morphs=["", "", ""],
+        heads=[0, 0, 0],
+        deps=["ROOT", "vocative", "punct"],
+        ents=[None, None, None],
+    )
+    doc = convert_ewt.to_doc(spacy.blank("en").vocab, [first, second])
+    # one space between sentences, none at the end, whatever the last token's SpaceAfter
+    assert doc.text == "Anna left! Bye Bob."
+    assert [s.text for s in doc.sents] == ["Anna left!", "Bye Bob."]
+    assert [t.head.i for t in doc] == [1, 1, 1, 3, 3, 3]
+    assert [t.dep_ for t in doc] == ["nsubj", "ROOT", "punct", "ROOT", "vocative", "punct"]
+    assert [t.lemma_ for t in doc][:2] == ["Anna", "leave"] and str(doc[1].morph) == "Tense=Past"
+    assert [(e.text, e.label_) for e in doc.ents] == [("Anna", "PER")]
+    # entity annotation missing in the source stays missing (""), never becomes O
+    assert [t.ent_iob_ for t in doc] == ["B", "O", "O", "", "", ""]

@@ -1,4 +1,11 @@
-"""The project definition: assets match their checksums, commands are documented."""
+"""The project definition: assets match their checksums, commands are documented and
+depend on every script they run or import."""
+
+import ast
+import re
+from pathlib import Path
+
+import srsly
 from weasel.util import get_checksum, load_project_config
 
 from conftest import ROOT
@@ -9,7 +16,9 @@ def test_shipped_assets_match_their_checksums():
     shipped = [a for a in config["assets"] if "url" not in a]
     assert shipped
     for asset in shipped:
-        assert get_checksum(ROOT / asset["dest"]) == asset["checksum"], f"update the checksum of {asset['dest']} in project.yml"
+        assert get_checksum(ROOT / asset["dest"]) == asset["checksum"], (
+            f"update the checksum of {asset['dest']} in project.yml"
+        )
 
 
 def test_remote_assets_are_pinned_with_checksums():
@@ -26,5 +35,80 @@ def test_every_command_has_help_deps_and_outputs():
         assert command.get("help"), command["name"]
         if command["name"] in config["workflows"]["all"]:
             assert command.get("deps") and (command.get("outputs") or command.get("outputs_no_cache")), command["name"]
-            scripts = [d for d in command["deps"] if d.startswith("scripts/") or d.startswith("configs/")]
+            scripts = [d for d in command["deps"] if d.startswith(("scripts/", "configs/"))]
             assert scripts, f"{command['name']} must depend on its own script/config"
+
+
+SCRIPTS = ROOT / "scripts"
+
+
+def local_imports(path: Path) -> set[str]:
+    """The project modules (scripts/NAME.py) a script imports, directly or through each other."""
+    found: set[str] = set()
+    todo = [path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text(encoding="utf8"))
+        names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        names += [
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level
+        ]
+        for name in names:
+            module = SCRIPTS / f"{name.split('.')[0]}.py"
+            if module.exists() and module.name not in found:
+                found.add(module.name)
+                todo.append(module)
+    return found
+
+
+def command_scripts(command: dict) -> set[str]:
+    """scripts/X.py run by `python scripts/X.py` or loaded with `--code scripts/X.py` in a command's script lines."""
+    scripts = set()
+    for line in command.get("script", []):
+        scripts.update(re.findall(r"\bpython3?\s+(scripts/[\w-]+\.py)", line))
+        scripts.update(re.findall(r"--code[\s=]+(scripts/[\w-]+\.py)", line))
+    return scripts
+
+
+def test_every_command_depends_on_the_scripts_it_runs_and_imports():
+    config = load_project_config(ROOT)
+    missing = {}
+    checked = 0
+    for command in config["commands"]:
+        deps = set(command.get("deps", []))
+        for script in command_scripts(command):
+            assert (ROOT / script).exists(), f"{command['name']} runs {script}, which does not exist"
+            needed = {script} | {f"scripts/{name}" for name in local_imports(ROOT / script)}
+            if needed - deps:
+                missing.setdefault(command["name"], []).extend(sorted(needed - deps))
+            checked += 1
+    assert checked >= 10  # the regexes found the project's script lines
+    assert not missing, f"add to the commands' deps in project.yml: {missing}"
+
+
+def test_local_imports_are_found_recursively():
+    # benchmark imports evaluate, which imports bootstrap, which imports common
+    assert {"evaluate.py", "bootstrap.py", "common.py", "functions.py"} <= local_imports(SCRIPTS / "benchmark.py")
+    # the --code module is copied alone into the package: it must import nothing from the project
+    assert local_imports(SCRIPTS / "functions.py") == set()
+
+
+def test_every_workflow_command_exists_and_has_outputs():
+    config = load_project_config(ROOT)
+    commands = {command["name"]: command for command in config["commands"]}
+    for name in config["workflows"]["all"]:
+        assert name in commands, f"workflow step {name} is not a command"
+        # without outputs weasel re-runs a step every time (the package wheel is outputs_no_cache)
+        assert commands[name].get("outputs") or commands[name].get("outputs_no_cache"), name
+
+
+def test_no_deps_or_outputs_were_merged_by_interpolation():
+    """Two adjacent "${vars.x}" list items come out of confection as one "a, b" string."""
+    raw = {command["name"]: command for command in srsly.read_yaml(ROOT / "project.yml")["commands"]}
+    for command in load_project_config(ROOT)["commands"]:
+        for key in ("deps", "outputs", "outputs_no_cache"):
+            items = command.get(key, [])
+            merged = [item for item in items if ", " in item]
+            assert not merged, f"{command['name']} {key}: {merged} (separate the ${{vars}} items in project.yml)"
+            assert len(items) == len(raw[command["name"]].get(key, [])), f"{command['name']} {key}"

@@ -12,9 +12,10 @@ from spacy.cli.package import package
 from spacy.cli.train import train
 from spacy.util import load_config
 
+import assemble
 import convert
 import evaluate
-import functions  # noqa: F401  (registers the gadget.* functions)
+import functions  # registers the ner_update.* functions
 import make_config
 import rehearsal
 from conftest import ROOT, run_cli
@@ -32,12 +33,12 @@ def prepare_data(root: Path, base: Path) -> Path:
                                           "--dev-output", corpus / "dev.spacy", "--split", "random"])
     assert code == 0, output
     srsly.write_jsonl(root / "raw.jsonl", [{"text": t} for t, _ in old_label_sentences(200, seed=4)])
-    code, output = run_cli(rehearsal.main, [base, root / "raw.jsonl", corpus / "train.spacy", corpus / "dev.spacy", corpus])
+    code, output = run_cli(rehearsal.main, [base, corpus / "train.spacy", corpus / "dev.spacy", corpus, "--texts", root / "raw.jsonl"])
     assert code == 0, output
     return corpus
 
 
-def run_update(root: Path, base: Path, corpus: Path, silver: float, teacher: float, merge: bool) -> Path:
+def run_update(root: Path, base: Path, corpus: Path, silver: float, teacher: float, merge: bool, **extra) -> Path:
     config = make_config.adapt_config(load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base))
     root.mkdir(parents=True, exist_ok=True)
     config.to_disk(root / "config.cfg")
@@ -48,9 +49,10 @@ def run_update(root: Path, base: Path, corpus: Path, silver: float, teacher: flo
         "training.max_steps": STEPS, "training.eval_frequency": 40,
         "training.optimizer.learn_rate": 0.002,
         "training.before_update.silver_ratio": silver, "training.before_update.teacher_ratio": teacher,
-        "corpora.train.merge_base_ents": merge, "corpora.dev.merge_base_ents": merge,
+        "corpora.train.base_ents_path": str(corpus / "train_base_ents.spacy") if merge else None,
+        "corpora.dev.base_ents_path": str(corpus / "dev_base_ents.spacy") if merge else None,
     }
-    train(root / "config.cfg", root / "updated", overrides=overrides)
+    train(root / "config.cfg", root / "updated", overrides={**overrides, **extra})
     return root / "updated" / "model-last"
 
 
@@ -58,8 +60,8 @@ def agreement(base: Path, updated: Path) -> float:
     """F of the updated pipeline's old-label entities against the base's, on unseen sentences."""
     texts = [t for t, _ in old_label_sentences(60, seed=5)]
     old = {"PER", "ORG", "LOC"}
-    base_docs, upd_docs = spacy.load(base).pipe(texts), spacy.load(updated).pipe(texts)
-    return evaluate.prf(((evaluate.spans(b, old), evaluate.spans(u, old), []) for b, u in zip(base_docs, upd_docs)), old)["ALL"]["f"]
+    base_docs, upd_docs = list(spacy.load(base).pipe(texts)), list(spacy.load(updated).pipe(texts))
+    return evaluate.score(upd_docs, [evaluate.restricted(d, old) for d in base_docs], old)["f"]
 
 
 @pytest.fixture(scope="module")
@@ -159,23 +161,29 @@ def test_checked_in_config_is_the_default_base_instance():
     assert adapted.to_str() == template.to_str()
 
 
-def test_wheel_loads_in_a_clean_environment(update_runs, tmp_path):
+def test_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
+    """The packaged shipped pipeline (rules + second ner) loads where the project is not on the path."""
     _, runs = update_runs
+    patterns = [{"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}], "id": "line 1"}]
+    shipped = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_second_ner")
+    shipped.to_disk(tmp_path / "shipped")
     (tmp_path / "pkg").mkdir()
-    package(runs["rehearsal"][1], tmp_path / "pkg", name="tiny_gadget", version="0.0.1", code_paths=[ROOT / "scripts" / "functions.py"],
+    package(tmp_path / "shipped", tmp_path / "pkg", name="tiny_gadget", version="0.0.1", code_paths=[ROOT / "scripts" / "functions.py"],
             create_wheel=True, create_sdist=False, force=True, silent=True)
     wheel = next((tmp_path / "pkg").rglob("*.whl"))
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    target = tmp_path / "site"
+    # --target works the same in a virtualenv, in the system Python and in CI
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(target), str(wheel)], check=True)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
     # the project's scripts are not importable here: the package must bring its own code
     code = ("import importlib.util, spacy; assert importlib.util.find_spec('functions') is None; "
-            "nlp = spacy.load('en_tiny_gadget'); print(sorted(nlp.get_pipe('ner').labels))")
-    result = subprocess.run([str(python), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+            "nlp = spacy.load('en_tiny_gadget'); print(sorted(nlp.get_pipe('new_ner').labels)); "
+            "print(nlp.pipe_names[-4:], len(nlp.get_pipe('entity_ruler').patterns))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['GADGET', 'LOC', 'ORG', 'PER']"
+    labels, pipes = result.stdout.strip().splitlines()
+    assert labels == "['GADGET', 'LOC', 'ORG', 'PER']"
+    assert pipes == "['entity_ruler', 'entity_snapshot', 'new_ner', 'new_entities_only'] 1"
 
 
 def test_update_config_passes_spacy_debug_config(update_runs):
@@ -203,3 +211,56 @@ def test_merge_keeps_gold_and_adds_only_non_overlapping_base_entities():
     other = nlp.make_doc("Alice Smith bought an iPhone X in Paris !")
     with pytest.raises(ValueError, match="differently tokenized"):
         functions.merge_ents(gold, other)
+
+
+def test_rehearsal_fails_loudly_without_the_recording_batcher(tiny_base, update_runs, tmp_path):
+    """With a stock batcher the rehearsal callback cannot know the batch size: training must stop, not
+    silently turn into the forgetting recipe."""
+    corpus, _ = update_runs
+    with pytest.raises(ValueError, match="recording_batcher"):
+        run_update(tmp_path, tiny_base, corpus, 1.0, 0.0, True, **{"training.batcher": {
+            "@batchers": "spacy.batch_by_words.v1", "size": 500, "tolerance": 0.2, "discard_oversize": False}})
+
+
+def test_second_ner_adds_only_new_labels_and_keeps_the_base_entities(tiny_base, update_runs):
+    """rules_second_ner: old-label entities are exactly the base's; new ones come from rules and the second ner."""
+    _, runs = update_runs
+    base = spacy.load(tiny_base)
+    patterns = [{"label": "GADGET", "pattern": [{"LOWER": "kindle"}, {"LOWER": "oasis"}], "id": "line 1"}]
+    shipped = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["none"][1]), patterns, "rules_second_ner")
+    assert shipped.pipe_names[-4:] == ["entity_ruler", "entity_snapshot", "new_ner", "new_entities_only"]
+    texts = [t for t, _ in old_label_sentences(40, seed=11)] + [
+        "my kindle oasis stopped working after a week.", "Alice Smith bought a Pixel 7 in Paris."]
+    old = {"PER", "ORG", "LOC"}
+    for b, s in zip(base.pipe(texts), shipped.pipe(texts)):
+        assert evaluate.spans_of(b, old) == evaluate.spans_of(s, old), s.text
+        assert not s.spans.get("ner_update_snapshot")
+    docs = list(shipped.pipe(texts[-2:]))
+    assert ("kindle oasis", "GADGET") in [(e.text, e.label_) for e in docs[0].ents]  # from the rules
+    # the "none" run forgot the old labels: without the guard its second ner would add or change them
+    unguarded = spacy.load(runs["none"][1])
+    assert any(evaluate.spans_of(b, old) != evaluate.spans_of(u, old) for b, u in zip(base.pipe(texts), unguarded.pipe(texts)))
+
+
+@pytest.mark.parametrize("combine,order", [
+    ("ner_only", ["tok2vec", "tagger", "ner"]),
+    ("rules_on_base", ["tok2vec", "tagger", "ner", "entity_ruler"]),
+    ("rules_before_ner", ["tok2vec", "tagger", "entity_ruler", "ner"]),
+    ("ner_before_rules", ["tok2vec", "tagger", "ner", "entity_ruler"]),
+])
+def test_combine_modes_place_the_rules(tiny_base, update_runs, tmp_path, combine, order):
+    _, runs = update_runs
+    patterns = [{"label": "GADGET", "pattern": "kindle oasis", "id": "line 1"}]
+    base, updated = spacy.load(tiny_base), spacy.load(runs["rehearsal"][1])
+    shipped = assemble.assemble(base, updated, patterns, combine)
+    assert shipped.pipe_names == order
+    ner = shipped.get_pipe("ner")
+    assert ("GADGET" in ner.labels) == (combine != "rules_on_base")
+    if "entity_ruler" in order:
+        doc = shipped("Grace Lee sold her kindle oasis in Lima.")
+        assert ("kindle oasis", "GADGET") in [(e.text, e.label_) for e in doc.ents]
+    srsly.write_jsonl(tmp_path / "p.jsonl", patterns)
+    code, output = run_cli(assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", "bogus"])
+    assert code == 1 and "--combine must be one of" in output and not (tmp_path / "out").exists()
+    code, output = run_cli(assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", combine])
+    assert code == 0 and spacy.load(tmp_path / "out").pipe_names == order

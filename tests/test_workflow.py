@@ -1,37 +1,47 @@
 """The main workflow, end to end, on a fresh copy of the project (short training)."""
-import shutil
 
 import srsly
 from weasel.cli.run import project_run
 
-from conftest import ROOT, SHARED_DATA
-from copy_shared_assets import copy_shared_assets
-
-GENERATED = ("corpus", "training", "packages", "project.lock", ".git", "__pycache__", ".pytest_cache")
 OVERRIDES = {
     "vars.base_overrides": "--training.max_steps 100 --training.eval_frequency 50",
     "vars.train_overrides": "--training.max_steps 40 --training.eval_frequency 20",
+    "vars.rehearsal_texts_per_file": 300,
+    "vars.heldout_texts_per_file": 100,
 }
+STEPS = ("bootstrap", "convert", "convert-ewt", "convert-btc", "base", "rehearsal", "config", "train", "assemble",
+         "evaluate", "report")
 
 
-def test_all_workflow_runs_end_to_end_and_then_skips(tmp_path, public_assets, capsys):
-    project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(*GENERATED, "en_ewt-ud-*", "course-*"))
-    (project / "corpus").mkdir()
-    (project / "training").mkdir()
-    copy_shared_assets(SHARED_DATA, project_dir=project)
+def test_all_workflow_runs_end_to_end_and_then_skips(public_assets, capsys):
+    project = public_assets
     project_run(project, "all", overrides=OVERRIDES, capture=True)
 
     metrics = srsly.read_json(project / "training" / "metrics.json")
-    assert metrics["new_labels"] == ["GADGET"]
-    assert metrics["old_labels"] == ["LOC", "ORG", "PER"]
+    assert metrics["new_labels"] == ["GADGET"] and metrics["old_labels"] == ["LOC", "ORG", "PER"]
+    assert metrics["combine"] == "rules_second_ner"
+    assert set(metrics["new_label_sets"]) == {"dev", "checked_dev"}
+    assert set(metrics["old_label_sets"]) == {"ewt", "btc"} and set(metrics["agreement_sets"]) == {"domain"}
+    assert metrics["new_label_sets"]["checked_dev"]["docs"] == 340
+    # the rules are inside the shipped pipeline: it finds at least what the patterns find
+    checked = metrics["new_label_sets"]["checked_dev"]
+    assert checked["shipped"]["r"] >= checked["patterns"]["r"] - 5
+    # rules_second_ner never changes the base's old-label entities
+    for group in ("old_label_sets", "agreement_sets"):
+        for name, entry in metrics[group].items():
+            assert entry["shipped"]["agreement"]["f"] == 100.0, name
     assert metrics["frozen_outputs"]["identical"] is True
-    assert "GADGET" in (project / "training" / "entities.html").read_text(encoding="utf8")
     assert list(srsly.read_jsonl(project / "training" / "losses.jsonl"))[-1]["rehearsal_losses"]
-    assert list((project / "packages").rglob("en_gadget_ner-0.1.0-py3-none-any.whl"))
+    assert "GADGET" in (project / "training" / "report.html").read_text(encoding="utf8")
+    assert list((project / "packages").rglob("en_ner_updated-0.1.0-py3-none-any.whl"))
+    # the hand-checked texts are never trained on
+    checked_texts = {r["text"] for r in srsly.read_jsonl(project / "assets" / "youtube_dev_checked.jsonl")}
+    trained = {r[0] for r in srsly.read_json(project / "corpus" / "bootstrapped.json")}
+    trained |= {r["text"] for r in srsly.read_jsonl(project / "corpus" / "domain_rehearsal.jsonl")}
+    assert not checked_texts & trained
 
     capsys.readouterr()
     project_run(project, "all", overrides=OVERRIDES, capture=True)
     out = capsys.readouterr().out
-    for step in ("bootstrap", "convert", "convert-ewt", "base", "rehearsal", "train", "evaluate"):
+    for step in STEPS:
         assert f"Skipping '{step}': nothing changed" in out, step

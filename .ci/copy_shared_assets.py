@@ -1,9 +1,11 @@
-"""Copy public data files from a local folder into assets/, matched by checksum.
+"""CI only: copy local copies of the remote assets into place, matched by checksum.
 
-Offline machines (CI, tests) keep copies of the project's remote assets in
+CI machines have no network, but keep copies of the project's remote assets in
 ../shared/data under other names. This copies each file whose md5 equals a
-project.yml asset's checksum to that asset's dest, so that `spacy project
-assets` then finds them in place and skips the download.
+project.yml asset's checksum to that asset's dest (in the project, or in a copy
+of it), so that `spacy project assets` then finds them in place and skips the
+download. On a machine with network, `spacy project assets` fetches everything
+and this script is not needed.
 """
 import shutil
 from pathlib import Path
@@ -12,7 +14,7 @@ import typer
 from wasabi import msg
 from weasel.util import get_checksum, load_project_config
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def copy_shared_assets(source: Path, project_dir: Path = ROOT) -> list:
@@ -35,9 +37,10 @@ def copy_shared_assets(source: Path, project_dir: Path = ROOT) -> list:
 
 def main(
     source: Path = typer.Argument(ROOT.parent / "shared" / "data", help="Folder with local copies of the remote assets"),
+    project_dir: Path = typer.Option(ROOT, "--project", file_okay=False, help="The project (or copy of it) to copy them into"),
 ):
     """Copy local copies of remote assets into place, matched by md5 checksum."""
-    placed = copy_shared_assets(source)
+    placed = copy_shared_assets(source, project_dir)
     if not source.is_dir():
         msg.warn(f"{source} does not exist: nothing copied")
     msg.info(f"{len(placed)} remote assets in place: {', '.join(placed) or 'none'}")
