@@ -19,14 +19,15 @@ from typing import Annotated
 
 import srsly
 import typer
-import functions  # noqa: F401  (registers the components a shipped pipeline may use)
-from bootstrap import load_patterns, pattern_pipeline
-from common import InputError, atomic_path, expand_text_files, iter_numbered_texts, load_base
 from spacy import displacy
 from spacy.language import Language
 from spacy.tokens import Doc
 from tqdm import tqdm
 from wasabi import msg
+
+import functions  # noqa: F401  (registers the components a shipped pipeline may use)
+from bootstrap import load_patterns, pattern_pipeline
+from common import InputError, atomic_path, expand_text_files, iter_numbered_texts, load_base
 
 NER_FACTORIES = {"ner", "beam_ner"}
 # components that set no entities: running them cannot change what the ner predicts

@@ -41,7 +41,8 @@ RULER_CONFIG = {"phrase_matcher_attr": "LOWER", "validate": True, "overwrite_ent
 
 def add_ruler(nlp: Language, patterns: List[dict], **position) -> None:
     ruler = nlp.add_pipe("entity_ruler", config=RULER_CONFIG, **position)
-    ruler.add_patterns([{k: p[k] for k in ("label", "pattern", "id")} for p in patterns])
+    with nlp.select_pipes(enable=[]):  # phrase patterns need only the tokenizer
+        ruler.add_patterns([{k: p[k] for k in ("label", "pattern", "id")} for p in patterns])
 
 
 def assemble(base: Language, updated: Language, patterns: List[dict], combine: str) -> Language:

@@ -46,7 +46,7 @@ def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> N
         procs.append((config, output, log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
         msg.info(f"Training {config} -> {output} (log: {log.name})")
     failed = []
-    for config, output, log, proc in procs:
+    for config, _output, log, proc in procs:
         proc.wait()
         log.close()
         if proc.returncode != 0:

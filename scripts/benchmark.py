@@ -64,7 +64,8 @@ TRAININGS: Dict[str, Tuple[str, Dict]] = {
 RECIPES: Dict[str, Tuple[str, str]] = {
     **{name: (name, "ner_only") for name in TRAININGS},
     "ner_double": ("ner_double", "as_trained"),
-    **{f"default+{mode}": ("default", mode) for mode in assemble.MODES if mode != "ner_only"},
+    "patterns_on_base": ("none", "rules_on_base"),
+    **{f"default+{mode}": ("default", mode) for mode in assemble.MODES if mode not in ("ner_only", "rules_on_base")},
 }
 
 
@@ -176,12 +177,12 @@ def evaluate_one(job: Dict) -> List[Dict]:
     old_sets = {n: list(DocBin().from_disk(p).get_docs(base.vocab)) for n, p in sets["old"].items()}
     agreement = {n: [r["text"] for r in srsly.read_jsonl(p)] for n, p in sets["agreement"].items()}
     mapping = evaluate.parse_label_map(job["label_map"])
-    model_dir = Path(job["out"]) / "model-best"
-    losses = list(srsly.read_jsonl(Path(job["out"]) / "losses.jsonl")) if "out" in job else []
+    trained = "out" in job
+    losses = list(srsly.read_jsonl(Path(job["out"]) / "losses.jsonl")) if trained else []
     timing_texts = [d.text for d in next(iter(old_sets.values()))]
     rows, cache = [], {}
     for recipe, mode in job["recipes"]:
-        updated = spacy.load(model_dir) if "out" in job else load_base(job["base_model"])
+        updated = spacy.load(Path(job["out"]) / "model-best") if trained else load_base(job["base_model"])
         if mode == "as_trained":
             shipped = updated
         else:
@@ -205,9 +206,10 @@ def evaluate_one(job: Dict) -> List[Dict]:
                     row[f"{name}_base_gold_f"] = entry["base"]["gold"]["f"]
         # base and result timed back to back, so both see the same machine load
         row["inference_rel"] = words_per_second(shipped, timing_texts) / words_per_second(base, timing_texts)
-        with_tmp = Path(job["tmp"]) / f"{recipe}-{job['seed']}"
-        shipped.to_disk(with_tmp)
-        row["size_mb"] = dir_size_mb(with_tmp)
+        saved = Path(job["tmp"]) / f"{recipe}-{job['seed']}"
+        saved.mkdir(parents=True, exist_ok=True)
+        shipped.to_disk(saved)
+        row["size_mb"] = dir_size_mb(saved)
         rows.append(row)
     return rows
 
@@ -270,7 +272,8 @@ def markdown(header, rows, summary: List[Dict], goals: List[Dict], extra: Dict) 
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     lines.append("")
     descriptions = {**{n: d for n, (d, _) in TRAININGS.items()},
-                    **{f"default+{m}": f"the default training, shipped as `{m}`" for m in assemble.MODES}}
+                    **{f"default+{m}": f"the default training, shipped as `{m}`" for m in assemble.MODES},
+                    "patterns_on_base": "the patterns as an entity_ruler after the untouched base's ner (no training)"}
     lines += [f"- `{e['recipe']}`: {descriptions.get(e['recipe'], '')}" for e in summary]
     lines.append("")
     lines.append(f"Mean ± sample standard deviation over seeds {summary[0]['seeds'] if summary else []}. "
@@ -290,16 +293,35 @@ def markdown(header, rows, summary: List[Dict], goals: List[Dict], extra: Dict) 
     return "\n".join(lines) + "\n"
 
 
-def versions() -> str:
-    from importlib.metadata import version
+def versions(constraints: Path = SCRIPTS.parent / "constraints.txt") -> str:
+    """The installed versions of the pinned packages; warns where they differ from constraints.txt."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return ", ".join(f"{p} {version(p)}" for p in ("spacy", "thinc", "numpy", "spacy-lookups-data", "weasel"))
+    pinned = {}
+    if constraints.exists():
+        for line in constraints.read_text(encoding="utf8").splitlines():
+            name, sep, wanted = line.strip().partition("==")
+            if sep and not line.startswith("#"):
+                pinned[name] = wanted
+    found, differ = [], []
+    for name, wanted in sorted(pinned.items()):
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            installed = "not installed"
+        found.append(f"{name} {installed}")
+        if installed != wanted:
+            differ.append(f"{name} {installed} (pinned {wanted})")
+    if differ:
+        msg.warn(f"Installed versions differ from {constraints.name}: {', '.join(differ)}; figures may differ from "
+                 "the published ones (python -m pip install -r requirements.txt -c constraints.txt)")
+    return ", ".join(found) + (f"; differing from {constraints.name}: {', '.join(differ)}" if differ else "")
 
 
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     corpus_dir: Path = typer.Argument(Path("corpus"), exists=True, file_okay=False, help="Folder with the corpora the project's steps write (train/dev, *_base_ents, rehearsal, checked_dev, ewt/btc held-out, domain_heldout)"),
-    patterns_path: Path = typer.Argument(Path("assets/gadget_patterns.jsonl"), exists=True, dir_okay=False, help="The patterns (EntityRuler JSONL)"),
+    patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The patterns (EntityRuler JSONL)"),
     output_dir: Path = typer.Option(Path("training/benchmark"), "--output", file_okay=False, help="Where runs, benchmark.md and benchmark.json go"),
     config_path: Path = typer.Option(Path("configs/config.cfg"), "--config", exists=True, dir_okay=False, help="The update config"),
     base_config: Path = typer.Option(Path("configs/base_ner.cfg"), "--base-config", exists=True, dir_okay=False, help="Config whose ner model the ner_double recipe's fresh ner uses"),
@@ -348,7 +370,7 @@ def main(
     train_jobs, eval_jobs = [], []
     for seed in seed_list:
         for training, recipe_modes in by_training.items():
-            if training == "default" and all(m == "rules_on_base" for _, m in recipe_modes):
+            if training == "none":  # nothing to train: the patterns on the untouched base
                 eval_jobs.append({**shared, "training": "none", "seed": seed, "recipes": recipe_modes})
                 continue
             cfg, overrides = training_config(template, training, ner_model)

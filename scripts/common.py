@@ -2,8 +2,8 @@
 import json
 import os
 import shutil
-from collections import Counter
 import tempfile
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
@@ -41,14 +41,15 @@ def parse_json(content: str, path: Path, line: Optional[int] = None) -> object:
 TEXT_SUFFIXES = (".txt", ".json", ".jsonl")
 
 
-def expand_text_files(paths: List[Path]) -> List[Path]:
-    """Files as given; a folder becomes its .txt/.json/.jsonl files, sorted."""
+def expand_text_files(paths: List[Path], suffixes: Tuple[str, ...] = TEXT_SUFFIXES) -> List[Path]:
+    """Files as given; a folder becomes its files with these suffixes, sorted."""
     files: List[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
             if not found:
-                raise InputError(f"{path}: no .txt, .json or .jsonl files in this folder")
+                names = ", ".join(suffixes[:-1]) + " or " + suffixes[-1] if len(suffixes) > 1 else suffixes[0]
+                raise InputError(f"{path}: no {names} files in this folder")
             files.extend(found)
         else:
             files.append(path)

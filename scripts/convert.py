@@ -26,7 +26,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
-from common import InputError, atomic_path, iter_texts, parse_json
+from common import InputError, atomic_path, expand_text_files, iter_texts, parse_json
 
 Span = Tuple[int, int, str]
 
@@ -203,16 +203,7 @@ def _raw_text(raw: object) -> object:
 
 def expand_inputs(paths: Iterable[Path]) -> List[Path]:
     """Files as given; folders become their .json/.jsonl files, sorted."""
-    files: List[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".jsonl") and p.is_file())
-            if not found:
-                raise InputError(f"{path}: no .json or .jsonl files in this folder")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
+    return expand_text_files(list(paths), suffixes=(".json", ".jsonl"))
 
 
 def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[Record]:

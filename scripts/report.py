@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from common import InputError, parse_json, write_atomic
 from spacy import displacy
 from wasabi import msg
+
+from common import InputError, parse_json, write_atomic
 
 NEW_SYSTEMS = ("patterns", "model", "shipped")
 OLD_SYSTEMS = ("base", "model", "shipped", "patterns")

@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-import annotate
-import convert
 import pytest
 import spacy
 import srsly
-from conftest import run_cli
 from spacy.tokens import DocBin
+
+import annotate
+import convert
+from conftest import run_cli
 
 # what the stand-in pipeline and the patterns find in each text
 AGREE = "Alice bought an iPhone X yesterday."  # both find iPhone X; the pipeline also finds Alice (PERSON)

@@ -3,12 +3,12 @@ import spacy
 import srsly
 from spacy.cli.train import train
 from spacy.tokens import DocBin
+from test_convert_ewt import write_snippets
 
 import base
 import convert_btc
 import convert_ewt
 from conftest import ROOT, run_cli
-from test_convert_ewt import write_snippets
 
 
 def tiny_ewt_corpus(tmp_path):

@@ -1,35 +1,46 @@
-"""benchmark: runs on tiny data and writes a well-formed table (no timing asserted)."""
+"""benchmark: runs on tiny data, two at a time, and writes a well-formed table (no timing asserted)."""
+
+import shutil
+
 import srsly
+from test_update import prepare_data
 
 import benchmark
 from conftest import run_cli
-from test_update import prepare_data
-from tiny import build_tiny_base, gadget_records, write_old_label_corpus
+from tiny import build_tiny_base, gadget_records, old_label_sentences, write_old_label_corpus
 
 
 def test_benchmark_runs_and_writes_a_table(tmp_path):
     base = build_tiny_base(tmp_path / "base")
     corpus = prepare_data(tmp_path, base)
     write_old_label_corpus(corpus / "ewt_heldout.spacy", 40, seed=6)
-    srsly.write_json(tmp_path / "course.json", gadget_records(30, seed=7))
-    recipes = ["anchor", "default", "two_ner"]
+    write_old_label_corpus(corpus / "btc_heldout.spacy", 30, seed=8)
+    shutil.copy(corpus / "dev.spacy", corpus / "checked_dev.spacy")
+    srsly.write_jsonl(corpus / "domain_heldout.jsonl", [{"text": t} for t, _ in old_label_sentences(20, seed=9)])
+    srsly.write_json(corpus / "bootstrapped.json", gadget_records(30, seed=7))
+    srsly.write_jsonl(tmp_path / "patterns.jsonl", [{"label": "GADGET", "pattern": "steam deck"}])
+    recipes = ["anchor", "ner_double", "default", "patterns_on_base", "default+rules_second_ner"]
     out = tmp_path / "bench"
     code, output = run_cli(benchmark.main, [
-        base, corpus, "--output", out, "--recipes", ",".join(recipes), "--seeds", "0,1", "--max-steps", "10",
-        "--eval-frequency", "5", "--course-file", tmp_path / "course.json", "--rehearsal-texts", tmp_path / "raw.jsonl",
-        "--repeats", "1",
+        base, corpus, tmp_path / "patterns.jsonl", "--output", out, "--recipes", ",".join(recipes), "--seeds", "0,1",
+        "--max-steps", "10", "--eval-frequency", "5", "--repeats", "1",
     ])
     assert code == 0, output
     lines = (out / "benchmark.md").read_text(encoding="utf8").splitlines()
     header = lines[0].strip("| ").split(" | ")
-    assert header[:4] == ["recipe", "new P", "new R", "new F"] and len(header) == 12
+    assert header[0] == "recipe" and "real F" in header and "agr BTC" in header and "agr domain" in header
     rows = [line.strip("| ").split(" | ") for line in lines[2:2 + len(recipes)]]
     assert [r[0] for r in rows] == recipes
-    assert all(len(r) == len(header) and " ± " in r[3] for r in rows)
+    assert all(len(r) == len(header) for r in rows)
     assert any(line.startswith("| convert (30 records)") for line in lines)
-    assert any(line.startswith("| rehearsal annotation") for line in lines)
+    assert any("meets the goal" in line for line in lines)
+    assert any(line.startswith("Packages: ") and "spacy 3.8" in line for line in lines)
     data = srsly.read_json(out / "benchmark.json")
-    assert len(data["runs"]) == 6 and [s["recipe"] for s in data["summary"]] == recipes
+    assert len(data["runs"]) == 10 and [s["recipe"] for s in data["summary"]] == recipes
     assert all(s["frozen_unchanged"] for s in data["summary"])
-    assert data["convert"]["ratio"] > 0 and data["rehearsal"]["components"] == ["ner"]
-    assert "recipe" in output and "two_ner" in output
+    summary = {s["recipe"]: s for s in data["summary"]}
+    # the second-ner recipe never changes an old-label entity of the base
+    assert summary["default+rules_second_ner"]["ewt_agreement"] == 100.0
+    assert summary["patterns_on_base"]["train_seconds"] == 0.0 and summary["patterns_on_base"]["ewt_agreement"] == 100.0
+    # the default training is shared: one training per seed serves every default+* recipe
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["anchor", "default", "ner_double"]

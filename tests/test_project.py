@@ -112,3 +112,35 @@ def test_no_deps_or_outputs_were_merged_by_interpolation():
             merged = [item for item in items if ", " in item]
             assert not merged, f"{command['name']} {key}: {merged} (separate the ${{vars}} items in project.yml)"
             assert len(items) == len(raw[command["name"]].get(key, [])), f"{command['name']} {key}"
+
+
+def test_names_fit_a_template_not_the_demo():
+    """Registered functions, vars and the package are named after what they do, not after the demo label."""
+    import re
+
+    config = load_project_config(ROOT)
+    assert not [name for name in config["vars"] if "gadget" in name.lower()]
+    assert "gadget" not in str(config["vars"]["package_name"]).lower()
+    code = (ROOT / "scripts" / "functions.py").read_text(encoding="utf8")
+    names = re.findall(r'registry\.\w+\("([^"]+)"\)', code) + re.findall(r'Language\.factory\(\s*"([^"]+)"', code)
+    assert names and all(name.startswith("ner_update") for name in names), names
+    for cfg in ("config.cfg", "base.cfg", "base_ner.cfg"):
+        assert "gadget" not in (ROOT / "configs" / cfg).read_text(encoding="utf8").lower(), cfg
+
+
+def test_clean_removes_outputs_and_keeps_the_folders(tmp_path):
+    """weasel runs commands without a shell: `clean` must not rely on globbing."""
+    import shutil
+
+    from weasel.cli.run import project_run
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", "corpus", "training", "packages", "assets"))
+    for folder in ("corpus", "training", "packages"):
+        (project / folder / "sub").mkdir(parents=True)
+        (project / folder / "sub" / "x.spacy").write_text("x", encoding="utf8")
+        (project / folder / "out.json").write_text("x", encoding="utf8")
+        (project / folder / ".gitkeep").write_text("", encoding="utf8")
+    project_run(project, "clean", capture=True)
+    for folder in ("corpus", "training", "packages"):
+        assert sorted(p.name for p in (project / folder).iterdir()) == [".gitkeep"], folder

@@ -10,11 +10,12 @@ import zlib
 from pathlib import Path
 
 import pytest
-import report
 import spacy
 import srsly
-from conftest import run_cli
 from spacy.tokens import DocBin
+
+import report
+from conftest import run_cli
 
 SECTION_IDS = ["data", "metrics", "losses", "confusion", "errors", "disagreements", "frozen"]
 TRICKY = "My <b>iPhone X</b> & Alice's PS5 broke."  # markup in a text must be shown, not interpreted
