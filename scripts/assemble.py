@@ -14,9 +14,8 @@ and the patterns, and writes one pipeline according to --combine:
                     nothing was found yet: old-label entities are the base's
   rules_second_ner  as second_ner, with the rules between the two ners (after
                     the base ner: they never change an old-label entity)
-  rules_first_second_ner  as second_ner, with the rules first: the base ner
-                    keeps their entities, so a pattern match wins over an
-                    old-label entity the base would have predicted there
+  rules_win_second_ner  as rules_second_ner, but a pattern match replaces an
+                    old-label entity of the base that it overlaps
 
 The patterns are saved inside the pipeline (entity_ruler), so the package needs
 no other file. Modes with a second ner use two small components from
@@ -35,12 +34,12 @@ from bootstrap import load_patterns
 from common import InputError, atomic_dir, load_base
 
 MODES = ("ner_only", "rules_on_base", "rules_before_ner", "ner_before_rules", "second_ner", "rules_second_ner",
-         "rules_first_second_ner")
+         "rules_win_second_ner")
 RULER_CONFIG = {"phrase_matcher_attr": "LOWER", "validate": True, "overwrite_ents": False}
 
 
-def add_ruler(nlp: Language, patterns: List[dict], **position) -> None:
-    ruler = nlp.add_pipe("entity_ruler", config=RULER_CONFIG, **position)
+def add_ruler(nlp: Language, patterns: List[dict], overwrite: bool = False, **position) -> None:
+    ruler = nlp.add_pipe("entity_ruler", config={**RULER_CONFIG, "overwrite_ents": overwrite}, **position)
     with nlp.select_pipes(enable=[]):  # phrase patterns need only the tokenizer
         ruler.add_patterns([{k: p[k] for k in ("label", "pattern", "id")} for p in patterns])
 
@@ -60,13 +59,12 @@ def assemble(base: Language, updated: Language, patterns: List[dict], combine: s
     if combine == "ner_before_rules":
         add_ruler(updated, patterns, after="ner")
         return updated
-    if combine == "rules_second_ner":
-        add_ruler(base, patterns, after="ner")
-    elif combine == "rules_first_second_ner":
-        add_ruler(base, patterns, before="ner")
+    old_labels = sorted(base.get_pipe("ner").labels)
+    if combine in ("rules_second_ner", "rules_win_second_ner"):
+        add_ruler(base, patterns, overwrite=combine == "rules_win_second_ner", after="ner")
     base.add_pipe("ner_update_entity_snapshot", name="entity_snapshot")
     base.add_pipe("ner", name="new_ner", source=updated)
-    base.add_pipe("ner_update_new_entities_only", name="new_entities_only")
+    base.add_pipe("ner_update_new_entities_only", name="new_entities_only", config={"old_labels": old_labels})
     return base
 
 

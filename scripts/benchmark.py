@@ -66,6 +66,7 @@ RECIPES: Dict[str, Tuple[str, str]] = {
     "ner_double": ("ner_double", "as_trained"),
     "patterns_on_base": ("none", "rules_on_base"),
     **{f"default+{mode}": ("default", mode) for mode in assemble.MODES if mode not in ("ner_only", "rules_on_base")},
+    "anchor+rules_win_second_ner": ("anchor", "rules_win_second_ner"),
 }
 
 
@@ -273,6 +274,7 @@ def markdown(header, rows, summary: List[Dict], goals: List[Dict], extra: Dict) 
     lines.append("")
     descriptions = {**{n: d for n, (d, _) in TRAININGS.items()},
                     **{f"default+{m}": f"the default training, shipped as `{m}`" for m in assemble.MODES},
+                    "anchor+rules_win_second_ner": "the anchor training (no rehearsal), shipped as `rules_win_second_ner`",
                     "patterns_on_base": "the patterns as an entity_ruler after the untouched base's ner (no training)"}
     lines += [f"- `{e['recipe']}`: {descriptions.get(e['recipe'], '')}" for e in summary]
     lines.append("")

@@ -141,6 +141,9 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary folder next to `path`; it replaces `path` only on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; outputs get the usual permissions
     try:
         yield tmp
         if path.exists():

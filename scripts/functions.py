@@ -276,36 +276,45 @@ def loss_logger(path: Path, console: Optional[Callable] = None) -> Callable:
     return setup
 
 
-@Language.factory("ner_update_entity_snapshot", default_config={"key": "ner_update_snapshot"})
-def make_entity_snapshot(nlp: Language, name: str, key: str) -> Callable[[Doc], Doc]:
-    """Store the entities found so far in doc.spans[key] (before a second ner)."""
+@Language.factory("ner_update_entity_snapshot", default_config={"key": "ner_update_snapshot", "clear": False})
+def make_entity_snapshot(nlp: Language, name: str, key: str, clear: bool) -> Callable[[Doc], Doc]:
+    """Store the entities found so far in doc.spans[key] (before a second ner).
+    clear: also remove them from doc.ents, so that the second ner predicts
+    freely instead of keeping them."""
 
     def snapshot(doc: Doc) -> Doc:
         doc.spans[key] = list(doc.ents)
+        if clear:
+            doc.ents = []
         return doc
 
     return snapshot
 
 
 @Language.factory(
-    "ner_update_new_entities_only", default_config={"key": "ner_update_snapshot", "old_labels_from": "ner"}
+    "ner_update_new_entities_only",
+    default_config={"key": "ner_update_snapshot", "old_labels": [], "new_labels_win": False},
 )
-def make_new_entities_only(nlp: Language, name: str, key: str, old_labels_from: str) -> Callable[[Doc], Doc]:
+def make_new_entities_only(
+    nlp: Language, name: str, key: str, old_labels: List[str], new_labels_win: bool
+) -> Callable[[Doc], Doc]:
     """After a second ner: keep the entities of the snapshot in doc.spans[key]
-    unchanged, and add only the new entities whose label the component
-    `old_labels_from` does not know and that overlap no kept entity."""
+    and add the second ner's entities whose label is not one of `old_labels`
+    (the first ner's labels, fixed when the pipeline is assembled: a ner adds
+    the labels of entities set before it to its own at run time). Where the two
+    overlap, the snapshot's entity stays, unless new_labels_win: then the
+    new-label entity replaces it."""
+    old = set(old_labels)
 
-    def keep_old(doc: Doc) -> Doc:
-        old_labels = set(nlp.get_pipe(old_labels_from).labels)
-        kept = list(doc.spans.get(key, []))
-        taken = {i for span in kept for i in range(span.start, span.end)}
-        added = [
-            ent for ent in doc.ents
-            if ent.label_ not in old_labels and not taken.intersection(range(ent.start, ent.end))
-        ]
-        doc.ents = sorted(kept + added, key=lambda span: span.start)
+    def merge(doc: Doc) -> Doc:
+        snapshot = list(doc.spans.get(key, []))
+        new = [ent for ent in doc.ents if ent.label_ not in old]
+        first, second = (new, snapshot) if new_labels_win else (snapshot, new)
+        taken = {i for span in first for i in range(span.start, span.end)}
+        kept = first + [span for span in second if not taken.intersection(range(span.start, span.end))]
+        doc.ents = sorted(kept, key=lambda span: span.start)
         if key in doc.spans:
             del doc.spans[key]
         return doc
 
-    return keep_old
+    return merge

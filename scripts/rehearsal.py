@@ -59,7 +59,7 @@ def main(
     except InputError as err:
         msg.fail(str(err), exits=1)
     with nlp.select_pipes(enable=needed):
-        msg.info(f"Running only {needed} of {nlp.pipe_names}")
+        msg.info(f"Running only {needed} of {nlp.component_names}")
         silver = annotate(nlp, texts, len(texts), "rehearsal text", batch_size)
         outputs = {"rehearsal.spacy": silver}
         for name, path in (("train_base_ents.spacy", train_path), ("dev_base_ents.spacy", dev_path)):

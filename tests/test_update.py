@@ -247,6 +247,7 @@ def test_second_ner_adds_only_new_labels_and_keeps_the_base_entities(tiny_base, 
     ("rules_on_base", ["tok2vec", "tagger", "ner", "entity_ruler"]),
     ("rules_before_ner", ["tok2vec", "tagger", "entity_ruler", "ner"]),
     ("ner_before_rules", ["tok2vec", "tagger", "ner", "entity_ruler"]),
+    ("rules_win_second_ner", ["tok2vec", "tagger", "ner", "entity_ruler", "entity_snapshot", "new_ner", "new_entities_only"]),
 ])
 def test_combine_modes_place_the_rules(tiny_base, update_runs, tmp_path, combine, order):
     _, runs = update_runs
@@ -255,7 +256,7 @@ def test_combine_modes_place_the_rules(tiny_base, update_runs, tmp_path, combine
     shipped = assemble.assemble(base, updated, patterns, combine)
     assert shipped.pipe_names == order
     ner = shipped.get_pipe("ner")
-    assert ("GADGET" in ner.labels) == (combine != "rules_on_base")
+    assert ("GADGET" in ner.labels) == (combine not in ("rules_on_base", "rules_win_second_ner"))  # the base ner or the updated one
     if "entity_ruler" in order:
         doc = shipped("Grace Lee sold her kindle oasis in Lima.")
         assert ("kindle oasis", "GADGET") in [(e.text, e.label_) for e in doc.ents]
@@ -264,3 +265,26 @@ def test_combine_modes_place_the_rules(tiny_base, update_runs, tmp_path, combine
     assert code == 1 and "--combine must be one of" in output and not (tmp_path / "out").exists()
     code, output = run_cli(assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", combine])
     assert code == 0 and spacy.load(tmp_path / "out").pipe_names == order
+
+
+def test_rules_win_second_ner_lets_a_pattern_replace_an_overlapping_base_entity(tiny_base, update_runs):
+    """rules_win_second_ner: where a pattern matches, its entity replaces the base's; elsewhere old-label
+    entities stay the base's. The base ner's labels are fixed at assembly (a ner adds the labels of
+    entities set before it at run time, which must not turn them into 'old' labels)."""
+    _, runs = update_runs
+    patterns = [{"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}], "id": "line 1"}]
+    text = "Alice Smith bought a Steam Deck in Paris."
+    base = spacy.load(tiny_base)
+    assert ("Steam Deck", "GADGET") not in [(e.text, e.label_) for e in base(text).ents]
+    keep = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_second_ner")
+    win = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_win_second_ner")
+    assert win.get_pipe_config("new_entities_only")["old_labels"] == ["LOC", "ORG", "PER"]
+    won = [(e.text, e.label_) for e in win(text).ents]
+    assert ("Steam Deck", "GADGET") in won and ("Alice Smith", "PER") in won and ("Paris", "LOC") in won
+    # the base calls "Steam Deck" something else here: without winning, the pattern cannot place it
+    if any(e.text == "Steam Deck" for e in base(text).ents):
+        assert ("Steam Deck", "GADGET") not in [(e.text, e.label_) for e in keep(text).ents]
+    old = {"PER", "ORG", "LOC"}
+    texts = [t for t, _ in old_label_sentences(40, seed=12)]
+    for b, w in zip(base.pipe(texts), win.pipe(texts)):
+        assert evaluate.spans_of(b, old) == evaluate.spans_of(w, old), w.text
