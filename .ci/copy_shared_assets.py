@@ -7,6 +7,7 @@ of it), so that `spacy project assets` then finds them in place and skips the
 download. On a machine with network, `spacy project assets` fetches everything
 and this script is not needed.
 """
+
 import shutil
 from pathlib import Path
 
@@ -36,8 +37,12 @@ def copy_shared_assets(source: Path, project_dir: Path = ROOT) -> list:
 
 
 def main(
-    source: Path = typer.Argument(ROOT.parent / "shared" / "data", help="Folder with local copies of the remote assets"),
-    project_dir: Path = typer.Option(ROOT, "--project", file_okay=False, help="The project (or copy of it) to copy them into"),
+    source: Path = typer.Argument(
+        ROOT.parent / "shared" / "data", help="Folder with local copies of the remote assets"
+    ),
+    project_dir: Path = typer.Option(
+        ROOT, "--project", file_okay=False, help="The project (or copy of it) to copy them into"
+    ),
 ):
     """Copy local copies of remote assets into place, matched by md5 checksum."""
     placed = copy_shared_assets(source, project_dir)

@@ -33,8 +33,15 @@ import functions  # noqa: F401  (registers ner_update_entity_snapshot / new_enti
 from bootstrap import load_patterns
 from common import InputError, atomic_dir, load_base
 
-MODES = ("ner_only", "rules_on_base", "rules_before_ner", "ner_before_rules", "second_ner", "rules_second_ner",
-         "rules_win_second_ner")
+MODES = (
+    "ner_only",
+    "rules_on_base",
+    "rules_before_ner",
+    "ner_before_rules",
+    "second_ner",
+    "rules_second_ner",
+    "rules_win_second_ner",
+)
 RULER_CONFIG = {"phrase_matcher_attr": "LOWER", "validate": True, "overwrite_ents": False}
 
 

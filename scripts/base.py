@@ -33,15 +33,31 @@ def describe_base(base_model: str) -> dict:
     """
     nlp = load_base(base_model)
     labels = list(nlp.get_pipe("ner").labels) if "ner" in nlp.pipe_names else []
-    return {"base_model": base_model, "pipeline": nlp.pipe_names, "ner_labels": labels,
-            "version": nlp.meta.get("version"), "fingerprint": get_checksum(nlp.path)}
+    return {
+        "base_model": base_model,
+        "pipeline": nlp.pipe_names,
+        "ner_labels": labels,
+        "version": nlp.meta.get("version"),
+        "fingerprint": get_checksum(nlp.path),
+    }
 
 
 def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> None:
     """Run `spacy train` for each (config, output) at once; fail if any fails."""
     procs = []
     for config, output in jobs:
-        cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), "--gpu-id", str(gpu_id), *overrides]
+        cmd = [
+            sys.executable,
+            "-m",
+            "spacy",
+            "train",
+            str(config),
+            "--output",
+            str(output),
+            "--gpu-id",
+            str(gpu_id),
+            *overrides,
+        ]
         log = open(output.parent / f"{output.name}.log", "w", encoding="utf8")
         procs.append((config, output, log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
         msg.info(f"Training {config} -> {output} (log: {log.name})")
@@ -67,13 +83,37 @@ def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
 def main(
     ctx: typer.Context,
     base_model: str = typer.Argument(..., help="The base pipeline the update uses: a package name or a path"),
-    config_path: Path = typer.Option(Path("configs/base.cfg"), "--config", exists=True, dir_okay=False, help="Config of the default base's tagger, morphologizer, parser and lemmatizer"),
-    ner_config_path: Path = typer.Option(Path("configs/base_ner.cfg"), "--ner-config", exists=True, dir_okay=False, help="Config of the default base's ner"),
-    output_dir: Path = typer.Option(Path("training/base"), "--output", file_okay=False, help="Where the default base is trained (model-best is the joined pipeline)"),
-    heldout: List[Path] = typer.Option([], "--heldout", help="Held-out gold corpus to score the base on, writing metrics_<name>.json; repeatable"),
+    config_path: Path = typer.Option(
+        Path("configs/base.cfg"),
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help="Config of the default base's tagger, morphologizer, parser and lemmatizer",
+    ),
+    ner_config_path: Path = typer.Option(
+        Path("configs/base_ner.cfg"),
+        "--ner-config",
+        exists=True,
+        dir_okay=False,
+        help="Config of the default base's ner",
+    ),
+    output_dir: Path = typer.Option(
+        Path("training/base"),
+        "--output",
+        file_okay=False,
+        help="Where the default base is trained (model-best is the joined pipeline)",
+    ),
+    heldout: List[Path] = typer.Option(
+        [], "--heldout", help="Held-out gold corpus to score the base on, writing metrics_<name>.json; repeatable"
+    ),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
     check_only: bool = typer.Option(False, "--check-only", help="Only check that the base loads; never train"),
-    info_path: Optional[Path] = typer.Option(None, "--info", dir_okay=False, help="Where to write the base's name, pipeline, labels and fingerprint (default: base_model.json beside the output folder)"),
+    info_path: Optional[Path] = typer.Option(
+        None,
+        "--info",
+        dir_okay=False,
+        help="Where to write the base's name, pipeline, labels and fingerprint (default: base_model.json beside the output folder)",
+    ),
 ):
     """Build the default base, or check the configured one. Extra --section.key
     options override both configs, e.g. --training.max_steps 100."""

@@ -44,14 +44,23 @@ SCRIPTS = Path(__file__).parent
 
 def rehearsal_settings(silver: float, teacher: float, merge: bool) -> Dict:
     """Overrides of configs/config.cfg that select a rehearsal variant."""
-    return {"training.before_update.silver_ratio": silver, "training.before_update.teacher_ratio": teacher,
-            "merge": merge}
+    return {
+        "training.before_update.silver_ratio": silver,
+        "training.before_update.teacher_ratio": teacher,
+        "merge": merge,
+    }
 
 
 # trainings: name -> (description, overrides of configs/config.cfg)
 TRAININGS: Dict[str, Tuple[str, Dict]] = {
-    "anchor": ("explosion/projects ner_demo_update: all but ner frozen, new-label data only", rehearsal_settings(0, 0, False)),
-    "ner_double": ("explosion/projects ner_double: base frozen, a fresh second ner for the new labels only", {"ner_double": True}),
+    "anchor": (
+        "explosion/projects ner_demo_update: all but ner frozen, new-label data only",
+        rehearsal_settings(0, 0, False),
+    ),
+    "ner_double": (
+        "explosion/projects ner_double: base frozen, a fresh second ner for the new labels only",
+        {"ner_double": True},
+    ),
     "default": ("this project's configs/config.cfg (merged base entities + silver 2:1 + teacher 1:1)", {}),
     "silver": ("silver blend 1:1 only", rehearsal_settings(1, 0, False)),
     "merged": ("base's old-label predictions merged into the new-label docs only", rehearsal_settings(0, 0, True)),
@@ -148,7 +157,13 @@ def rehearsal_ratio(nlp: Language, texts: List[str], repeats: int) -> Dict[str, 
     t_full = best_time(lambda: list(nlp.pipe(texts, batch_size=256)), repeats)
     with nlp.select_pipes(enable=needed):
         t_needed = best_time(lambda: list(nlp.pipe(texts, batch_size=256)), repeats)
-    return {"texts": len(texts), "components": needed, "full_s": t_full, "needed_s": t_needed, "ratio": t_full / t_needed}
+    return {
+        "texts": len(texts),
+        "components": needed,
+        "full_s": t_full,
+        "needed_s": t_needed,
+        "ratio": t_full / t_needed,
+    }
 
 
 def train_one(job: Dict) -> Dict:
@@ -156,8 +171,18 @@ def train_one(job: Dict) -> Dict:
     out = Path(job["out"])
     out.mkdir(parents=True, exist_ok=True)
     args = [f"--{k}={v if v is not None else 'null'}" for k, v in job["overrides"].items()]
-    cmd = [sys.executable, "-m", "spacy", "train", str(out / "config.cfg"), "--output", str(out),
-           "--code", str(SCRIPTS / "functions.py"), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "train",
+        str(out / "config.cfg"),
+        "--output",
+        str(out),
+        "--code",
+        str(SCRIPTS / "functions.py"),
+        *args,
+    ]
     start = time.perf_counter()
     with open(out / "train.log", "w", encoding="utf8") as log:
         result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -188,12 +213,18 @@ def evaluate_one(job: Dict) -> List[Dict]:
             shipped = updated
         else:
             shipped = assemble.assemble(load_base(job["base_model"]), updated, patterns, mode)
-        metrics = evaluate.evaluate(base, shipped, pattern_nlp, new_sets, old_sets, agreement, mapping, progress=False,
-                                    cache=cache)
-        row = {"recipe": recipe, "training": job["training"], "combine": mode, "seed": job["seed"],
-               "train_seconds": job.get("train_seconds", 0.0),
-               "train_wps": losses[-1]["words"] / job["train_seconds"] if losses and job.get("train_seconds") else 0.0,
-               "frozen_unchanged": metrics.get("frozen_outputs", {}).get("identical", True)}
+        metrics = evaluate.evaluate(
+            base, shipped, pattern_nlp, new_sets, old_sets, agreement, mapping, progress=False, cache=cache
+        )
+        row = {
+            "recipe": recipe,
+            "training": job["training"],
+            "combine": mode,
+            "seed": job["seed"],
+            "train_seconds": job.get("train_seconds", 0.0),
+            "train_wps": losses[-1]["words"] / job["train_seconds"] if losses and job.get("train_seconds") else 0.0,
+            "frozen_unchanged": metrics.get("frozen_outputs", {}).get("identical", True),
+        }
         for name, entry in metrics["new_label_sets"].items():
             for key in ("p", "r", "f"):
                 row[f"{name}_{key}"] = entry["shipped"][key]
@@ -220,10 +251,19 @@ def summarize(rows: List[Dict]) -> List[Dict]:
     summary = []
     for name in dict.fromkeys(r["recipe"] for r in rows):
         runs = [r for r in rows if r["recipe"] == name]
-        entry = {"recipe": name, "training": runs[0]["training"], "combine": runs[0]["combine"],
-                 "seeds": [r["seed"] for r in runs], "frozen_unchanged": all(r["frozen_unchanged"] for r in runs)}
+        entry = {
+            "recipe": name,
+            "training": runs[0]["training"],
+            "combine": runs[0]["combine"],
+            "seeds": [r["seed"] for r in runs],
+            "frozen_unchanged": all(r["frozen_unchanged"] for r in runs),
+        }
         for key in runs[0]:
-            if key in entry or key in ("seed", "recipe", "training", "combine") or not isinstance(runs[0][key], (int, float)):
+            if (
+                key in entry
+                or key in ("seed", "recipe", "training", "combine")
+                or not isinstance(runs[0][key], (int, float))
+            ):
                 continue
             values = [r[key] for r in runs]
             entry[key] = statistics.mean(values)
@@ -233,10 +273,19 @@ def summarize(rows: List[Dict]) -> List[Dict]:
 
 
 COLUMNS = [
-    ("dev F", "dev_f"), ("real P", "checked_dev_p"), ("real R", "checked_dev_r"), ("real F", "checked_dev_f"),
-    ("EWT F", "ewt_gold_f"), ("BTC F", "btc_gold_f"), ("agr EWT", "ewt_agreement"), ("agr BTC", "btc_agreement"),
-    ("agr domain", "domain_agreement"), ("new on EWT", "ewt_new_label_predictions"),
-    ("new on BTC", "btc_new_label_predictions"), ("train s", "train_seconds"), ("infer vs base", "inference_rel"),
+    ("dev F", "dev_f"),
+    ("real P", "checked_dev_p"),
+    ("real R", "checked_dev_r"),
+    ("real F", "checked_dev_f"),
+    ("EWT F", "ewt_gold_f"),
+    ("BTC F", "btc_gold_f"),
+    ("agr EWT", "ewt_agreement"),
+    ("agr BTC", "btc_agreement"),
+    ("agr domain", "domain_agreement"),
+    ("new on EWT", "ewt_new_label_predictions"),
+    ("new on BTC", "btc_new_label_predictions"),
+    ("train s", "train_seconds"),
+    ("infer vs base", "inference_rel"),
     ("MB", "size_mb"),
 ]
 
@@ -245,7 +294,13 @@ def table_rows(summary: List[Dict]) -> Tuple[Tuple[str, ...], List[Tuple]]:
     def cell(entry: Dict, key: str) -> str:
         if key not in entry:
             return "–"
-        fmt = "{:.2f}" if key == "inference_rel" else "{:.0f}" if "predictions" in key or key == "train_seconds" else "{:.1f}"
+        fmt = (
+            "{:.2f}"
+            if key == "inference_rel"
+            else "{:.0f}"
+            if "predictions" in key or key == "train_seconds"
+            else "{:.1f}"
+        )
         if key == "size_mb":
             return fmt.format(entry[key])
         return f"{fmt.format(entry[key])} ± {fmt.format(entry[key + '_sd'])}"
@@ -263,8 +318,14 @@ def goal(summary: List[Dict]) -> List[Dict]:
     for e in summary:
         agreement = min(e.get("ewt_agreement", 0.0), e.get("btc_agreement", 0.0))
         gap = best - e.get("checked_dev_f", 0.0)
-        result.append({"recipe": e["recipe"], "min_agreement": agreement, "f_gap_to_best": gap,
-                       "meets_goal": agreement >= 95 and gap <= 1.0})
+        result.append(
+            {
+                "recipe": e["recipe"],
+                "min_agreement": agreement,
+                "f_gap_to_best": gap,
+                "meets_goal": agreement >= 95 and gap <= 1.0,
+            }
+        )
     return result
 
 
@@ -272,25 +333,35 @@ def markdown(header, rows, summary: List[Dict], goals: List[Dict], extra: Dict) 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     lines.append("")
-    descriptions = {**{n: d for n, (d, _) in TRAININGS.items()},
-                    **{f"default+{m}": f"the default training, shipped as `{m}`" for m in assemble.MODES},
-                    "anchor+rules_win_second_ner": "the anchor training (no rehearsal), shipped as `rules_win_second_ner`",
-                    "patterns_on_base": "the patterns as an entity_ruler after the untouched base's ner (no training)"}
+    descriptions = {
+        **{n: d for n, (d, _) in TRAININGS.items()},
+        **{f"default+{m}": f"the default training, shipped as `{m}`" for m in assemble.MODES},
+        "anchor+rules_win_second_ner": "the anchor training (no rehearsal), shipped as `rules_win_second_ner`",
+        "patterns_on_base": "the patterns as an entity_ruler after the untouched base's ner (no training)",
+    }
     lines += [f"- `{e['recipe']}`: {descriptions.get(e['recipe'], '')}" for e in summary]
     lines.append("")
-    lines.append(f"Mean ± sample standard deviation over seeds {summary[0]['seeds'] if summary else []}. "
-                 "dev: the name-disjoint dev split; real: the hand-checked real-text set; agr: F of the shipped "
-                 "pipeline's old-label entities against the base's own predictions; new on EWT/BTC: new-label "
-                 "entities predicted where the gold has none.")
-    lines.append("\n| recipe | lowest agreement (EWT, BTC) | real F behind the best | meets the goal |\n|---|---|---|---|")
-    lines += [f"| {g['recipe']} | {g['min_agreement']:.1f} | {g['f_gap_to_best']:.1f} | {'yes' if g['meets_goal'] else 'no'} |"
-              for g in goals]
+    lines.append(
+        f"Mean ± sample standard deviation over seeds {summary[0]['seeds'] if summary else []}. "
+        "dev: the name-disjoint dev split; real: the hand-checked real-text set; agr: F of the shipped "
+        "pipeline's old-label entities against the base's own predictions; new on EWT/BTC: new-label "
+        "entities predicted where the gold has none."
+    )
+    lines.append(
+        "\n| recipe | lowest agreement (EWT, BTC) | real F behind the best | meets the goal |\n|---|---|---|---|"
+    )
+    lines += [
+        f"| {g['recipe']} | {g['min_agreement']:.1f} | {g['f_gap_to_best']:.1f} | {'yes' if g['meets_goal'] else 'no'} |"
+        for g in goals
+    ]
     c, r = extra["convert"], extra["rehearsal"]
-    lines.append(f"\n| throughput | plain way | this project | ratio |\n|---|---|---|---|\n"
-                 f"| convert ({c['records']} records) vs make_doc + char_span loop | {c['minimal_s'] * 1000:.1f} ms | "
-                 f"{c['convert_s'] * 1000:.1f} ms | {c['ratio']:.2f}x |\n"
-                 f"| rehearsal annotation ({r['texts']} texts) with {r['components']} vs full pipeline | "
-                 f"{r['full_s']:.2f} s | {r['needed_s']:.2f} s | {r['ratio']:.2f}x |")
+    lines.append(
+        f"\n| throughput | plain way | this project | ratio |\n|---|---|---|---|\n"
+        f"| convert ({c['records']} records) vs make_doc + char_span loop | {c['minimal_s'] * 1000:.1f} ms | "
+        f"{c['convert_s'] * 1000:.1f} ms | {c['ratio']:.2f}x |\n"
+        f"| rehearsal annotation ({r['texts']} texts) with {r['components']} vs full pipeline | "
+        f"{r['full_s']:.2f} s | {r['needed_s']:.2f} s | {r['ratio']:.2f}x |"
+    )
     lines.append(f"\nPackages: {extra['versions']}")
     return "\n".join(lines) + "\n"
 
@@ -315,22 +386,41 @@ def versions(constraints: Path = SCRIPTS.parent / "constraints.txt") -> str:
         if installed != wanted:
             differ.append(f"{name} {installed} (pinned {wanted})")
     if differ:
-        msg.warn(f"Installed versions differ from {constraints.name}: {', '.join(differ)}; figures may differ from "
-                 "the published ones (python -m pip install -r requirements.txt -c constraints.txt)")
+        msg.warn(
+            f"Installed versions differ from {constraints.name}: {', '.join(differ)}; figures may differ from "
+            "the published ones (python -m pip install -r requirements.txt -c constraints.txt)"
+        )
     return ", ".join(found) + (f"; differing from {constraints.name}: {', '.join(differ)}" if differ else "")
 
 
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
-    corpus_dir: Path = typer.Argument(Path("corpus"), exists=True, file_okay=False, help="Folder with the corpora the project's steps write (train/dev, *_base_ents, rehearsal, checked_dev, ewt/btc held-out, domain_heldout)"),
+    corpus_dir: Path = typer.Argument(
+        Path("corpus"),
+        exists=True,
+        file_okay=False,
+        help="Folder with the corpora the project's steps write (train/dev, *_base_ents, rehearsal, checked_dev, ewt/btc held-out, domain_heldout)",
+    ),
     patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The patterns (EntityRuler JSONL)"),
-    output_dir: Path = typer.Option(Path("training/benchmark"), "--output", file_okay=False, help="Where runs, benchmark.md and benchmark.json go"),
-    config_path: Path = typer.Option(Path("configs/config.cfg"), "--config", exists=True, dir_okay=False, help="The update config"),
-    base_config: Path = typer.Option(Path("configs/base_ner.cfg"), "--base-config", exists=True, dir_okay=False, help="Config whose ner model the ner_double recipe's fresh ner uses"),
+    output_dir: Path = typer.Option(
+        Path("training/benchmark"), "--output", file_okay=False, help="Where runs, benchmark.md and benchmark.json go"
+    ),
+    config_path: Path = typer.Option(
+        Path("configs/config.cfg"), "--config", exists=True, dir_okay=False, help="The update config"
+    ),
+    base_config: Path = typer.Option(
+        Path("configs/base_ner.cfg"),
+        "--base-config",
+        exists=True,
+        dir_okay=False,
+        help="Config whose ner model the ner_double recipe's fresh ner uses",
+    ),
     recipes: str = typer.Option(",".join(RECIPES), "--recipes", help="Comma-separated recipes to run"),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds; every recipe runs once per seed"),
     workers: int = typer.Option(2, "--workers", min=1, help="Runs at a time (one per CPU core)"),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override [training] max_steps (default: the config's)"),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", help="Override [training] max_steps (default: the config's)"
+    ),
     eval_frequency: Optional[int] = typer.Option(None, "--eval-frequency", help="Override [training] eval_frequency"),
     label_map: str = typer.Option("", "--label-map", help="Old-label map for evaluation, as in `evaluate`"),
     repeats: int = typer.Option(5, "--repeats", help="Timing repeats for the throughput ratios (best is kept)"),
@@ -348,23 +438,34 @@ def main(
     base = load_base(base_model)
     template = adapt_config(load_config(config_path, interpolate=False), base, base_model)
     ner_model = load_config(base_config, interpolate=False)["components"]["ner"]["model"]
-    paths = {"paths.train": corpus_dir / "train.spacy", "paths.dev": corpus_dir / "dev.spacy",
-             "paths.train_base_ents": corpus_dir / "train_base_ents.spacy",
-             "paths.dev_base_ents": corpus_dir / "dev_base_ents.spacy", "paths.rehearsal": corpus_dir / "rehearsal.spacy"}
+    paths = {
+        "paths.train": corpus_dir / "train.spacy",
+        "paths.dev": corpus_dir / "dev.spacy",
+        "paths.train_base_ents": corpus_dir / "train_base_ents.spacy",
+        "paths.dev_base_ents": corpus_dir / "dev_base_ents.spacy",
+        "paths.rehearsal": corpus_dir / "rehearsal.spacy",
+    }
     common = {k: str(v) for k, v in paths.items()}
     if max_steps is not None:
         common["training.max_steps"] = max_steps
     if eval_frequency is not None:
         common["training.eval_frequency"] = eval_frequency
-    sets = {"new": {"dev": str(corpus_dir / "dev.spacy"), "checked_dev": str(corpus_dir / "checked_dev.spacy")},
-            "old": {"ewt": str(corpus_dir / "ewt_heldout.spacy"), "btc": str(corpus_dir / "btc_heldout.spacy")},
-            "agreement": {"domain": str(corpus_dir / "domain_heldout.jsonl")}}
+    sets = {
+        "new": {"dev": str(corpus_dir / "dev.spacy"), "checked_dev": str(corpus_dir / "checked_dev.spacy")},
+        "old": {"ewt": str(corpus_dir / "ewt_heldout.spacy"), "btc": str(corpus_dir / "btc_heldout.spacy")},
+        "agreement": {"domain": str(corpus_dir / "domain_heldout.jsonl")},
+    }
     missing = [p for group in sets.values() for p in group.values() if not Path(p).exists()]
     if missing:
         msg.fail(f"Missing corpora: {', '.join(missing)} (run the project's `all` workflow first)", exits=1)
     seed_list = [int(s) for s in seeds.split(",")]
-    shared = {"base_model": base_model, "patterns": str(patterns_path), "label_map": label_map, "sets": sets,
-              "tmp": str(output_dir / "shipped")}
+    shared = {
+        "base_model": base_model,
+        "patterns": str(patterns_path),
+        "label_map": label_map,
+        "sets": sets,
+        "tmp": str(output_dir / "shipped"),
+    }
     by_training: Dict[str, List[Tuple[str, str]]] = {}
     for recipe in chosen:
         training, mode = RECIPES[recipe]
@@ -379,33 +480,64 @@ def main(
             out = output_dir / "runs" / training / str(seed)
             out.mkdir(parents=True, exist_ok=True)
             cfg.to_disk(out / "config.cfg")
-            train_jobs.append({**shared, "training": training, "seed": seed, "out": str(out), "recipes": recipe_modes,
-                               "overrides": {**common, **overrides, "system.seed": seed, "paths.losses": str(out / "losses.jsonl")}})
+            train_jobs.append(
+                {
+                    **shared,
+                    "training": training,
+                    "seed": seed,
+                    "out": str(out),
+                    "recipes": recipe_modes,
+                    "overrides": {
+                        **common,
+                        **overrides,
+                        "system.seed": seed,
+                        "paths.losses": str(out / "losses.jsonl"),
+                    },
+                }
+            )
     rows: List[Dict] = []
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         trained = pool.map(train_one, train_jobs)
         for i, job in enumerate(trained, start=1):
-            msg.info(f"[{time.perf_counter() - start:.0f} s] trained {job['training']} seed {job['seed']} "
-                     f"({i}/{len(train_jobs)}) in {job['train_seconds']:.0f} s")
+            msg.info(
+                f"[{time.perf_counter() - start:.0f} s] trained {job['training']} seed {job['seed']} "
+                f"({i}/{len(train_jobs)}) in {job['train_seconds']:.0f} s"
+            )
             eval_jobs.append(job)
         for rows_of_job in pool.map(evaluate_one, eval_jobs):
             rows += rows_of_job
-            msg.info(f"[{time.perf_counter() - start:.0f} s] evaluated {[r['recipe'] for r in rows_of_job]} "
-                     f"seed {rows_of_job[0]['seed']}")
+            msg.info(
+                f"[{time.perf_counter() - start:.0f} s] evaluated {[r['recipe'] for r in rows_of_job]} "
+                f"seed {rows_of_job[0]['seed']}"
+            )
     order = {name: i for i, name in enumerate(chosen)}
     rows.sort(key=lambda r: (order[r["recipe"]], r["seed"]))
-    texts = [r["text"] for r in srsly.read_jsonl(corpus_dir / "ewt_rehearsal.jsonl")] if (corpus_dir / "ewt_rehearsal.jsonl").exists() else []
-    extra = {"convert": convert_ratio(corpus_dir / "bootstrapped.json", repeats),
-             "rehearsal": rehearsal_ratio(base, texts or [d.text for d in DocBin().from_disk(corpus_dir / "dev.spacy").get_docs(base.vocab)], max(1, repeats // 2)),
-             "versions": versions(), "seconds": time.perf_counter() - start}
+    texts = (
+        [r["text"] for r in srsly.read_jsonl(corpus_dir / "ewt_rehearsal.jsonl")]
+        if (corpus_dir / "ewt_rehearsal.jsonl").exists()
+        else []
+    )
+    extra = {
+        "convert": convert_ratio(corpus_dir / "bootstrapped.json", repeats),
+        "rehearsal": rehearsal_ratio(
+            base,
+            texts or [d.text for d in DocBin().from_disk(corpus_dir / "dev.spacy").get_docs(base.vocab)],
+            max(1, repeats // 2),
+        ),
+        "versions": versions(),
+        "seconds": time.perf_counter() - start,
+    }
     summary = summarize(rows)
     goals = goal(summary)
     header, table = table_rows(summary)
     msg.table(table, header=header, divider=True)
     report = markdown(header, table, summary, goals, extra)
     write_atomic(output_dir / "benchmark.md", report)
-    write_atomic(output_dir / "benchmark.json", srsly.json_dumps({"runs": rows, "summary": summary, "goal": goals, **extra}, indent=2))
+    write_atomic(
+        output_dir / "benchmark.json",
+        srsly.json_dumps({"runs": rows, "summary": summary, "goal": goals, **extra}, indent=2),
+    )
     msg.good(f"Wrote {output_dir / 'benchmark.md'} and {output_dir / 'benchmark.json'} in {extra['seconds']:.0f} s")
 
 

@@ -191,7 +191,9 @@ def read_exclusions(paths: List[Path]) -> Set[str]:
 
 def main(
     texts_paths: List[Path] = typer.Argument(
-        ..., exists=True, help="Raw texts: .txt (one per line), .json (list) or .jsonl ({'text': ...}), or folders of them"
+        ...,
+        exists=True,
+        help="Raw texts: .txt (one per line), .json (list) or .jsonl ({'text': ...}), or folders of them",
     ),
     patterns_path: Path = typer.Option(
         ..., "--patterns", exists=True, dir_okay=False, help="Patterns, JSONL: one {'label', 'pattern'} per line"
@@ -204,9 +206,15 @@ def main(
         None, "--heldout-output", dir_okay=False, help="Texts without a match held out to measure agreement (.jsonl)"
     ),
     exclude: List[Path] = typer.Option(
-        [], "--exclude", exists=True, dir_okay=False, help="Files whose texts are never used (evaluation sets); repeatable"
+        [],
+        "--exclude",
+        exists=True,
+        dir_okay=False,
+        help="Files whose texts are never used (evaluation sets); repeatable",
     ),
-    negative_ratio: float = typer.Option(1.0, "--negative-ratio", min=0.0, help="Texts without a match per matched text"),
+    negative_ratio: float = typer.Option(
+        1.0, "--negative-ratio", min=0.0, help="Texts without a match per matched text"
+    ),
     max_matched: int = typer.Option(5000, "--max-matched", min=0, help="Cap on matched texts kept per input file"),
     max_negatives: int = typer.Option(5000, "--max-negatives", min=0, help="Cap on negatives kept per input file"),
     n_rehearsal: int = typer.Option(2000, "--rehearsal-texts", min=0, help="Rehearsal texts kept per input file"),
@@ -221,7 +229,15 @@ def main(
         nlp = pattern_pipeline(lang, patterns)
         excluded = read_exclusions(exclude)
         outputs, per_label, per_pattern, per_file, counts = bootstrap(
-            nlp, list(dict.fromkeys(p.resolve() for p in expand_text_files(texts_paths))), excluded, seed, negative_ratio, max_matched, max_negatives, n_rehearsal, n_heldout,
+            nlp,
+            list(dict.fromkeys(p.resolve() for p in expand_text_files(texts_paths))),
+            excluded,
+            seed,
+            negative_ratio,
+            max_matched,
+            max_negatives,
+            n_rehearsal,
+            n_heldout,
             n_process=n_process,
         )
     except InputError as err:
@@ -230,7 +246,15 @@ def main(
     for path, name in ((rehearsal_path, "rehearsal"), (heldout_path, "heldout")):
         if path is not None:
             write_atomic(path, "".join(srsly.json_dumps(r) + "\n" for r in outputs[name]))
-    columns = ("texts", "with a match", "matched kept", "matched over the cap", "negatives kept", "rehearsal texts", "held-out texts")
+    columns = (
+        "texts",
+        "with a match",
+        "matched kept",
+        "matched over the cap",
+        "negatives kept",
+        "rehearsal texts",
+        "held-out texts",
+    )
     rows = [(Path(f).name, *(c[k] for k in columns)) for f, c in per_file.items()]
     msg.table(rows, header=("file", *columns), divider=True)
     msg.info(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no text skipped")

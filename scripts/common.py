@@ -1,4 +1,5 @@
 """Small helpers shared by the project's scripts (not by the --code module)."""
+
 import json
 import os
 import shutil
@@ -181,4 +182,3 @@ def load_base(name: str, **kwargs):
             f"vars.base_model to 'en_core_web_sm'.",
             exits=1,
         )
-

@@ -348,7 +348,11 @@ def main(
         ..., exists=True, help="Annotation files in any supported format, or folders of .json/.jsonl files"
     ),
     bootstrapped: List[Path] = typer.Option(
-        [], "--bootstrapped", exists=True, dir_okay=False, help="Annotations made by rules (bootstrap): a text that is also in the other inputs is taken from those (hand-checked wins); repeatable"
+        [],
+        "--bootstrapped",
+        exists=True,
+        dir_okay=False,
+        help="Annotations made by rules (bootstrap): a text that is also in the other inputs is taken from those (hand-checked wins); repeatable",
     ),
     train_output: Optional[Path] = typer.Option(
         None, "--train-output", dir_okay=False, help="Where to write the training DocBin (.spacy)"
@@ -357,10 +361,17 @@ def main(
         None, "--dev-output", dir_okay=False, help="Where to write the development DocBin (.spacy)"
     ),
     output: Optional[Path] = typer.Option(
-        None, "--output", dir_okay=False, help="Instead of a split: write every record to this DocBin (an evaluation set)"
+        None,
+        "--output",
+        dir_okay=False,
+        help="Instead of a split: write every record to this DocBin (an evaluation set)",
     ),
     exclude: List[Path] = typer.Option(
-        [], "--exclude", exists=True, dir_okay=False, help="Leave out (and count) records whose text is in these files, e.g. an evaluation set; repeatable"
+        [],
+        "--exclude",
+        exists=True,
+        dir_okay=False,
+        help="Leave out (and count) records whose text is in these files, e.g. an evaluation set; repeatable",
     ),
     dev_ratio: float = typer.Option(0.2, "--dev-ratio", min=0.0, max=1.0, help="Share of documents that go to dev"),
     seed: int = typer.Option(0, "--seed", help="Random seed of the split"),

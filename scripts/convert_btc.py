@@ -7,6 +7,7 @@ with an empty token are dropped. Both are counted. Tags become entities with
 spaCy's `iob_to_biluo` and `biluo_tags_to_spans`; only entities are set, so
 tags, lemmas and heads stay missing (not wrong) for the other components.
 """
+
 from collections import Counter
 from pathlib import Path
 from typing import List, Tuple
@@ -89,7 +90,9 @@ def convert_file(path: Path, vocab: Vocab) -> Tuple[List[Doc], Counter]:
 
 
 def main(
-    input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A BTC CoNLL file (token TAB BIO tag, a blank line between tweets)"),
+    input_path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="A BTC CoNLL file (token TAB BIO tag, a blank line between tweets)"
+    ),
     output_path: Path = typer.Argument(..., dir_okay=False, help="Where to write the DocBin (.spacy)"),
 ):
     """Convert a Broad Twitter Corpus CoNLL file into a .spacy corpus (entities only)."""
@@ -100,10 +103,14 @@ def main(
     with atomic_path(output_path) as tmp:
         DocBin(docs=docs).to_disk(tmp)
     labels = Counter(e.label_ for d in docs for e in d.ents)
-    msg.good(f"Wrote {stats['tweets']} tweets with {stats['entities']} entities "
-             f"({', '.join(f'{k} {v}' for k, v in sorted(labels.items()))}) to {output_path}")
-    msg.info(f"{stats['@ mentions joined']} '@' + name pairs read as one token, {stats['empty tokens dropped']} empty "
-             f"tokens dropped, {stats['stray I- tags read as B-']} stray I- tags read as B-")
+    msg.good(
+        f"Wrote {stats['tweets']} tweets with {stats['entities']} entities "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(labels.items()))}) to {output_path}"
+    )
+    msg.info(
+        f"{stats['@ mentions joined']} '@' + name pairs read as one token, {stats['empty tokens dropped']} empty "
+        f"tokens dropped, {stats['stray I- tags read as B-']} stray I- tags read as B-"
+    )
 
 
 if __name__ == "__main__":

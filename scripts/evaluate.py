@@ -78,7 +78,9 @@ def restricted(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] =
     return copy
 
 
-def score(predicted: List[Doc], reference: List[Doc], labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> Dict:
+def score(
+    predicted: List[Doc], reference: List[Doc], labels: Set[str], label_map: Optional[Dict[str, str]] = None
+) -> Dict:
     """P/R/F (percent) overall and per label, with spaCy's get_ner_prf."""
     examples = [Example(restricted(p, labels, label_map), r) for p, r in zip(predicted, reference)]
     prf = get_ner_prf(examples)
@@ -185,7 +187,9 @@ def disagreements(base: List[Doc], predicted: List[Doc], labels: Set[str], label
     return found
 
 
-def run_pipeline(nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = (), progress: bool = True) -> List[Doc]:
+def run_pipeline(
+    nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = (), progress: bool = True
+) -> List[Doc]:
     with nlp.select_pipes(disable=list(disable)):
         docs = nlp.pipe(texts, batch_size=64)
         return list(tqdm(docs, total=len(texts), desc=desc, unit="doc", disable=None if progress else True))
@@ -225,34 +229,54 @@ def evaluate(
     new, old = set(new_labels), set(old_labels)
     rulers = tuple(model_only(shipped))
     metrics: Dict = {
-        "new_labels": new_labels, "old_labels": old_labels, "base_labels": sorted(base_labels),
-        "pipeline": shipped.pipe_names, "combine": shipped.meta.get("ner_update", {}).get("combine"),
-        "systems": {"patterns": "the patterns alone (entity_ruler, tokenizer only)", "base": "the base pipeline",
-                    "model": f"the shipped pipeline without {list(rulers) or 'rules'}" if rulers else "the shipped pipeline (it has no rules)",
-                    "shipped": "the shipped pipeline"},
-        "new_label_sets": {}, "old_label_sets": {}, "agreement_sets": {}, "confusion": {}, "errors": {},
+        "new_labels": new_labels,
+        "old_labels": old_labels,
+        "base_labels": sorted(base_labels),
+        "pipeline": shipped.pipe_names,
+        "combine": shipped.meta.get("ner_update", {}).get("combine"),
+        "systems": {
+            "patterns": "the patterns alone (entity_ruler, tokenizer only)",
+            "base": "the base pipeline",
+            "model": f"the shipped pipeline without {list(rulers) or 'rules'}"
+            if rulers
+            else "the shipped pipeline (it has no rules)",
+            "shipped": "the shipped pipeline",
+        },
+        "new_label_sets": {},
+        "old_label_sets": {},
+        "agreement_sets": {},
+        "confusion": {},
+        "errors": {},
         "disagreements": {},
     }
     for name, gold in new_sets.items():
         texts = [d.text for d in gold]
         gold = gold_restricted(gold, new)
-        runs = {"patterns": run(patterns, texts, f"{name}: patterns"), "model": run(shipped, texts, f"{name}: model", rulers),
-                "shipped": run(shipped, texts, f"{name}: shipped")}
+        runs = {
+            "patterns": run(patterns, texts, f"{name}: patterns"),
+            "model": run(shipped, texts, f"{name}: model", rulers),
+            "shipped": run(shipped, texts, f"{name}: shipped"),
+        }
         metrics["new_label_sets"][name] = {system: score(docs, gold, new) for system, docs in runs.items()}
         metrics["new_label_sets"][name]["docs"] = len(gold)
         # where the new labels are, do the old-label entities stay the base's?
         base_docs = run(base, texts, f"{name}: base")
         reference = [restricted(d, old, label_map) for d in base_docs]
         metrics["new_label_sets"][name]["old_label_agreement"] = {
-            system: score(runs[system], reference, old, label_map) for system in ("model", "shipped")}
+            system: score(runs[system], reference, old, label_map) for system in ("model", "shipped")
+        }
         metrics["confusion"][name] = confusion(gold, runs["shipped"], new)
         metrics["errors"][name] = errors(gold, runs["shipped"], new)
     sets = {name: (gold, [d.text for d in gold]) for name, gold in old_sets.items()}
     sets.update({name: (None, texts) for name, texts in agreement_sets.items()})
     frozen_checked = False
     for name, (gold, texts) in sets.items():
-        runs = {"base": run(base, texts, f"{name}: base"), "model": run(shipped, texts, f"{name}: model", rulers),
-                "shipped": run(shipped, texts, f"{name}: shipped"), "patterns": run(patterns, texts, f"{name}: patterns")}
+        runs = {
+            "base": run(base, texts, f"{name}: base"),
+            "model": run(shipped, texts, f"{name}: model", rulers),
+            "shipped": run(shipped, texts, f"{name}: shipped"),
+            "patterns": run(patterns, texts, f"{name}: patterns"),
+        }
         reference = [restricted(d, old, label_map) for d in runs["base"]]
         entry: Dict = {"docs": len(texts)}
         for system, docs in runs.items():
@@ -266,8 +290,12 @@ def evaluate(
         metrics["disagreements"][name] = disagreements(runs["base"], runs["shipped"], old, label_map)
         if gold is not None and not frozen_checked:
             diffs = token_diffs(runs["base"], runs["shipped"])
-            metrics["frozen_outputs"] = {"set": name, "identical": not any(diffs.values()),
-                                         "tokens": sum(len(d) for d in gold), "differing_tokens": diffs}
+            metrics["frozen_outputs"] = {
+                "set": name,
+                "identical": not any(diffs.values()),
+                "tokens": sum(len(d) for d in gold),
+                "differing_tokens": diffs,
+            }
             frozen_checked = True
     return metrics
 
@@ -283,20 +311,41 @@ def summary_rows(metrics: Dict) -> List[Tuple]:
             for system in ("base", "model", "shipped"):
                 s = entry[system]
                 gold = f"gold F {s['gold']['f']:.1f}, " if "gold" in s else ""
-                rows.append((f"{name}: old labels", system, f"{gold}agreement {s['agreement']['f']:.1f}, "
-                             f"new-label entities {s['new_label_predictions']}"))
+                rows.append(
+                    (
+                        f"{name}: old labels",
+                        system,
+                        f"{gold}agreement {s['agreement']['f']:.1f}, new-label entities {s['new_label_predictions']}",
+                    )
+                )
     return rows
 
 
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
-    shipped_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The pipeline to ship (from `assemble`)"),
+    shipped_model: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="The pipeline to ship (from `assemble`)"
+    ),
     patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The patterns (EntityRuler JSONL)"),
-    output_path: Path = typer.Option(Path("training/metrics.json"), "--output", dir_okay=False, help="Where to write the metrics"),
-    new_label_sets: List[str] = typer.Option([], "--new-label-set", help="NAME=PATH of a .spacy set with gold new-label spans; repeatable"),
-    old_label_sets: List[str] = typer.Option([], "--old-label-set", help="NAME=PATH of a held-out .spacy set with gold old-label spans; repeatable"),
-    agreement_texts: List[str] = typer.Option([], "--agreement-texts", help="NAME=PATH of held-out raw texts (.txt/.json/.jsonl) to measure agreement with the base on; repeatable"),
-    label_map: str = typer.Option("", "--label-map", help="Map the pipelines' old labels onto the gold labels, e.g. 'PERSON:PER,GPE:LOC,LOC:LOC,FAC:LOC,ORG:ORG' for en_core_web_sm"),
+    output_path: Path = typer.Option(
+        Path("training/metrics.json"), "--output", dir_okay=False, help="Where to write the metrics"
+    ),
+    new_label_sets: List[str] = typer.Option(
+        [], "--new-label-set", help="NAME=PATH of a .spacy set with gold new-label spans; repeatable"
+    ),
+    old_label_sets: List[str] = typer.Option(
+        [], "--old-label-set", help="NAME=PATH of a held-out .spacy set with gold old-label spans; repeatable"
+    ),
+    agreement_texts: List[str] = typer.Option(
+        [],
+        "--agreement-texts",
+        help="NAME=PATH of held-out raw texts (.txt/.json/.jsonl) to measure agreement with the base on; repeatable",
+    ),
+    label_map: str = typer.Option(
+        "",
+        "--label-map",
+        help="Map the pipelines' old labels onto the gold labels, e.g. 'PERSON:PER,GPE:LOC,LOC:LOC,FAC:LOC,ORG:ORG' for en_core_web_sm",
+    ),
     lang: str = typer.Option("en", "--lang", help="Language of the patterns' tokenizer"),
 ):
     """Score patterns, model and shipped pipeline on new labels, and old-label retention, side by side."""
@@ -319,8 +368,10 @@ def main(
     msg.table(summary_rows(metrics), header=("set", "system", "scores"), divider=True)
     frozen = metrics.get("frozen_outputs")
     if frozen:
-        msg.info(f"Frozen components' outputs on {frozen['set']}: "
-                 f"{'identical' if frozen['identical'] else 'DIFFERENT: ' + str(frozen['differing_tokens'])}")
+        msg.info(
+            f"Frozen components' outputs on {frozen['set']}: "
+            f"{'identical' if frozen['identical'] else 'DIFFERENT: ' + str(frozen['differing_tokens'])}"
+        )
     msg.good(f"Wrote {output_path}")
 
 

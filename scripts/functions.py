@@ -21,6 +21,7 @@ the package, so it imports nothing from the project's other scripts.
   the second keeps them and adds only the second ner's new-label entities, so
   old-label entities are never changed.
 """
+
 import random
 import sys
 from pathlib import Path
@@ -171,7 +172,8 @@ def rehearsal(
             frozen = set(nlp.config["training"]["frozen_components"])
             cache["examples"] = examples
             cache["components"] = [
-                (name, proc) for name, proc in nlp.pipeline
+                (name, proc)
+                for name, proc in nlp.pipeline
                 if name not in frozen and getattr(proc, "is_trainable", False) and hasattr(proc, "update")
             ]
             cache["known_labels"] = {name: set(getattr(proc, "labels", ())) for name, proc in cache["components"]}
@@ -202,6 +204,7 @@ def masked_rehearse(proc, docs: List[Doc], known_labels: set) -> float:
     and pulling the new label towards zero stops it from being learned.
     Uses spaCy 3.8's parser internals. Returns the loss.
     """
+
     def known(move: str) -> bool:
         label = move.split("-", 1)[1] if "-" in move else ""
         return not label or label in known_labels

@@ -7,6 +7,7 @@ frozen, and a ner that listens to a shared tok2vec/transformer gets its own copy
 (`replace_listeners`), so the shared layer stays frozen. Everything else
 (rehearsal, readers, optimizer, logger) is kept as configured.
 """
+
 from pathlib import Path
 
 import typer
@@ -42,7 +43,9 @@ def adapt_config(config: Config, nlp: Language, base_model: str, trainable: str 
 
 
 def main(
-    config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The update config template (configs/config.cfg)"),
+    config_path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="The update config template (configs/config.cfg)"
+    ),
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     output_path: Path = typer.Argument(..., dir_okay=False, help="Where to write the config for this base"),
 ):

@@ -8,6 +8,7 @@ it listens to, if any), batched, over
 - the new-label train and dev docs (their tokens kept): the base's old-label
   predictions that training merges into the new-label examples.
 """
+
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, List
@@ -40,8 +41,16 @@ def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     train_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label training corpus (.spacy)"),
     dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label dev corpus (.spacy)"),
-    output_dir: Path = typer.Argument(..., file_okay=False, help="Writes rehearsal.spacy, train_base_ents.spacy and dev_base_ents.spacy here"),
-    texts_paths: List[Path] = typer.Option(..., "--texts", exists=True, dir_okay=False, help="Raw rehearsal texts (.txt/.json/.jsonl) that are not evaluation texts; repeatable"),
+    output_dir: Path = typer.Argument(
+        ..., file_okay=False, help="Writes rehearsal.spacy, train_base_ents.spacy and dev_base_ents.spacy here"
+    ),
+    texts_paths: List[Path] = typer.Option(
+        ...,
+        "--texts",
+        exists=True,
+        dir_okay=False,
+        help="Raw rehearsal texts (.txt/.json/.jsonl) that are not evaluation texts; repeatable",
+    ),
     batch_size: int = typer.Option(256, "--batch-size", help="Texts per batch for nlp.pipe"),
     limit: int = typer.Option(0, "--limit", help="Use at most this many rehearsal texts per file (0: all)"),
 ):

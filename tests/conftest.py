@@ -66,17 +66,41 @@ def public_assets(tmp_path_factory):
     """A copy of the project with the public assets (from ../shared/data) in its
     assets/ folder, in a temporary directory; skip if they are absent."""
     project = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT, project, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-        ".git", "__pycache__", ".pytest_cache", "corpus", "training", "packages", "project.lock", "en_ewt-ud-*",
-        "btc-*", "course-*", "wnut17-*"))
+    shutil.copytree(
+        ROOT,
+        project,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "__pycache__",
+            ".pytest_cache",
+            "corpus",
+            "training",
+            "packages",
+            "project.lock",
+            "en_ewt-ud-*",
+            "btc-*",
+            "course-*",
+            "wnut17-*",
+        ),
+    )
     for name in ("corpus", "training", "packages"):
         (project / name).mkdir(exist_ok=True)
     placed = copy_shared_assets(SHARED_DATA, project_dir=project)
-    needed = ["assets/en_ewt-ud-dev.conllu", "assets/en_ewt-ud-test.conllu", "assets/en_ewt-ud-dev.iob2",
-              "assets/en_ewt-ud-test.iob2", "assets/btc-train.conll", "assets/btc-dev.conll", "assets/btc-test.conll",
-              "assets/raw_texts/wnut17-yt-comments.txt"]
+    needed = [
+        "assets/en_ewt-ud-dev.conllu",
+        "assets/en_ewt-ud-test.conllu",
+        "assets/en_ewt-ud-dev.iob2",
+        "assets/en_ewt-ud-test.iob2",
+        "assets/btc-train.conll",
+        "assets/btc-dev.conll",
+        "assets/btc-test.conll",
+        "assets/raw_texts/wnut17-yt-comments.txt",
+    ]
     missing = [p for p in needed if p not in placed]
     if missing:
-        pytest.skip(f"public data files not found in {SHARED_DATA} (missing: {', '.join(missing)}); "
-                    "fetch them with `python -m spacy project assets` to run this test")
+        pytest.skip(
+            f"public data files not found in {SHARED_DATA} (missing: {', '.join(missing)}); "
+            "fetch them with `python -m spacy project assets` to run this test"
+        )
     return project

@@ -1,4 +1,5 @@
 """The base pipeline: its config trains, its ner is independent, `base` builds it."""
+
 import spacy
 import srsly
 from spacy.cli.train import train
@@ -24,8 +25,17 @@ def tiny_ewt_corpus(tmp_path):
 def test_base_configs_train_and_join_with_an_independent_ner(tmp_path):
     corpus = tiny_ewt_corpus(tmp_path)
     # min_action_freq: with five sentences every dependency label is rarer than the default 30
-    overrides = {"paths.train": str(corpus), "paths.dev": str(corpus), "training.max_steps": 6, "training.eval_frequency": 3}
-    train(ROOT / "configs" / "base.cfg", tmp_path / "syntax", overrides={**overrides, "components.parser.min_action_freq": 1})
+    overrides = {
+        "paths.train": str(corpus),
+        "paths.dev": str(corpus),
+        "training.max_steps": 6,
+        "training.eval_frequency": 3,
+    }
+    train(
+        ROOT / "configs" / "base.cfg",
+        tmp_path / "syntax",
+        overrides={**overrides, "components.parser.min_action_freq": 1},
+    )
     train(ROOT / "configs" / "base_ner.cfg", tmp_path / "ner", overrides=overrides)
     base.join(tmp_path / "syntax" / "model-last", tmp_path / "ner" / "model-last", tmp_path / "joined")
     nlp = spacy.load(tmp_path / "joined")
@@ -54,17 +64,42 @@ def test_base_command_on_public_data(tmp_path, public_assets):
     """A shortened run of the real `base` on EWT + tweets: loadable, above chance on both held-out sets,
     and it writes its record where told, not into the project."""
     assets, corpus = public_assets / "assets", tmp_path / "corpus"
-    code, output = run_cli(convert_ewt.main, [assets / "en_ewt-ud-dev.conllu", assets / "en_ewt-ud-dev.iob2",
-                                              assets / "en_ewt-ud-test.conllu", assets / "en_ewt-ud-test.iob2", corpus])
+    code, output = run_cli(
+        convert_ewt.main,
+        [
+            assets / "en_ewt-ud-dev.conllu",
+            assets / "en_ewt-ud-dev.iob2",
+            assets / "en_ewt-ud-test.conllu",
+            assets / "en_ewt-ud-test.iob2",
+            corpus,
+        ],
+    )
     assert code == 0, output
     for split, out in (("train", "base_train/btc.spacy"), ("dev", "base_dev/btc.spacy"), ("test", "btc_heldout.spacy")):
         code, output = run_cli(convert_btc.main, [assets / f"btc-{split}.conll", corpus / out])
         assert code == 0, output
     out = tmp_path / "base"
-    code, output = run_cli(base.main, [out / "model-best", "--output", out, "--heldout", corpus / "ewt_heldout.spacy",
-                                       "--heldout", corpus / "btc_heldout.spacy",
-                                       "--paths.train", corpus / "base_train", "--paths.dev", corpus / "base_dev",
-                                       "--training.max_steps", "300", "--training.eval_frequency", "150"], extra_args=True)
+    code, output = run_cli(
+        base.main,
+        [
+            out / "model-best",
+            "--output",
+            out,
+            "--heldout",
+            corpus / "ewt_heldout.spacy",
+            "--heldout",
+            corpus / "btc_heldout.spacy",
+            "--paths.train",
+            corpus / "base_train",
+            "--paths.dev",
+            corpus / "base_dev",
+            "--training.max_steps",
+            "300",
+            "--training.eval_frequency",
+            "150",
+        ],
+        extra_args=True,
+    )
     assert code == 0, output
     assert srsly.read_json(tmp_path / "base_model.json")["ner_labels"] == ["LOC", "ORG", "PER"]
     scores = srsly.read_json(out / "metrics_ewt_heldout.json")

@@ -21,15 +21,31 @@ def test_benchmark_runs_and_writes_a_table(tmp_path):
     srsly.write_jsonl(tmp_path / "patterns.jsonl", [{"label": "GADGET", "pattern": "steam deck"}])
     recipes = ["anchor", "ner_double", "default", "patterns_on_base", "default+rules_second_ner"]
     out = tmp_path / "bench"
-    code, output = run_cli(benchmark.main, [
-        base, corpus, tmp_path / "patterns.jsonl", "--output", out, "--recipes", ",".join(recipes), "--seeds", "0,1",
-        "--max-steps", "10", "--eval-frequency", "5", "--repeats", "1",
-    ])
+    code, output = run_cli(
+        benchmark.main,
+        [
+            base,
+            corpus,
+            tmp_path / "patterns.jsonl",
+            "--output",
+            out,
+            "--recipes",
+            ",".join(recipes),
+            "--seeds",
+            "0,1",
+            "--max-steps",
+            "10",
+            "--eval-frequency",
+            "5",
+            "--repeats",
+            "1",
+        ],
+    )
     assert code == 0, output
     lines = (out / "benchmark.md").read_text(encoding="utf8").splitlines()
     header = lines[0].strip("| ").split(" | ")
     assert header[0] == "recipe" and "real F" in header and "agr BTC" in header and "agr domain" in header
-    rows = [line.strip("| ").split(" | ") for line in lines[2:2 + len(recipes)]]
+    rows = [line.strip("| ").split(" | ") for line in lines[2 : 2 + len(recipes)]]
     assert [r[0] for r in rows] == recipes
     assert all(len(r) == len(header) for r in rows)
     assert any(line.startswith("| convert (30 records)") for line in lines)

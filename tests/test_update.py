@@ -1,5 +1,6 @@
 """The update, end to end on a tiny base built here: frozen weights, new label,
 retention with vs without rehearsal, losses file, config for any base, wheel."""
+
 import os
 import subprocess
 import sys
@@ -29,26 +30,45 @@ def prepare_data(root: Path, base: Path) -> Path:
     corpus = root / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     srsly.write_json(root / "gadgets.json", gadget_records(150, seed=3))
-    code, output = run_cli(convert.main, [root / "gadgets.json", "--train-output", corpus / "train.spacy",
-                                          "--dev-output", corpus / "dev.spacy", "--split", "random"])
+    code, output = run_cli(
+        convert.main,
+        [
+            root / "gadgets.json",
+            "--train-output",
+            corpus / "train.spacy",
+            "--dev-output",
+            corpus / "dev.spacy",
+            "--split",
+            "random",
+        ],
+    )
     assert code == 0, output
     srsly.write_jsonl(root / "raw.jsonl", [{"text": t} for t, _ in old_label_sentences(200, seed=4)])
-    code, output = run_cli(rehearsal.main, [base, corpus / "train.spacy", corpus / "dev.spacy", corpus, "--texts", root / "raw.jsonl"])
+    code, output = run_cli(
+        rehearsal.main, [base, corpus / "train.spacy", corpus / "dev.spacy", corpus, "--texts", root / "raw.jsonl"]
+    )
     assert code == 0, output
     return corpus
 
 
 def run_update(root: Path, base: Path, corpus: Path, silver: float, teacher: float, merge: bool, **extra) -> Path:
-    config = make_config.adapt_config(load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base))
+    config = make_config.adapt_config(
+        load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base)
+    )
     root.mkdir(parents=True, exist_ok=True)
     config.to_disk(root / "config.cfg")
     overrides = {
-        "paths.train": str(corpus / "train.spacy"), "paths.dev": str(corpus / "dev.spacy"),
-        "paths.train_base_ents": str(corpus / "train_base_ents.spacy"), "paths.dev_base_ents": str(corpus / "dev_base_ents.spacy"),
-        "paths.rehearsal": str(corpus / "rehearsal.spacy"), "paths.losses": str(root / "losses.jsonl"),
-        "training.max_steps": STEPS, "training.eval_frequency": 40,
+        "paths.train": str(corpus / "train.spacy"),
+        "paths.dev": str(corpus / "dev.spacy"),
+        "paths.train_base_ents": str(corpus / "train_base_ents.spacy"),
+        "paths.dev_base_ents": str(corpus / "dev_base_ents.spacy"),
+        "paths.rehearsal": str(corpus / "rehearsal.spacy"),
+        "paths.losses": str(root / "losses.jsonl"),
+        "training.max_steps": STEPS,
+        "training.eval_frequency": 40,
         "training.optimizer.learn_rate": 0.002,
-        "training.before_update.silver_ratio": silver, "training.before_update.teacher_ratio": teacher,
+        "training.before_update.silver_ratio": silver,
+        "training.before_update.teacher_ratio": teacher,
         "corpora.train.base_ents_path": str(corpus / "train_base_ents.spacy") if merge else None,
         "corpora.dev.base_ents_path": str(corpus / "dev_base_ents.spacy") if merge else None,
     }
@@ -119,7 +139,9 @@ def test_losses_file_keeps_rehearsal_apart(update_runs):
     records = list(srsly.read_jsonl(runs["rehearsal"][0] / "losses.jsonl"))
     assert [r["step"] for r in records] == list(range(0, STEPS + 1, 40))
     assert all(set(r["losses"]) == {"ner"} for r in records)
-    assert all(r["rehearsal_losses"]["ner_silver"] > 0 and r["rehearsal_losses"]["ner_teacher"] > 0 for r in records[1:])
+    assert all(
+        r["rehearsal_losses"]["ner_silver"] > 0 and r["rehearsal_losses"]["ner_teacher"] > 0 for r in records[1:]
+    )
     assert all(r["rehearsal_losses"] == {} for r in srsly.read_jsonl(runs["none"][0] / "losses.jsonl"))
 
 
@@ -141,7 +163,9 @@ def test_rehearsal_draws_are_seeded_fresh_each_epoch_and_keep_the_ratio():
 def test_config_for_a_base_with_a_listening_ner(tmp_path_factory):
     root = tmp_path_factory.mktemp("listening")
     base = build_tiny_base(root / "base", listening_ner=True)
-    cfg = make_config.adapt_config(load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base))
+    cfg = make_config.adapt_config(
+        load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base)
+    )
     assert cfg["components"]["ner"]["replace_listeners"] == ["model.tok2vec"]
     assert rehearsal.entity_components(spacy.load(base)) == ["tok2vec", "ner"]
     corpus = prepare_data(root, base)
@@ -168,17 +192,42 @@ def test_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
     shipped = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_second_ner")
     shipped.to_disk(tmp_path / "shipped")
     (tmp_path / "pkg").mkdir()
-    package(tmp_path / "shipped", tmp_path / "pkg", name="tiny_gadget", version="0.0.1", code_paths=[ROOT / "scripts" / "functions.py"],
-            create_wheel=True, create_sdist=False, force=True, silent=True)
+    package(
+        tmp_path / "shipped",
+        tmp_path / "pkg",
+        name="tiny_gadget",
+        version="0.0.1",
+        code_paths=[ROOT / "scripts" / "functions.py"],
+        create_wheel=True,
+        create_sdist=False,
+        force=True,
+        silent=True,
+    )
     wheel = next((tmp_path / "pkg").rglob("*.whl"))
     target = tmp_path / "site"
     # --target works the same in a virtualenv, in the system Python and in CI
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(target), str(wheel)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
     # the project's scripts are not importable here: the package must bring its own code
-    code = ("import importlib.util, spacy; assert importlib.util.find_spec('functions') is None; "
-            "nlp = spacy.load('en_tiny_gadget'); print(sorted(nlp.get_pipe('new_ner').labels)); "
-            "print(nlp.pipe_names[-4:], len(nlp.get_pipe('entity_ruler').patterns))")
+    code = (
+        "import importlib.util, spacy; assert importlib.util.find_spec('functions') is None; "
+        "nlp = spacy.load('en_tiny_gadget'); print(sorted(nlp.get_pipe('new_ner').labels)); "
+        "print(nlp.pipe_names[-4:], len(nlp.get_pipe('entity_ruler').patterns))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     labels, pipes = result.stdout.strip().splitlines()
@@ -192,7 +241,9 @@ def test_update_config_passes_spacy_debug_config(update_runs):
     config = runs["rehearsal"][0] / "config.cfg"
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "debug", "config", str(config), "--code", "scripts/functions.py"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Config is valid" in result.stdout
@@ -218,8 +269,22 @@ def test_rehearsal_fails_loudly_without_the_recording_batcher(tiny_base, update_
     silently turn into the forgetting recipe."""
     corpus, _ = update_runs
     with pytest.raises(ValueError, match="recording_batcher"):
-        run_update(tmp_path, tiny_base, corpus, 1.0, 0.0, True, **{"training.batcher": {
-            "@batchers": "spacy.batch_by_words.v1", "size": 500, "tolerance": 0.2, "discard_oversize": False}})
+        run_update(
+            tmp_path,
+            tiny_base,
+            corpus,
+            1.0,
+            0.0,
+            True,
+            **{
+                "training.batcher": {
+                    "@batchers": "spacy.batch_by_words.v1",
+                    "size": 500,
+                    "tolerance": 0.2,
+                    "discard_oversize": False,
+                }
+            },
+        )
 
 
 def test_second_ner_adds_only_new_labels_and_keeps_the_base_entities(tiny_base, update_runs):
@@ -230,7 +295,9 @@ def test_second_ner_adds_only_new_labels_and_keeps_the_base_entities(tiny_base, 
     shipped = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["none"][1]), patterns, "rules_second_ner")
     assert shipped.pipe_names[-4:] == ["entity_ruler", "entity_snapshot", "new_ner", "new_entities_only"]
     texts = [t for t, _ in old_label_sentences(40, seed=11)] + [
-        "my kindle oasis stopped working after a week.", "Alice Smith bought a Pixel 7 in Paris."]
+        "my kindle oasis stopped working after a week.",
+        "Alice Smith bought a Pixel 7 in Paris.",
+    ]
     old = {"PER", "ORG", "LOC"}
     for b, s in zip(base.pipe(texts), shipped.pipe(texts)):
         assert evaluate.spans_of(b, old) == evaluate.spans_of(s, old), s.text
@@ -239,16 +306,24 @@ def test_second_ner_adds_only_new_labels_and_keeps_the_base_entities(tiny_base, 
     assert ("kindle oasis", "GADGET") in [(e.text, e.label_) for e in docs[0].ents]  # from the rules
     # the "none" run forgot the old labels: without the guard its second ner would add or change them
     unguarded = spacy.load(runs["none"][1])
-    assert any(evaluate.spans_of(b, old) != evaluate.spans_of(u, old) for b, u in zip(base.pipe(texts), unguarded.pipe(texts)))
+    assert any(
+        evaluate.spans_of(b, old) != evaluate.spans_of(u, old) for b, u in zip(base.pipe(texts), unguarded.pipe(texts))
+    )
 
 
-@pytest.mark.parametrize("combine,order", [
-    ("ner_only", ["tok2vec", "tagger", "ner"]),
-    ("rules_on_base", ["tok2vec", "tagger", "ner", "entity_ruler"]),
-    ("rules_before_ner", ["tok2vec", "tagger", "entity_ruler", "ner"]),
-    ("ner_before_rules", ["tok2vec", "tagger", "ner", "entity_ruler"]),
-    ("rules_win_second_ner", ["tok2vec", "tagger", "ner", "entity_ruler", "entity_snapshot", "new_ner", "new_entities_only"]),
-])
+@pytest.mark.parametrize(
+    "combine,order",
+    [
+        ("ner_only", ["tok2vec", "tagger", "ner"]),
+        ("rules_on_base", ["tok2vec", "tagger", "ner", "entity_ruler"]),
+        ("rules_before_ner", ["tok2vec", "tagger", "entity_ruler", "ner"]),
+        ("ner_before_rules", ["tok2vec", "tagger", "ner", "entity_ruler"]),
+        (
+            "rules_win_second_ner",
+            ["tok2vec", "tagger", "ner", "entity_ruler", "entity_snapshot", "new_ner", "new_entities_only"],
+        ),
+    ],
+)
 def test_combine_modes_place_the_rules(tiny_base, update_runs, tmp_path, combine, order):
     _, runs = update_runs
     patterns = [{"label": "GADGET", "pattern": "kindle oasis", "id": "line 1"}]
@@ -256,14 +331,20 @@ def test_combine_modes_place_the_rules(tiny_base, update_runs, tmp_path, combine
     shipped = assemble.assemble(base, updated, patterns, combine)
     assert shipped.pipe_names == order
     ner = shipped.get_pipe("ner")
-    assert ("GADGET" in ner.labels) == (combine not in ("rules_on_base", "rules_win_second_ner"))  # the base ner or the updated one
+    assert ("GADGET" in ner.labels) == (
+        combine not in ("rules_on_base", "rules_win_second_ner")
+    )  # the base ner or the updated one
     if "entity_ruler" in order:
         doc = shipped("Grace Lee sold her kindle oasis in Lima.")
         assert ("kindle oasis", "GADGET") in [(e.text, e.label_) for e in doc.ents]
     srsly.write_jsonl(tmp_path / "p.jsonl", patterns)
-    code, output = run_cli(assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", "bogus"])
+    code, output = run_cli(
+        assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", "bogus"]
+    )
     assert code == 1 and "--combine must be one of" in output and not (tmp_path / "out").exists()
-    code, output = run_cli(assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", combine])
+    code, output = run_cli(
+        assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", combine]
+    )
     assert code == 0 and spacy.load(tmp_path / "out").pipe_names == order
 
 

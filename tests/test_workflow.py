@@ -9,8 +9,19 @@ OVERRIDES = {
     "vars.rehearsal_texts_per_file": 300,
     "vars.heldout_texts_per_file": 100,
 }
-STEPS = ("bootstrap", "convert", "convert-ewt", "convert-btc", "base", "rehearsal", "config", "train", "assemble",
-         "evaluate", "report")
+STEPS = (
+    "bootstrap",
+    "convert",
+    "convert-ewt",
+    "convert-btc",
+    "base",
+    "rehearsal",
+    "config",
+    "train",
+    "assemble",
+    "evaluate",
+    "report",
+)
 
 
 def test_all_workflow_runs_end_to_end_and_then_skips(public_assets, capsys):

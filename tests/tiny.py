@@ -3,6 +3,7 @@
 The base knows PER/ORG/LOC; the update teaches it GADGET. The new-label
 sentences also name people and places, unannotated, as real data would.
 """
+
 import random
 from pathlib import Path
 from typing import List, Tuple
@@ -12,12 +13,66 @@ from spacy.cli.init_config import fill_config
 from spacy.cli.train import train
 from spacy.tokens import Doc, DocBin
 
-PEOPLE = ["Alice Smith", "Bob Jones", "Carla Diaz", "David Kim", "Emma Stone", "Farid Khan", "Grace Lee", "Hugo Martin",
-          "Ines Costa", "Jack White", "Kiri Tane", "Laura Gomez", "Marco Rossi", "Nina Petrova", "Omar Haddad", "Paula Silva"]
-ORGS = ["Acme Corp", "Globex", "Initech", "Umbrella Inc", "Stark Industries", "Wayne Enterprises", "Hooli", "Vandelay Industries"]
-PLACES = ["Paris", "Berlin", "Tokyo", "Lima", "Oslo", "Nairobi", "Toronto", "Madrid", "Cairo", "Sydney", "Denver", "Lisbon"]
-GADGETS = ["iPhone X", "Pixel 7", "Galaxy S9", "PS5", "Kindle Oasis", "Xbox One", "iPad Air", "Steam Deck", "Surface Pro 7",
-           "Apple Watch", "Nokia 3310", "MacBook Pro", "Fitbit Charge 4", "GoPro Hero 9", "Moto G7", "Switch Lite"]
+PEOPLE = [
+    "Alice Smith",
+    "Bob Jones",
+    "Carla Diaz",
+    "David Kim",
+    "Emma Stone",
+    "Farid Khan",
+    "Grace Lee",
+    "Hugo Martin",
+    "Ines Costa",
+    "Jack White",
+    "Kiri Tane",
+    "Laura Gomez",
+    "Marco Rossi",
+    "Nina Petrova",
+    "Omar Haddad",
+    "Paula Silva",
+]
+ORGS = [
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella Inc",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Hooli",
+    "Vandelay Industries",
+]
+PLACES = [
+    "Paris",
+    "Berlin",
+    "Tokyo",
+    "Lima",
+    "Oslo",
+    "Nairobi",
+    "Toronto",
+    "Madrid",
+    "Cairo",
+    "Sydney",
+    "Denver",
+    "Lisbon",
+]
+GADGETS = [
+    "iPhone X",
+    "Pixel 7",
+    "Galaxy S9",
+    "PS5",
+    "Kindle Oasis",
+    "Xbox One",
+    "iPad Air",
+    "Steam Deck",
+    "Surface Pro 7",
+    "Apple Watch",
+    "Nokia 3310",
+    "MacBook Pro",
+    "Fitbit Charge 4",
+    "GoPro Hero 9",
+    "Moto G7",
+    "Switch Lite",
+]
 
 OLD_TEMPLATES = [
     "{PER} works for {ORG} in {LOC}.",
@@ -43,7 +98,15 @@ GADGET_TEMPLATES = [
 
 def fill(template: str, rng: random.Random) -> Tuple[str, List[Tuple[int, int, str]]]:
     """Fill a template; return the text and the spans of every slot."""
-    slots = {"PER": PEOPLE, "PER2": PEOPLE, "ORG": ORGS, "LOC": PLACES, "LOC2": PLACES, "GADGET": GADGETS, "GADGET2": GADGETS}
+    slots = {
+        "PER": PEOPLE,
+        "PER2": PEOPLE,
+        "ORG": ORGS,
+        "LOC": PLACES,
+        "LOC2": PLACES,
+        "GADGET": GADGETS,
+        "GADGET2": GADGETS,
+    }
     text, spans, rest = "", [], template
     while "{" in rest:
         before, _, after = rest.partition("{")
@@ -144,6 +207,7 @@ dropout = 0.1
 learn_rate = 0.005
 """
 
+
 def tok2vec_block(section: str) -> str:
     """A small Tok2Vec.v2 model config under `section`."""
     return f"""[{section}]
@@ -176,8 +240,12 @@ def build_tiny_base(root: Path, listening_ner: bool = False) -> Path:
     write_old_label_corpus(root / "dev.spacy", 40, seed=2)
     config = root / "base.cfg"
     ner_tok2vec = LISTENER if listening_ner else tok2vec_block("components.ner.model.tok2vec")
-    text = TINY_CONFIG.replace("{shared_tok2vec}", tok2vec_block("components.tok2vec.model")).replace("{ner_tok2vec}", ner_tok2vec)
+    text = TINY_CONFIG.replace("{shared_tok2vec}", tok2vec_block("components.tok2vec.model")).replace(
+        "{ner_tok2vec}", ner_tok2vec
+    )
     config.write_text(text, encoding="utf8")
     fill_config(config, config, silent=True)
-    train(config, root / "out", overrides={"paths.train": str(root / "train.spacy"), "paths.dev": str(root / "dev.spacy")})
+    train(
+        config, root / "out", overrides={"paths.train": str(root / "train.spacy"), "paths.dev": str(root / "dev.spacy")}
+    )
     return root / "out" / "model-last"
