@@ -85,12 +85,11 @@ def score(
     examples = [Example(restricted(p, labels, label_map), r) for p, r in zip(predicted, reference)]
     prf = get_ner_prf(examples)
     per_type = prf.get("ents_per_type") or {}
-    # no entity on either side: nothing was missed or wrong
-    empty = 0.0 if prf["ents_f"] is None and any(e.label_ in labels for r in reference for e in r.ents) else 1.0
+    # get_ner_prf gives None when neither side has an entity: nothing was missed or wrong
     result = {
-        "p": round(100 * (prf["ents_p"] if prf["ents_p"] is not None else empty), 2),
-        "r": round(100 * (prf["ents_r"] if prf["ents_r"] is not None else empty), 2),
-        "f": round(100 * (prf["ents_f"] if prf["ents_f"] is not None else empty), 2),
+        "p": round(100 * (prf["ents_p"] if prf["ents_p"] is not None else 1.0), 2),
+        "r": round(100 * (prf["ents_r"] if prf["ents_r"] is not None else 1.0), 2),
+        "f": round(100 * (prf["ents_f"] if prf["ents_f"] is not None else 1.0), 2),
         "per_label": {
             label: {k: round(100 * per_type.get(label, {}).get(k, 0.0), 2) for k in ("p", "r", "f")}
             for label in sorted(labels)
