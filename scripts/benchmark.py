@@ -61,7 +61,8 @@ TRAININGS: Dict[str, Tuple[str, Dict]] = {
         "explosion/projects ner_double: base frozen, a fresh second ner for the new labels only",
         {"ner_double": True},
     ),
-    "default": ("this project's configs/config.cfg (merged base entities + silver 2:1 + teacher 1:1)", {}),
+    "default": ("this project's configs/config.cfg as checked in", {}),
+    "rehearsal": ("merged base entities + silver 2:1 + teacher-student 1:1", rehearsal_settings(2, 1, True)),
     "silver": ("silver blend 1:1 only", rehearsal_settings(1, 0, False)),
     "merged": ("base's old-label predictions merged into the new-label docs only", rehearsal_settings(0, 0, True)),
     "merged_silver": ("merged + silver 1:1", rehearsal_settings(1, 0, True)),
@@ -74,8 +75,10 @@ RECIPES: Dict[str, Tuple[str, str]] = {
     **{name: (name, "ner_only") for name in TRAININGS},
     "ner_double": ("ner_double", "as_trained"),
     "patterns_on_base": ("none", "rules_on_base"),
+    **{
+        f"rehearsal+{mode}": ("rehearsal", mode) for mode in assemble.MODES if mode not in ("ner_only", "rules_on_base")
+    },
     **{f"default+{mode}": ("default", mode) for mode in assemble.MODES if mode not in ("ner_only", "rules_on_base")},
-    "anchor+rules_win_second_ner": ("anchor", "rules_win_second_ner"),
 }
 
 
