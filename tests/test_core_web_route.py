@@ -19,7 +19,6 @@ import pytest
 import spacy
 import srsly
 from spacy.cli.init_config import fill_config
-from spacy.cli.package import package
 from spacy.cli.train import train
 from spacy.tokens import Doc, DocBin
 
@@ -30,7 +29,7 @@ import functions  # noqa: F401  (what `--code scripts/functions.py` does for `sp
 import make_config
 import rehearsal
 from conftest import ROOT, run_cli
-from tiny import gadget_records, old_label_sentences, tok2vec_block
+from tiny import gadget_records, install_wheel, old_label_sentences, tok2vec_block
 
 LABEL_MAP = "PERSON:PER,ORG:ORG,GPE:LOC,LOC:LOC,FAC:LOC"
 ONTONOTES = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE"}  # tiny.py's slots -> en_core_web_sm's labels
@@ -262,37 +261,6 @@ def build_core_web_like(root: Path) -> Path:
     nlp.meta.update(name=BASE_NAME, version="3.8.0")
     nlp.to_disk(root / "base")
     return root / "base"
-
-
-def install_wheel(pipeline: Path, packages: Path, target: Path, name: str, code_paths=()) -> None:
-    packages.mkdir(parents=True, exist_ok=True)
-    package(
-        pipeline,
-        packages,
-        name=name,
-        version="0.0.1",
-        code_paths=list(code_paths),
-        create_wheel=True,
-        create_sdist=False,
-        force=True,
-        silent=True,
-    )
-    wheel = next(packages.rglob("*.whl"))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
 
 
 def ok(main, args, **kwargs) -> str:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
-from spacy.cli.package import package
 from spacy.cli.train import train
 from spacy.util import load_config
 
@@ -20,7 +19,7 @@ import functions  # registers the ner_update.* functions
 import make_config
 import rehearsal
 from conftest import ROOT, run_cli
-from tiny import build_tiny_base, gadget_records, old_label_sentences
+from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
 
 STEPS = 120
 
@@ -191,36 +190,8 @@ def test_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
     patterns = [{"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}], "id": "line 1"}]
     shipped = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_second_ner")
     shipped.to_disk(tmp_path / "shipped")
-    (tmp_path / "pkg").mkdir()
-    package(
-        tmp_path / "shipped",
-        tmp_path / "pkg",
-        name="tiny_gadget",
-        version="0.0.1",
-        code_paths=[ROOT / "scripts" / "functions.py"],
-        create_wheel=True,
-        create_sdist=False,
-        force=True,
-        silent=True,
-    )
-    wheel = next((tmp_path / "pkg").rglob("*.whl"))
     target = tmp_path / "site"
-    # --target works the same in a virtualenv, in the system Python and in CI
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
+    install_wheel(tmp_path / "shipped", tmp_path / "pkg", target, "tiny_gadget", [ROOT / "scripts" / "functions.py"])
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
     # the project's scripts are not importable here: the package must bring its own code
     code = (

@@ -5,11 +5,14 @@ sentences also name people and places, unannotated, as real data would.
 """
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import List, Tuple
 
 import spacy
 from spacy.cli.init_config import fill_config
+from spacy.cli.package import package
 from spacy.cli.train import train
 from spacy.tokens import Doc, DocBin
 
@@ -249,3 +252,36 @@ def build_tiny_base(root: Path, listening_ner: bool = False) -> Path:
         config, root / "out", overrides={"paths.train": str(root / "train.spacy"), "paths.dev": str(root / "dev.spacy")}
     )
     return root / "out" / "model-last"
+
+
+def install_wheel(pipeline: Path, packages: Path, target: Path, name: str, code_paths=()) -> None:
+    """Package a pipeline as a wheel and pip-install it into `target` (--target: the same in a
+    virtualenv, the system Python and CI); load it with PYTHONPATH=target."""
+    packages.mkdir(parents=True, exist_ok=True)
+    package(
+        pipeline,
+        packages,
+        name=name,
+        version="0.0.1",
+        code_paths=list(code_paths),
+        create_wheel=True,
+        create_sdist=False,
+        force=True,
+        silent=True,
+    )
+    wheel = next(packages.rglob("*.whl"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
