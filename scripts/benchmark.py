@@ -95,14 +95,16 @@ def ner_double_config(cfg: Config, ner_model: Dict) -> Config:
     return cfg
 
 
-def training_config(template: Config, name: str, ner_model: Dict) -> Tuple[Config, Dict]:
-    """The config and the overrides of one training."""
+def training_config(template: Config, name: str, ner_model: Dict, paths: Dict[str, str]) -> Tuple[Config, Dict]:
+    """The config and the overrides of one training. A recipe that names `merge`
+    sets the base-entity paths itself, whatever the checked-in config says."""
     overrides = dict(TRAININGS[name][1])
     if overrides.pop("ner_double", False):
         return ner_double_config(template, ner_model), {}
-    merge = overrides.pop("merge", True)
-    if not merge:
-        overrides.update({"corpora.train.base_ents_path": None, "corpora.dev.base_ents_path": None})
+    if "merge" in overrides:
+        merge = overrides.pop("merge")
+        overrides["corpora.train.base_ents_path"] = paths["paths.train_base_ents"] if merge else None
+        overrides["corpora.dev.base_ents_path"] = paths["paths.dev_base_ents"] if merge else None
     return template, overrides
 
 
@@ -479,7 +481,7 @@ def main(
             if training == "none":  # nothing to train: the patterns on the untouched base
                 eval_jobs.append({**shared, "training": "none", "seed": seed, "recipes": recipe_modes})
                 continue
-            cfg, overrides = training_config(template, training, ner_model)
+            cfg, overrides = training_config(template, training, ner_model, common)
             out = output_dir / "runs" / training / str(seed)
             out.mkdir(parents=True, exist_ok=True)
             cfg.to_disk(out / "config.cfg")

@@ -60,3 +60,21 @@ def test_benchmark_runs_and_writes_a_table(tmp_path):
     assert summary["patterns_on_base"]["train_seconds"] == 0.0 and summary["patterns_on_base"]["ewt_agreement"] == 100.0
     # the default training is shared: one training per seed serves every default+* recipe
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["anchor", "default", "ner_double"]
+
+
+def test_rehearsal_recipes_merge_base_entities_whatever_the_config_says():
+    """A recipe that merges base entities sets their paths itself (the checked-in config may say null)."""
+    from spacy.util import load_config
+
+    from conftest import ROOT
+
+    template = load_config(ROOT / "configs" / "config.cfg", interpolate=False)
+    paths = {"paths.train_base_ents": "c/train_base_ents.spacy", "paths.dev_base_ents": "c/dev_base_ents.spacy"}
+    _, rehearsal = benchmark.training_config(template, "rehearsal", {}, paths)
+    assert rehearsal["corpora.train.base_ents_path"] == "c/train_base_ents.spacy"
+    assert rehearsal["corpora.dev.base_ents_path"] == "c/dev_base_ents.spacy"
+    assert rehearsal["training.before_update.silver_ratio"] == 2
+    _, anchor = benchmark.training_config(template, "anchor", {}, paths)
+    assert anchor["corpora.train.base_ents_path"] is None and anchor["training.before_update.teacher_ratio"] == 0
+    _, default = benchmark.training_config(template, "default", {}, paths)
+    assert default == {}  # the config as checked in
