@@ -437,3 +437,61 @@ def test_entity_split_keeps_names_out_of_train():
     assert dev and not convert.names(train) & convert.names(dev)
     # names are normalised: case, spaces and punctuation do not make a new name
     assert convert.entity_name("iPhone X") == convert.entity_name("iphone-x") == convert.entity_name("IPHONEX")
+
+
+# --- hand-checked over bootstrapped, evaluation texts left out, no split -----
+
+
+def test_hand_checked_record_replaces_the_bootstrapped_one(tmp_path):
+    """A text in both the annotations and the bootstrapped file is taken from the annotations (no conflict)."""
+    checked = write(
+        tmp_path,
+        "checked.jsonl",
+        [{"text": "Samsung Galaxy S8 is fine", "spans": [{"start": 0, "end": 17, "label": "GADGET"}]}],
+    )
+    boot = write(
+        tmp_path,
+        "boot.json",
+        [
+            ["Samsung Galaxy S8 is fine", {"entities": [[8, 17, "GADGET"]]}],
+            ["my ps4 broke", {"entities": [[3, 6, "GADGET"]]}],
+        ],
+    )
+    code, output, out = run_convert(
+        tmp_path, [checked], "--bootstrapped", boot, "--split", "random", "--dev-ratio", "0"
+    )
+    assert code == 0, output
+    assert read_spans(out) == {"Samsung Galaxy S8 is fine": [(0, 17, "GADGET")], "my ps4 broke": [(3, 6, "GADGET")]}
+    assert "1 bootstrapped records replaced by the hand-checked annotation" in output
+
+
+def test_excluded_texts_never_reach_train_or_dev(tmp_path):
+    records = [
+        ["my ps4 broke", {"entities": [[3, 6, "GADGET"]]}],
+        ["the xbox is loud", {"entities": [[4, 8, "GADGET"]]}],
+    ]
+    data = write(tmp_path, "data.json", records)
+    held_out = write(tmp_path, "dev.jsonl", [{"text": "the xbox is loud", "spans": []}])
+    code, output, out = run_convert(tmp_path, [data], "--exclude", held_out, "--split", "random")
+    assert code == 0, output
+    assert set(read_spans(out)) == {"my ps4 broke"}
+    assert "1 records left out because their text is in" in output
+
+
+def test_output_alone_writes_every_record_without_a_split(tmp_path):
+    data = write(
+        tmp_path, "data.json", [["my ps4 broke", {"entities": [[3, 6, "GADGET"]]}], ["hi there", {"entities": []}]]
+    )
+    code, output = run_cli(convert.main, [data, "--output", tmp_path / "all.spacy"])
+    assert code == 0, output
+    assert len(list(DocBin().from_disk(tmp_path / "all.spacy").get_docs(spacy.blank("en").vocab))) == 2
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["--output", "a.spacy", "--dev-output", "d.spacy"], ["--train-output", "t.spacy"]]
+)
+def test_outputs_must_be_a_split_or_one_file(tmp_path, args):
+    data = write(tmp_path, "data.json", [["my ps4 broke", {"entities": [[3, 6, "GADGET"]]}]])
+    code, output = run_cli(convert.main, [data, *[tmp_path / a if a.endswith(".spacy") else a for a in args]])
+    assert code == 1 and "Give --train-output and --dev-output (a split), or --output alone" in output
+    assert not list(tmp_path.glob("*.spacy"))
