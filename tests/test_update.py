@@ -340,3 +340,15 @@ def test_rules_win_second_ner_lets_a_pattern_replace_an_overlapping_base_entity(
     texts = [t for t, _ in old_label_sentences(40, seed=12)]
     for b, w in zip(base.pipe(texts), win.pipe(texts)):
         assert evaluate.spans_of(b, old) == evaluate.spans_of(w, old), w.text
+
+
+def test_rehearsal_bad_texts_file_fails_with_its_line_and_writes_nothing(tiny_base, update_runs, tmp_path):
+    corpus, _ = update_runs
+    (tmp_path / "raw.jsonl").write_text('{"text": "fine"}\n{"text": 3}\n', encoding="utf8")
+    out = tmp_path / "out"
+    code, output = run_cli(
+        rehearsal.main,
+        [tiny_base, corpus / "train.spacy", corpus / "dev.spacy", out, "--texts", tmp_path / "raw.jsonl"],
+    )
+    assert code == 1 and "raw.jsonl: line 2" in output
+    assert not out.exists() or not list(out.iterdir())
