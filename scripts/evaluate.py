@@ -176,6 +176,35 @@ def errors(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict:
     return {"false_positives": fp.most_common(), "false_negatives": fn.most_common(), "examples": examples}
 
 
+def away_from(docs: List[Doc], gold: List[Doc], labels: Set[str]) -> List[Doc]:
+    """Copies of `docs` with only the entities of `labels` that overlap no gold entity."""
+    out = []
+    for doc, ref in zip(docs, gold):
+        taken = {i for e in ref.ents for i in range(e.start, e.end)}
+        copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+        ents = [Span(copy, e.start, e.end, label=e.label_) for e in doc.ents if e.label_ in labels]
+        copy.set_ents([e for e in ents if not taken.intersection(range(e.start, e.end))], default="outside")
+        out.append(copy)
+    return out
+
+
+def relabel(base: List[Doc], predicted: List[Doc], gold: List[Doc], old: Set[str]) -> Dict:
+    """Of the gold new-label spans that a base entity overlaps, how many the
+    system labels exactly right (the new label wins where the base was wrong)."""
+    overlapped = right = 0
+    by_label: Counter = Counter()
+    for b, p, g in zip(base, predicted, gold):
+        found = {(e.start, e.end, e.label_) for e in p.ents}
+        for ent in g.ents:
+            under = [e.label_ for e in b.ents if e.label_ in old and e.start < ent.end and ent.start < e.end]
+            if under:
+                overlapped += 1
+                by_label.update(under[:1])
+                right += (ent.start, ent.end, ent.label_) in found
+    rate = round(100 * right / overlapped, 2) if overlapped else 100.0
+    return {"overlapped": overlapped, "relabelled": right, "rate": rate, "base_labels": dict(by_label.most_common())}
+
+
 def disagreements(base: List[Doc], predicted: List[Doc], labels: Set[str], label_map: Dict[str, str]) -> List[Dict]:
     """Texts where the old-label entities differ from the base's."""
     found = []
@@ -226,6 +255,7 @@ def evaluate(
     # the old labels are the gold labels of the old-label sets, or else the base's (mapped) labels
     old_labels = sorted({e.label_ for docs in old_sets.values() for d in docs for e in d.ents} or base_labels)
     new, old = set(new_labels), set(old_labels)
+    own = ner_labels(base)  # agreement with the base counts all its labels, unmapped
     rulers = tuple(model_only(shipped))
     metrics: Dict = {
         "new_labels": new_labels,
@@ -258,11 +288,15 @@ def evaluate(
         }
         metrics["new_label_sets"][name] = {system: score(docs, gold, new) for system, docs in runs.items()}
         metrics["new_label_sets"][name]["docs"] = len(gold)
-        # where the new labels are, do the old-label entities stay the base's?
+        # away from the gold new-label spans, do the base's entities (all its labels) stay as they were?
+        # where a base entity overlaps one, does the new label win?
         base_docs = run(base, texts, f"{name}: base")
-        reference = [restricted(d, old, label_map) for d in base_docs]
+        reference = away_from(base_docs, gold, own)
         metrics["new_label_sets"][name]["old_label_agreement"] = {
-            system: score(runs[system], reference, old, label_map) for system in ("model", "shipped")
+            system: score(away_from(runs[system], gold, own), reference, own) for system in ("model", "shipped")
+        }
+        metrics["new_label_sets"][name]["relabel"] = {
+            system: relabel(base_docs, runs[system], gold, own) for system in ("patterns", "model", "shipped")
         }
         metrics["confusion"][name] = confusion(gold, runs["shipped"], new)
         metrics["errors"][name] = errors(gold, runs["shipped"], new)
@@ -276,17 +310,17 @@ def evaluate(
             "shipped": run(shipped, texts, f"{name}: shipped"),
             "patterns": run(patterns, texts, f"{name}: patterns"),
         }
-        reference = [restricted(d, old, label_map) for d in runs["base"]]
+        reference = [restricted(d, own) for d in runs["base"]]
         entry: Dict = {"docs": len(texts)}
         for system, docs in runs.items():
             entry[system] = {"new_label_predictions": sum(len(spans_of(d, new)) for d in docs)}
             if system == "patterns":
                 continue
-            entry[system]["agreement"] = score(docs, reference, old, label_map)
+            entry[system]["agreement"] = score(docs, reference, own)
             if gold is not None:
                 entry[system]["gold"] = score(docs, gold, old, label_map)
         (metrics["old_label_sets"] if gold is not None else metrics["agreement_sets"])[name] = entry
-        metrics["disagreements"][name] = disagreements(runs["base"], runs["shipped"], old, label_map)
+        metrics["disagreements"][name] = disagreements(runs["base"], runs["shipped"], own, {})
         if gold is not None and not frozen_checked:
             diffs = token_diffs(runs["base"], runs["shipped"])
             metrics["frozen_outputs"] = {

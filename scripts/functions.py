@@ -17,9 +17,10 @@ the package, so it imports nothing from the project's other scripts.
 - ner_update.loss_logger.v1  wraps spaCy's console logger; writes every logged
   step's losses per component to JSONL, rehearsal losses apart.
 - ner_update_entity_snapshot / ner_update_new_entities_only  pipeline
-  components around a second ner: the first stores the entities found so far,
-  the second keeps them and adds only the second ner's new-label entities, so
-  old-label entities are never changed.
+  components around a second ner: the first stores the entities found so far
+  and clears them, the second puts them back with the second ner's new-label
+  entities, which replace an old-label entity they overlap (new_labels_win).
+  Old-label entities that no new-label entity overlaps are never changed.
 """
 
 import random
@@ -87,6 +88,18 @@ def new_label_corpus(path: Path, base_ents_path: Optional[Path] = None) -> Calla
             yield Example(nlp.make_doc(gold.text), gold)
 
     return read
+
+
+@registry.readers("ner_update.patterns.v1")
+def read_patterns(path: Optional[Path]) -> List[dict]:
+    """EntityRuler patterns from JSONL (one {"label", "pattern"} per line, blank
+    lines skipped) for `[initialize.components.entity_ruler.patterns]`; null: none.
+    The `bootstrap` step has validated the file with line numbers."""
+    if not path:
+        return []
+    with Path(path).open(encoding="utf-8-sig") as handle:
+        lines = [line for line in handle if line.strip()]
+    return [{k: v for k, v in srsly.json_loads(line).items() if k in ("label", "pattern", "id")} for line in lines]
 
 
 @registry.batchers("ner_update.recording_batcher.v1")
@@ -279,45 +292,105 @@ def loss_logger(path: Path, console: Optional[Callable] = None) -> Callable:
     return setup
 
 
-@Language.factory("ner_update_entity_snapshot", default_config={"key": "ner_update_snapshot", "clear": False})
-def make_entity_snapshot(nlp: Language, name: str, key: str, clear: bool) -> Callable[[Doc], Doc]:
-    """Store the entities found so far in doc.spans[key] (before a second ner).
-    clear: also remove them from doc.ents, so that the second ner predicts
-    freely instead of keeping them."""
+@Language.factory(
+    "ner_update_entity_snapshot",
+    default_config={"key": "ner_update_snapshot", "clear": True, "merged_by": "new_entities"},
+)
+def make_entity_snapshot(nlp: Language, name: str, key: str, clear: bool, merged_by: str) -> "EntitySnapshot":
+    return EntitySnapshot(nlp, name, key, clear, merged_by)
 
-    def snapshot(doc: Doc) -> Doc:
-        doc.spans[key] = list(doc.ents)
-        if clear:
+
+class EntitySnapshot:
+    """Before a second ner: store the entities found so far in doc.spans[key]
+    and (clear) remove them from doc.ents, so that the second ner predicts
+    freely instead of keeping them. The component `merged_by` must run after
+    it to put them back: if it is disabled or excluded, this one fails instead
+    of letting the old labels go missing."""
+
+    def __init__(self, nlp: Language, name: str, key: str, clear: bool, merged_by: str) -> None:
+        self.nlp, self.name, self.key, self.clear, self.merged_by = nlp, name, key, clear, merged_by
+        self._pipe_names: Optional[List[str]] = None  # the enabled pipeline when pickled
+
+    def __call__(self, doc: Doc) -> Doc:
+        names = self.nlp.pipe_names if self.nlp is not None else self._pipe_names
+        if self.clear and names is not None and self.merged_by not in names:
+            raise ValueError(
+                f"'{self.name}' removes the entities found so far and '{self.merged_by}' puts them back after the "
+                f"second ner, but '{self.merged_by}' is disabled or excluded: the old labels would be lost. "
+                f"Disable or exclude both, or neither."
+            )
+        doc.spans[self.key] = list(doc.ents)
+        if self.clear:
             doc.ents = []
         return doc
 
-    return snapshot
+    def __getstate__(self) -> dict:  # picklable for nlp.pipe(n_process=...) under spawn
+        state = dict(self.__dict__)
+        state["_pipe_names"] = list(self.nlp.pipe_names) if self.nlp is not None else self._pipe_names
+        state["nlp"] = None
+        return state
 
 
 @Language.factory(
     "ner_update_new_entities_only",
-    default_config={"key": "ner_update_snapshot", "old_labels": [], "new_labels_win": False},
+    default_config={"key": "ner_update_snapshot", "old_labels": [], "new_labels_win": True},
 )
 def make_new_entities_only(
     nlp: Language, name: str, key: str, old_labels: List[str], new_labels_win: bool
-) -> Callable[[Doc], Doc]:
-    """After a second ner: keep the entities of the snapshot in doc.spans[key]
-    and add the second ner's entities whose label is not one of `old_labels`
-    (the first ner's labels, fixed when the pipeline is assembled: a ner adds
-    the labels of entities set before it to its own at run time). Where the two
-    overlap, the snapshot's entity stays, unless new_labels_win: then the
-    new-label entity replaces it."""
-    old = set(old_labels)
+) -> "MergeNewEntities":
+    return MergeNewEntities(key, old_labels, new_labels_win)
 
-    def merge(doc: Doc) -> Doc:
-        snapshot = list(doc.spans.get(key, []))
-        new = [ent for ent in doc.ents if ent.label_ not in old]
-        first, second = (new, snapshot) if new_labels_win else (snapshot, new)
-        taken = {i for span in first for i in range(span.start, span.end)}
-        kept = first + [span for span in second if not taken.intersection(range(span.start, span.end))]
+
+class MergeNewEntities:
+    """After a second ner: put back the entities of the snapshot in
+    doc.spans[key] and add the second ner's entities whose label is not one of
+    `old_labels` (the first ner's labels, fixed when the pipeline is built: a
+    ner adds the labels of entities set before it to its own at run time).
+    Where they overlap, new_labels_win decides: true, new-label entities of the
+    snapshot (pattern matches) come first, then the second ner's, then the
+    snapshot's old-label entities; false, the snapshot's entities all come
+    first and the second ner only fills gaps."""
+
+    def __init__(self, key: str, old_labels: List[str], new_labels_win: bool) -> None:
+        self.key, self.old, self.new_labels_win = key, set(old_labels), new_labels_win
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.key not in doc.spans:  # no snapshot ran: the second ner kept the entities it found set
+            return doc
+        snapshot = list(doc.spans[self.key])
+        learned = [ent for ent in doc.ents if ent.label_ not in self.old]
+        if self.new_labels_win:
+            ruled = [span for span in snapshot if span.label_ not in self.old]
+            order = [ruled, learned, [span for span in snapshot if span.label_ in self.old]]
+        else:
+            order = [snapshot, learned]
+        kept: List[Span] = []
+        taken: set = set()
+        for spans in order:
+            for span in spans:
+                tokens = set(range(span.start, span.end))
+                if not tokens & taken:
+                    kept.append(span)
+                    taken |= tokens
         doc.ents = sorted(kept, key=lambda span: span.start)
-        if key in doc.spans:
-            del doc.spans[key]
+        del doc.spans[self.key]
         return doc
 
-    return merge
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
+        """new_ents_p/r/f: the new labels only; old_ents_f: the old labels (on a
+        dev set with the base's own predictions merged in, agreement with the
+        base). Predictions over tokens whose gold is missing are not counted."""
+        return {**prf(examples, lambda label: label not in self.old, "new_ents"), **prf(examples, self.old.__contains__, "old_ents")}
+
+
+def prf(examples: Iterable[Example], keep: Callable[[str], bool], prefix: str) -> Dict[str, float]:
+    """Micro P/R/F of the entities whose label `keep`s, as {prefix_p, _r, _f}."""
+    tp = n_pred = n_gold = 0
+    for eg in examples:
+        gold = {(e.start_char, e.end_char, e.label_) for e in eg.reference.ents if keep(e.label_)}
+        known = {t.idx for t in eg.reference if t.ent_iob != 0}
+        pred = {(e.start_char, e.end_char, e.label_) for e in eg.predicted.ents if keep(e.label_) and e[0].idx in known}
+        tp, n_pred, n_gold = tp + len(gold & pred), n_pred + len(pred), n_gold + len(gold)
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_gold if n_gold else 1.0
+    return {f"{prefix}_p": p, f"{prefix}_r": r, f"{prefix}_f": 2 * p * r / (p + r) if p + r else 0.0}

@@ -1,61 +1,146 @@
-"""Write the training config for a given base pipeline.
+"""Write the training config of a recipe for a given base pipeline.
 
-Takes configs/config.cfg and rewrites [nlp] lang/pipeline/disabled,
-[paths] vectors and [components] from the base: every component is sourced,
-vectors are copied if the base has any, all but the ner are
-frozen, and a ner that listens to a shared tok2vec/transformer gets its own copy
-(`replace_listeners`), so the shared layer stays frozen. Everything else
-(rehearsal, readers, optimizer, logger) is kept as configured.
+A recipe (configs/recipes/*.cfg) is written for the default base. Its
+components are of two kinds: the base's own (sourced from ${paths.base}
+without a `component` key), replaced here by whatever the base has, and the
+recipe's own (an entity_ruler, a second ner sourced from the base's ner, the
+components around it), kept as written and placed right after the base's ner.
+Every base component is frozen. A ner that listens to a shared tok2vec gets
+its own copy (`replace_listeners`), so the shared layer stays frozen.
+
+A recipe whose pipeline has `ner_tok2vec` reads the base ner's own
+token-to-vector layer as a component of its own, so that a second ner can
+listen to it (the base's features computed once, not twice): the base is
+rewritten that way into --shared-base (the same weights, the same outputs) and
+the config sources from there. Without patterns (--patterns ""), the recipe's
+entity_ruler is left out.
 """
 
+import copy
 from pathlib import Path
+from typing import Dict, List, Optional
+
+import spacy
 
 import typer
 from spacy.language import Language
-from spacy.util import load_config
+from spacy.util import load_config, registry, replace_model_node
 from thinc.api import Config
 from wasabi import msg
 
-from common import atomic_path, load_base
+from common import atomic_dir, atomic_path, load_base, resolve_base_name
+
+FEATURES = "ner_tok2vec"
+RULER = "entity_ruler"
 
 
-def adapt_config(config: Config, nlp: Language, base_model: str, trainable: str = "ner") -> Config:
-    """Return a copy of `config` whose pipeline is `nlp`'s, sourced from `base_model`."""
-    if trainable not in nlp.component_names:
-        raise ValueError(f"The base pipeline has no '{trainable}' component: {nlp.component_names}")
-    cfg = Config(config).copy()
+def share_ner_features(nlp: Language, ner: str = "ner", name: str = FEATURES) -> Language:
+    """Move `ner`'s own token-to-vector layer into a tok2vec component `name`
+    that the ner listens to (modifies and returns `nlp`; outputs unchanged)."""
+    if ner in [c for _, proc in nlp.pipeline for c in getattr(proc, "listening_components", [])]:
+        upstream = next(n for n, p in nlp.pipeline if ner in getattr(p, "listening_components", []))
+        nlp.replace_listeners(upstream, ner, ["model.tok2vec"])
+    ner_config = nlp.get_pipe_config(ner)
+    inner = nlp.get_pipe(ner).model.get_ref("tok2vec").layers[0]
+    features = nlp.add_pipe("tok2vec", name=name, before=ner, config={"model": copy.deepcopy(ner_config["model"]["tok2vec"])})
+    features.model.from_bytes(inner.to_bytes())
+    listener_config = {"@architectures": "spacy.Tok2VecListener.v1", "width": inner.get_dim("nO"), "upstream": name}
+    listener = registry.resolve({"model": listener_config})["model"]
+    replace_model_node(nlp.get_pipe(ner).model, inner, listener)
+    nlp._pipe_configs[ner]["model"]["tok2vec"] = listener_config
+    return nlp
+
+
+def write_shared_base(nlp: Language, path: Path, copies: Dict[str, str]) -> None:
+    """Write `nlp` with its ner's features shared, plus a disabled copy of a
+    component for each recipe component sourced from one ({name: component}):
+    sourcing one component twice from a pipeline would give one object."""
+    share_ner_features(nlp).to_disk(path)
+    if not copies:
+        return
+    nlp, source = spacy.load(path), spacy.load(path)
+    for name, component in copies.items():
+        nlp.add_pipe(component, name=name, source=source)
+        nlp.disable_pipe(name)
+    nlp.to_disk(path)
+
+
+def recipe_components(recipe: Config) -> List[str]:
+    """The recipe's own components, in pipeline order (not the base's)."""
+    own = []
+    for name in recipe["nlp"]["pipeline"]:
+        section = recipe["components"].get(name, {})
+        if name != FEATURES and not (section.get("source") == "${paths.base}" and "component" not in section):
+            own.append(name)
+    return own
+
+
+def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optional[str] = None) -> Config:
+    """A copy of `recipe` for the base `nlp` (sourced from `base_model`)."""
+    if "ner" not in nlp.component_names:
+        raise ValueError(f"The base pipeline has no 'ner' component: {nlp.component_names}")
+    cfg = Config(recipe).copy()
+    own = [n for n in recipe_components(cfg) if n != RULER or patterns]
+    listened = any("ner" in getattr(proc, "listening_components", []) for _, proc in nlp.components)
     cfg["paths"]["base"] = base_model
-    # copy the base's static vectors, if it has any (spaCy warns about a base without them)
+    if "patterns" in cfg["paths"]:
+        cfg["paths"]["patterns"] = patterns or None
     cfg["paths"]["vectors"] = "${paths.base}" if nlp.vocab.vectors.shape[0] else None
     cfg["nlp"]["lang"] = nlp.lang
-    cfg["nlp"]["pipeline"] = list(nlp.component_names)
+    base_names = list(nlp.component_names)
+    at = base_names.index("ner") + 1
+    cfg["nlp"]["pipeline"] = base_names[:at] + own + base_names[at:]
     cfg["nlp"]["disabled"] = list(nlp.disabled)
-    listened = any(trainable in getattr(proc, "listening_components", []) for _, proc in nlp.components)
+    trainable = set(recipe["nlp"]["pipeline"]) - set(recipe["training"]["frozen_components"])
     components = {}
-    for name in sorted(nlp.component_names):
+    for name in base_names:
         components[name] = {"source": "${paths.base}"}
-        if name == trainable and listened:
+        if name == "ner" and listened and "ner" in trainable:
             components[name]["replace_listeners"] = ["model.tok2vec"]
+    for name in own:
+        components[name] = copy.deepcopy(recipe["components"][name])
+        if "old_labels" in components[name]:
+            components[name]["old_labels"] = sorted(nlp.get_pipe("ner").labels)
     cfg["components"] = components
-    cfg["training"]["frozen_components"] = [n for n in nlp.component_names if n != trainable]
-    cfg["training"]["annotating_components"] = []
+    cfg["training"]["frozen_components"] = [n for n in base_names if n not in trainable]
+    cfg["training"]["annotating_components"] = [n for n in recipe["training"]["annotating_components"] if n in base_names]
+    if RULER not in own:
+        cfg["initialize"]["components"].pop(RULER, None)
     return cfg
 
 
 def main(
-    config_path: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="The update config template (configs/config.cfg)"
-    ),
+    recipe_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The recipe (configs/recipes/*.cfg)"),
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     output_path: Path = typer.Argument(..., dir_okay=False, help="Where to write the config for this base"),
+    patterns: str = typer.Option("", "--patterns", help="Patterns (EntityRuler JSONL) for the recipe's entity_ruler; empty: none"),
+    shared_base: Path = typer.Option(
+        Path("training/base_shared"), "--shared-base", file_okay=False, help="Where to write the base with its ner features shared"
+    ),
 ):
-    """Write the update config for a base pipeline."""
+    """Write a recipe's training config for a base pipeline."""
+    base_model = resolve_base_name(base_model)
+    recipe = load_config(recipe_path, interpolate=False)
+    if patterns and not Path(patterns).is_file():
+        msg.fail(f"Patterns file {patterns} not found (set vars.patterns to \"\" to use none)", exits=1)
     nlp = load_base(base_model)
-    cfg = adapt_config(load_config(config_path, interpolate=False), nlp, base_model)
+    source = base_model
+    copies = {name: recipe["components"][name]["component"] for name in recipe_components(recipe) if "component" in recipe["components"][name]}
+    if FEATURES in recipe["nlp"]["pipeline"] and FEATURES not in nlp.component_names:
+        with atomic_dir(shared_base) as tmp:
+            write_shared_base(nlp, tmp, copies)
+        source = str(shared_base)
+        msg.info(f"Wrote {shared_base}: '{base_model}' with its ner's features as the component '{FEATURES}'")
+        for name in copies:
+            recipe["components"][name]["component"] = name
+    try:
+        cfg = adapt_config(recipe, nlp, source, patterns)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     with atomic_path(output_path) as tmp:
         cfg.to_disk(tmp)
     frozen = cfg["training"]["frozen_components"]
-    msg.good(f"Wrote {output_path}: pipeline {cfg['nlp']['pipeline']} from '{base_model}', frozen {frozen}")
+    msg.good(f"Wrote {output_path} ({recipe_path.stem}): pipeline {cfg['nlp']['pipeline']} from '{source}', frozen {frozen}")
 
 
 if __name__ == "__main__":
