@@ -1,0 +1,237 @@
+"""Issue 17, replayed: nothing a user does loses their work, runs their code or writes
+outside the project. Each bad input fails with one clear message naming the file (and
+line), exits 1 and writes nothing."""
+
+from pathlib import Path
+
+import pytest
+import spacy
+import srsly
+
+import annotate
+import bootstrap
+from conftest import run_cli
+
+PATTERNS = [
+    {"label": "GADGET", "pattern": [{"LOWER": "iphone"}, {"LOWER": "x"}]},
+    {"label": "GADGET", "pattern": "galaxy s9"},
+]
+TEXTS = ["How to preorder the iPhone X", "My galaxy s9 broke.", "I need a new phone."]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    """Stands in for a trained pipeline: a blank English pipeline with an entity_ruler."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "GADGET", "pattern": "iPhone X"}])
+    path = tmp_path_factory.mktemp("pipeline") / "model"
+    nlp.to_disk(path)
+    return path
+
+
+def write_lines(path: Path, lines, encoding: str = "utf8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("".join(line + "\n" for line in lines).encode(encoding))
+    return path
+
+
+def write_patterns(path: Path, patterns) -> Path:
+    """Patterns as JSONL; a str item is written as the line it is."""
+    return write_lines(path, [p if isinstance(p, str) else srsly.json_dumps(p) for p in patterns])
+
+
+def run_bootstrap(tmp_path: Path, texts: Path, patterns: Path, *options):
+    """Run bootstrap; return (exit code, output, names of the files it wrote)."""
+    out = tmp_path / "out"
+    args = [texts, "--patterns", patterns, "--output", out / "annotations.json"]
+    args += ["--rehearsal-output", out / "rehearsal.jsonl", "--heldout-output", out / "heldout.jsonl", *options]
+    code, output = run_cli(bootstrap.main, args)
+    return code, output, sorted(p.name for p in out.glob("*")) if out.exists() else []
+
+
+def run_annotate(model: Path, texts: Path, patterns: Path, out: Path, *options):
+    """Run annotate with an HTML page; return (exit code, output)."""
+    args = [model, texts, "--patterns", patterns, "--output", out / "review.jsonl", "--html", out / "review.html"]
+    return run_cli(annotate.main, [*args, *options])
+
+
+# --- 1. script injection in the review page ---------------------------------------
+
+
+def test_review_page_escapes_a_label_from_the_patterns(tmp_path, model):
+    label = "<script>alert(1)</script>"
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", [{"label": label, "pattern": "galaxy s9"}])
+    code, output = run_annotate(model, texts, patterns, tmp_path / "out", "--labels", f"{label},GADGET")
+    assert code == 0, output
+    page = (tmp_path / "out" / "review.html").read_text(encoding="utf8")
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as text on the span
+
+
+# --- 2. hand corrections are never lost ----------------------------------------------
+
+
+def test_annotate_never_replaces_a_corrected_review_file(tmp_path, model):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    out = tmp_path / "corpus"
+    assert run_annotate(model, texts, patterns, out)[0] == 0
+    assert run_annotate(model, texts, patterns, out)[0] == 0  # unchanged since written: replaced
+    review = out / "review.jsonl"
+    records = list(srsly.read_jsonl(review))
+    records[0]["spans"] = [{"start": 3, "end": 12, "label": "GADGET"}]  # a correction
+    srsly.write_jsonl(review, records)
+    corrected = review.read_bytes()
+    page = (out / "review.html").read_bytes()
+
+    code, output = run_annotate(model, texts, patterns, out)
+    assert code == 1
+    assert f"{review} changed since annotate wrote it" in output and "--force" in output
+    assert review.read_bytes() == corrected and (out / "review.html").read_bytes() == page  # neither replaced
+
+    code, output = run_annotate(model, texts, patterns, out, "--force")
+    assert code == 0, output
+    assert review.read_bytes() != corrected
+
+
+def test_annotate_refuses_to_replace_a_review_file_it_did_not_write(tmp_path, model):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    out = tmp_path / "corpus"
+    write_lines(out / "review.jsonl", ['{"text": "mine", "spans": []}'])
+    code, output = run_annotate(model, texts, patterns, out)
+    assert code == 1 and "changed since annotate wrote it" in output
+    assert (out / "review.jsonl").read_text(encoding="utf8") == '{"text": "mine", "spans": []}\n'
+    assert not (out / "review.html").exists()
+
+
+# --- 5. encodings and overlong texts ------------------------------------------------
+
+BAD_BYTES = {
+    "utf16": ("\n".join(TEXTS) + "\n").encode("utf-16"),
+    "latin1": "iPhone X\ncaf\u00e9 au lait\n".encode("latin-1"),
+    "invalid_utf8": b"iPhone X\nfine\nbroken \xc3\x28 here\n",
+    "binary": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\xf4\xff\xd8",
+}
+EXPECTED = {
+    "utf16": "texts.txt: UTF-16 text",
+    "latin1": "texts.txt: line 2, column 4: byte 0xE9 is not UTF-8",
+    "invalid_utf8": "texts.txt: line 3, column 8: byte 0xC3 is not UTF-8",
+    "binary": "texts.txt: line 1, column 1: byte 0x89: the file is binary data, not text",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BYTES))
+def test_bootstrap_names_the_file_and_line_of_undecodable_texts(tmp_path, kind):
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes(BAD_BYTES[kind])
+    code, output, written = run_bootstrap(tmp_path, texts, write_patterns(tmp_path / "patterns.jsonl", PATTERNS))
+    assert code == 1 and written == []
+    assert EXPECTED[kind] in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BYTES))
+def test_annotate_names_the_file_and_line_of_undecodable_texts(tmp_path, model, kind):
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes(BAD_BYTES[kind])
+    out = tmp_path / "out"
+    code, output = run_annotate(model, texts, write_patterns(tmp_path / "patterns.jsonl", PATTERNS), out)
+    assert code == 1 and not out.exists()
+    assert EXPECTED[kind] in output
+
+
+def test_undecodable_json_texts_and_patterns_name_the_file(tmp_path):
+    texts = tmp_path / "texts.json"
+    texts.write_bytes('["iPhone X",\n "caf\u00e9"]'.encode("latin-1"))
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == [] and "texts.json: line 2, column 6: byte 0xE9" in output
+
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_lines(
+        tmp_path / "patterns.jsonl", [srsly.json_dumps(PATTERNS[0]), '{"label": "G\u00c4", "pattern": "x"}'], "latin-1"
+    )
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == [] and "patterns.jsonl: line 2, column 13: byte 0xC4" in output
+
+
+def long_text_file(tmp_path: Path) -> Path:
+    return write_lines(tmp_path / "texts.txt", [TEXTS[0], "", "word " * 200_001, TEXTS[1]])
+
+
+def test_bootstrap_names_the_line_of_a_text_over_max_length(tmp_path):
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output, written = run_bootstrap(tmp_path, long_text_file(tmp_path), patterns)
+    assert code == 1 and written == []
+    assert "texts.txt: line 3: a text of 1,000,004 characters, longer than spaCy's limit of 1,000,000" in output
+
+
+def test_annotate_names_the_line_of_a_text_over_max_length(tmp_path, model):
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output = run_annotate(model, long_text_file(tmp_path), patterns, tmp_path / "out")
+    assert code == 1 and not (tmp_path / "out").exists()
+    assert "texts.txt: line 3: a text of 1,000,004 characters" in output
+
+
+# --- 6. pattern validation ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ({"label": "MY GADGET", "pattern": "pixel"}, "line 2: empty or malformed label 'MY GADGET'"),
+        (
+            {"label": "GADGET", "pattern": [{"TEXT": {"REGEX": "(pixel"}}]},
+            "line 2: invalid regular expression '(pixel'",
+        ),
+        ({"label": "GADGET", "pattern": [{"_": {"x": {"REGEX": "a{2,1}"}}}]}, "line 2: invalid regular expression"),
+        ({"label": "GADGET", "pattern": [{}]}, "line 2: the pattern [{}] puts no condition on any token"),
+        ({"label": "GADGET", "pattern": [{"OP": "+"}]}, "matches every text"),
+        ({"label": "GADGET", "pattern": [{"OP": "*"}]}, "matches every text"),
+        ({"label": "GADGET", "pattern": [{}, {"OP": "?"}]}, "matches every text"),
+        ({"label": "GADGET", "pattern": "  "}, "line 2: a phrase pattern must not be blank"),
+    ],
+)
+def test_bad_patterns_fail_at_load_with_file_and_line(tmp_path, line, expected):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", [PATTERNS[0], line])
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == []
+    assert f"{patterns}: {expected}" in output or expected in output and str(patterns) in output
+    assert "Traceback" not in output
+
+
+def test_patterns_with_a_byte_order_mark_are_accepted(tmp_path):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    patterns.write_bytes(b"\xef\xbb\xbf" + patterns.read_bytes())
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 0, output
+    assert written == ["annotations.json", "heldout.jsonl", "rehearsal.jsonl"]
+
+
+def test_blank_lines_shift_neither_error_lines_nor_pattern_ids(tmp_path):
+    patterns = write_patterns(tmp_path / "patterns.jsonl", ["", PATTERNS[0], "  ", PATTERNS[1]])
+    assert [p["id"] for p in bootstrap.load_patterns(patterns)] == ["line 2", "line 4"]
+    write_patterns(patterns, ["", PATTERNS[0], "", {"label": "", "pattern": "x"}])
+    with pytest.raises(bootstrap.InputError, match="patterns.jsonl: line 4: empty or malformed label"):
+        bootstrap.load_patterns(patterns)
+
+
+def test_invalid_json_in_patterns_gives_line_and_column_not_the_line(tmp_path):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    broken = '{"label": "GADGET", "pattern": "secret customer name"'
+    patterns = write_patterns(tmp_path / "patterns.jsonl", [PATTERNS[0], "", broken])
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == []
+    assert "patterns.jsonl: line 3: invalid JSON at column 54" in output
+    assert "secret customer name" not in output
+
+
+def test_unknown_language_fails_with_a_message(tmp_path):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output, written = run_bootstrap(tmp_path, texts, patterns, "--lang", "zz")
+    assert code == 1 and written == []
+    assert "unknown language 'zz'" in output
