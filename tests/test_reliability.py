@@ -2,15 +2,21 @@
 outside the project. Each bad input fails with one clear message naming the file (and
 line), exits 1 and writes nothing."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 import spacy
 import srsly
+from weasel.cli.run import project_run
+from weasel.util import load_project_config
 
 import annotate
+import base
 import bootstrap
-from conftest import run_cli
+import clean
+import copy_shared_assets
+from conftest import ROOT, run_cli
 
 PATTERNS = [
     {"label": "GADGET", "pattern": [{"LOWER": "iphone"}, {"LOWER": "x"}]},
@@ -235,3 +241,97 @@ def test_unknown_language_fails_with_a_message(tmp_path):
     code, output, written = run_bootstrap(tmp_path, texts, patterns, "--lang", "zz")
     assert code == 1 and written == []
     assert "unknown language 'zz'" in output
+
+
+# --- 2 and 9. clean keeps edited files and follows no link --------------------------
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """The project's definition and scripts, with empty generated folders."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", "corpus", "training", "packages", "assets"))
+    for folder in ("corpus", "training", "packages"):
+        (project / folder).mkdir()
+        (project / folder / ".gitkeep").write_text("", encoding="utf8")
+    return project
+
+
+def test_clean_keeps_a_corrected_review_file_and_removes_the_rest(tmp_path, model):
+    project = project_copy(tmp_path)
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    assert run_annotate(model, texts, patterns, project / "corpus")[0] == 0
+    review = project / "corpus" / "review.jsonl"
+    review.write_text(
+        review.read_text(encoding="utf8").replace('"spans":[]', '"spans":[{"start":0,"end":2,"label":"X"}]')
+    )
+    (project / "corpus" / "train.spacy").write_bytes(b"x")
+    (project / "training" / "pipeline" / "ner").mkdir(parents=True)
+    (project / "training" / "pipeline" / "ner" / "model").write_bytes(b"x")
+
+    project_run(project, "clean", capture=True)
+    assert sorted(p.name for p in (project / "corpus").iterdir()) == [
+        ".gitkeep",
+        ".review.jsonl.sha256",
+        "review.jsonl",
+    ]
+    assert sorted(p.name for p in (project / "training").iterdir()) == [".gitkeep"]
+    assert "X" in review.read_text(encoding="utf8")
+
+
+def test_clean_refuses_a_symlinked_folder_and_removes_nothing(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    outside = tmp_path / "elsewhere"
+    write_lines(outside / "model.bin", ["x"])
+    shutil.rmtree(project / "training")
+    (project / "training").symlink_to(outside, target_is_directory=True)
+    write_lines(project / "corpus" / "train.spacy", ["x"])
+    monkeypatch.chdir(project)
+    code, output = run_cli(clean.main, ["corpus", "training", "packages"])
+    assert code == 1
+    assert "training is a symbolic link" in output and "remove the link" in output
+    assert (outside / "model.bin").exists() and (project / "corpus" / "train.spacy").exists()
+
+
+def test_clean_removes_links_inside_the_folders_not_their_targets(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    outside = tmp_path / "elsewhere"
+    write_lines(outside / "keep.txt", ["x"])
+    (project / "corpus" / "dir_link").symlink_to(outside, target_is_directory=True)
+    (project / "corpus" / "file_link").symlink_to(outside / "keep.txt")
+    monkeypatch.chdir(project)
+    code, output = run_cli(clean.main, ["corpus", "training", "packages"])
+    assert code == 0, output
+    assert sorted(p.name for p in (project / "corpus").iterdir()) == [".gitkeep"]
+    assert (outside / "keep.txt").read_text(encoding="utf8") == "x\n"
+
+
+# --- 9. no write through a planted link ---------------------------------------------
+
+
+def test_copy_shared_assets_refuses_to_write_through_a_link(tmp_path):
+    project = project_copy(tmp_path)
+    shared = tmp_path / "shared"
+    (shared).mkdir()
+    asset = next(a for a in load_project_config(project)["assets"] if "url" in a)
+    victim = write_lines(tmp_path / "victim.txt", ["precious"])
+    content = b"the asset\n"
+    (shared / "copy").write_bytes(content)
+    (project / asset["dest"]).parent.mkdir(parents=True, exist_ok=True)
+    (project / asset["dest"]).symlink_to(victim)
+    with pytest.MonkeyPatch.context() as patch:  # the asset's checksum is the one of our file
+        patch.setattr(copy_shared_assets, "get_checksum", lambda p: asset["checksum"] if p.name == "copy" else "-")
+        code, output = run_cli(copy_shared_assets.main, [shared, "--project", project])
+    assert code == 1 and f"{asset['dest']} is a symbolic link" in output
+    assert victim.read_text(encoding="utf8") == "precious\n"
+
+
+def test_base_refuses_to_write_its_logs_through_a_link(tmp_path):
+    out = tmp_path / "training" / "base"
+    out.mkdir(parents=True)
+    victim = write_lines(tmp_path / "victim.txt", ["precious"])
+    (out / "syntax.log").symlink_to(victim)
+    code, output = run_cli(base.main, [out / "model-best", "--output", out], extra_args=True)
+    assert code == 1 and "syntax.log is a symbolic link" in output
+    assert victim.read_text(encoding="utf8") == "precious\n"
+    assert sorted(p.name for p in out.iterdir()) == ["syntax.log"]
