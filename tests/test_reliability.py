@@ -3,17 +3,19 @@ outside the project. Each bad input fails with one clear message naming the file
 line), exits 1 and writes nothing."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import spacy
 import srsly
 from weasel.cli.run import project_run
-from weasel.util import load_project_config
+from weasel.util import load_project_config, split_command
 
 import annotate
 import base
 import bootstrap
+import check_vars
 import clean
 import copy_shared_assets
 from conftest import ROOT, run_cli
@@ -335,3 +337,88 @@ def test_base_refuses_to_write_its_logs_through_a_link(tmp_path):
     assert code == 1 and "syntax.log is a symbolic link" in output
     assert victim.read_text(encoding="utf8") == "precious\n"
     assert sorted(p.name for p in out.iterdir()) == ["syntax.log"]
+
+
+# --- 8. vars checked before long work -----------------------------------------------
+
+
+def project_vars(**changes) -> list:
+    """Every var of project.yml as NAME=VALUE, with some changed."""
+    values = {**load_project_config(ROOT)["vars"], **changes}
+    return [f"{name}={value}" for name, value in values.items()]
+
+
+def test_check_vars_runs_first_with_every_var_and_before_package():
+    config = load_project_config(ROOT, overrides={"vars.old_label_map": "O'X:ORG"})
+    assert config["workflows"]["all"][0] == "check-vars"
+    commands = {command["name"]: command for command in config["commands"]}
+    args = split_command(commands["check-vars"]["script"][0])
+    assert args[:2] == ["python", "scripts/check_vars.py"]
+    assert {arg.partition("=")[0] for arg in args[2:] if "=" in arg} == set(config["vars"])
+    assert "old_label_map=O'X:ORG" in args
+    first = split_command(commands["package"]["script"][0])
+    assert (
+        first[1] == "scripts/check_vars.py" and "package_version=0.1.0" in first and "package_name=ner_updated" in first
+    )
+
+
+def test_a_quote_in_the_label_map_reaches_every_script_as_one_argument():
+    config = load_project_config(ROOT, overrides={"vars.old_label_map": "O'X:ORG,PERSON:PER"})
+    lines = [line for command in config["commands"] for line in command["script"] if "O'X" in line]
+    assert len(lines) >= 3  # check-vars, evaluate, benchmark
+    for line in lines:
+        args = split_command(line)  # weasel's shlex split: a ' inside '...' used to end the quote
+        assert any(arg.endswith("O'X:ORG,PERSON:PER") for arg in args), line
+
+
+def test_check_vars_accepts_the_project_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # paths in vars are relative to the project
+    output = tmp_path / "vars.json"
+    code, out = run_cli(check_vars.main, [*project_vars(), "--output", output])
+    assert code == 0, out
+    assert srsly.read_json(output)["combine"] == "rules_win_second_ner"
+
+
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("combine", "rules_win", "not a combine mode; choose one of"),
+        ("package_version", "../../x", "not a version such as 0.1.0"),
+        ("package_version", "0.1.0/../../x", "not a version such as 0.1.0"),
+        ("package_name", "../evil", "use only lowercase letters, digits and _"),
+        ("package_name", "My Pipeline", "use only lowercase letters, digits and _"),
+        ("old_label_map", "O'X", 'label map item "O\'X" is not LABEL:GOLD_LABEL'),
+        ("lang", "zz", "spaCy has no language with this code"),
+        ("base_model", "en_core_web_nope", "neither an installed pipeline package nor a pipeline folder"),
+        ("patterns", "assets/no_such_patterns.jsonl", "no such file or folder"),
+        ("split", "by_name", "Input should be 'entity' or 'random'"),
+        ("dev_ratio", "1.5", "less than 1"),
+        ("train_overrides", "training.max_steps 100", "'training.max_steps' is not a config override"),
+        ("base_overrides", "--training.max_steps", "--training.max_steps has no value"),
+    ],
+)
+def test_check_vars_names_each_bad_var_and_writes_nothing(tmp_path, monkeypatch, name, value, expected):
+    monkeypatch.chdir(ROOT)
+    output = tmp_path / "vars.json"
+    code, out = run_cli(check_vars.main, [*project_vars(**{name: value}), "--output", output])
+    assert code == 1
+    assert f"vars.{name} = {value!r}:" in out and expected in out
+    assert "1 bad vars" in out and not output.exists()
+
+
+def test_check_vars_reads_the_combine_modes_from_their_config_folder(tmp_path, monkeypatch):
+    (tmp_path / "my_mode.cfg").write_text("[nlp]\n", encoding="utf8")
+    monkeypatch.setattr(check_vars, "COMBINE_CONFIGS", tmp_path)
+    assert check_vars.check_vars({"combine": "my_mode"}) == []
+    assert "choose one of my_mode" in check_vars.check_vars({"combine": "ner_only"})[0]
+
+
+def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    default = (tmp_path / "training" / "base" / "model-best").resolve()
+    assert check_vars.check_vars({"base_model": str(default)}) == []
+    trained = []
+    monkeypatch.setattr(base, "train_in_parallel", lambda jobs, *_: trained.append(jobs) or sys.exit(3))
+    configs = ["--config", ROOT / "configs" / "base.cfg", "--ner-config", ROOT / "configs" / "base_ner.cfg"]
+    code, out = run_cli(base.main, [default, "--output", "training/base", *configs])
+    assert trained and code == 3, out  # it trains the base instead of sending the user to `project run base`
