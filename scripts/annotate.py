@@ -181,6 +181,37 @@ def render_page(
     )
 
 
+def check_outputs(output_path: Path, html_path: Path | None, force: bool) -> None:
+    """Fail if the outputs are one file, or (without force) one of them changed since annotate wrote it."""
+    if html_path is not None and html_path.resolve() == output_path.resolve():
+        msg.fail("--html and --output must be different files", exits=1)
+    edited = [str(path) for path in (output_path, html_path) if path is not None and edited_since_written(path)]
+    if edited and not force:
+        msg.fail(
+            f"{' and '.join(edited)} changed since annotate wrote it (your corrections?), so annotate will not "
+            f"replace it: move the corrected file into the annotations folder (or rename it) and run annotate "
+            f"again, or pass --force to replace it",
+            exits=1,
+        )
+
+
+def predict(
+    nlp: Language,
+    ruler_nlp: Language | None,
+    found: list[tuple[str, int, str]],
+    labels: set[str] | None,
+    batch_size: int,
+) -> list[Item]:
+    """Run the pipeline (only what its ner needs) and the patterns over the texts."""
+    needed = entity_components(nlp)
+    texts = [text for _, _, text in found]
+    with nlp.select_pipes(enable=needed):
+        msg.info(f"Running {needed} of {nlp.pipe_names}")
+        predicted = run(nlp, texts, labels, "pipeline", batch_size)
+    matched = run(ruler_nlp, texts, labels, "patterns", batch_size) if ruler_nlp else [None] * len(texts)
+    return [Item(src, line, text, p, m) for (src, line, text), p, m in zip(found, predicted, matched)]
+
+
 def review_counts(items: list[Item], n_selected: int, with_patterns: bool) -> list[tuple[str, int]]:
     """The counts shown in the terminal and on the page."""
     counts = [("texts", len(items)), ("with pipeline entities", sum(bool(item.pipeline_spans) for item in items))]
@@ -269,16 +300,7 @@ def main(
     the checksum of what it wrote is kept in .NAME.sha256 beside each output."""
     if only_disagreements and patterns_path is None:
         msg.fail("--only-disagreements needs --patterns to disagree with", exits=1)
-    if html_path is not None and html_path.resolve() == output_path.resolve():
-        msg.fail("--html and --output must be different files", exits=1)
-    edited = [str(path) for path in (output_path, html_path) if path is not None and edited_since_written(path)]
-    if edited and not force:
-        msg.fail(
-            f"{' and '.join(edited)} changed since annotate wrote it (your corrections?), so annotate will not "
-            f"replace it: move the corrected file into the annotations folder (or rename it) and run annotate "
-            f"again, or pass --force to replace it",
-            exits=1,
-        )
+    check_outputs(output_path, html_path, force)
     try:
         labels = parse_labels(labels_value) if labels_value.strip() else None
     except ValueError as err:
@@ -308,13 +330,7 @@ def main(
     known = entity_labels(nlp)
     for label in [label for label in labels or [] if label not in known]:
         msg.warn(f"Pipeline '{model}' has no entity component that knows {label}: it will predict none")
-    needed = entity_components(nlp)
-    texts = [text for _, _, text in found]
-    with nlp.select_pipes(enable=needed):
-        msg.info(f"Running {needed} of {nlp.pipe_names}")
-        predicted = run(nlp, texts, label_set, "pipeline", batch_size)
-    matched = run(ruler_nlp, texts, label_set, "patterns", batch_size) if ruler_nlp else [None] * len(texts)
-    items = [Item(src, line, text, p, m) for (src, line, text), p, m in zip(found, predicted, matched)]
+    items = predict(nlp, ruler_nlp, found, label_set, batch_size)
 
     ordered = sorted(items, key=lambda item: not item.disagreement)  # stable: input order otherwise
     selected = [item for item in ordered if item.disagreement] if only_disagreements else ordered
