@@ -8,8 +8,10 @@ download. On a machine with network, `spacy project assets` fetches everything
 and this script is not needed.
 """
 
+import os
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import typer
 from wasabi import msg
@@ -18,21 +20,40 @@ from weasel.util import get_checksum, load_project_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def link_on_the_way(dest: str, project_dir: Path) -> Optional[Path]:
+    """The first symbolic link among dest's folders and dest itself (inside the project), if any."""
+    path = project_dir
+    for part in Path(dest).parts:
+        path = path / part
+        if path.is_symlink():
+            return path
+    return None
+
+
 def copy_shared_assets(source: Path, project_dir: Path = ROOT) -> list:
-    """Copy matching files; return the asset dests that are now in place."""
+    """Copy matching files; return the asset dests that are now in place.
+
+    Raises ValueError, before copying anything, if a dest it would write is (or
+    lies behind) a symbolic link: the copy would land outside the project.
+    """
     by_checksum = {get_checksum(p): p for p in sorted(source.iterdir()) if p.is_file()} if source.is_dir() else {}
-    placed = []
+    placed, to_copy = [], []
     for asset in load_project_config(project_dir).get("assets", []):
-        dest = project_dir / asset["dest"]
-        checksum = asset.get("checksum")
+        dest, checksum = project_dir / asset["dest"], asset.get("checksum")
         if "url" not in asset or not checksum:
             continue
         if dest.exists() and get_checksum(dest) == checksum:
             placed.append(asset["dest"])
         elif checksum in by_checksum:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(by_checksum[checksum], dest)
-            placed.append(asset["dest"])
+            to_copy.append((by_checksum[checksum], asset["dest"]))
+    for _, dest in to_copy:
+        link = link_on_the_way(dest, project_dir)
+        if link is not None:
+            raise ValueError(f"{link} is a symbolic link (to {os.readlink(link)}): refusing to copy {dest} through it")
+    for copy_from, dest in to_copy:
+        (project_dir / dest).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(copy_from, project_dir / dest)
+        placed.append(dest)
     return placed
 
 
@@ -45,7 +66,10 @@ def main(
     ),
 ):
     """Copy local copies of remote assets into place, matched by md5 checksum."""
-    placed = copy_shared_assets(source, project_dir)
+    try:
+        placed = copy_shared_assets(source, project_dir)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     if not source.is_dir():
         msg.warn(f"{source} does not exist: nothing copied")
     msg.info(f"{len(placed)} remote assets in place: {', '.join(placed) or 'none'}")

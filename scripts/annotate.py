@@ -27,7 +27,15 @@ from wasabi import msg
 
 import functions  # noqa: F401  (registers the components a shipped pipeline may use)
 from bootstrap import load_patterns, pattern_pipeline
-from common import InputError, atomic_path, expand_text_files, iter_numbered_texts, load_base
+from common import (
+    InputError,
+    atomic_path,
+    edited_since_written,
+    expand_text_files,
+    iter_numbered_texts,
+    load_base,
+    record_written,
+)
 
 NER_FACTORIES = {"ner", "beam_ner"}
 # components that set no entities: running them cannot change what the ner predicts
@@ -66,14 +74,16 @@ class Item:
         return {"text": self.text, "spans": [dict(s) for s in self.pipeline_spans], "meta": meta}
 
 
-def collect_texts(paths: Sequence[Path]) -> tuple[list[tuple[str, int, str]], int, int]:
-    """(source, line, text) of every unique text in input order; also blanks skipped and duplicates merged."""
+def collect_texts(paths: Sequence[Path], max_length: int) -> tuple[list[tuple[str, int, str]], int, int]:
+    """(source, line, text) of every unique text in input order; also blanks skipped and duplicates merged.
+
+    InputError for a bad file or record, or a text over max_length (spaCy's nlp.max_length)."""
     seen: set[str] = set()
     found = []
     duplicates = 0
     counts: Counter = Counter()
     for path in expand_text_files(list(paths)):
-        for line, text in iter_numbered_texts(path, counts):
+        for line, text in iter_numbered_texts(path, counts, max_length):
             if text in seen:
                 duplicates += 1
                 continue
@@ -130,7 +140,9 @@ def render_page(
     items: list[Item], counts: list[tuple[str, int]], labels: Sequence[str], pipeline: str, lang: str
 ) -> str:
     """A self-contained displaCy page: counts, then per text the pipeline's and the patterns' entities."""
-    options = {"colors": {label.upper(): COLORS[i % len(COLORS)] for i, label in enumerate(labels)}}
+    # displaCy escapes the text but writes labels as they are: a label from a pattern file or a
+    # model could be markup (<script>...), so labels go in escaped
+    options = {"colors": {html.escape(label).upper(): COLORS[i % len(COLORS)] for i, label in enumerate(labels)}}
     sections = []
     for item in items:
         views = [("pipeline", item.pipeline_spans)]
@@ -139,7 +151,7 @@ def render_page(
         rendered = "".join(
             f"<div class='view'><div class='name'>{name}</div>"
             + displacy.render(
-                {"text": item.text, "ents": [dict(s) for s in spans]},
+                {"text": item.text, "ents": [{**s, "label": html.escape(s["label"])} for s in spans]},
                 style="ent",
                 manual=True,
                 options=options,
@@ -167,6 +179,76 @@ def render_page(
         f"<p>Labels: {html.escape(', '.join(labels)) or 'all'}. Texts where the views disagree come first.</p>"
         f"{''.join(sections)}</body></html>"
     )
+
+
+def check_outputs(output_path: Path, html_path: Path | None, force: bool) -> None:
+    """Fail if the outputs are one file, or (without force) one of them changed since annotate wrote it."""
+    if html_path is not None and html_path.resolve() == output_path.resolve():
+        msg.fail("--html and --output must be different files", exits=1)
+    edited = [str(path) for path in (output_path, html_path) if path is not None and edited_since_written(path)]
+    if edited and not force:
+        msg.fail(
+            f"{' and '.join(edited)} changed since annotate wrote it (your corrections?), so annotate will not "
+            f"replace it: move the corrected file into the annotations folder (or rename it) and run annotate "
+            f"again, or pass --force to replace it",
+            exits=1,
+        )
+
+
+def predict(
+    nlp: Language,
+    ruler_nlp: Language | None,
+    found: list[tuple[str, int, str]],
+    labels: set[str] | None,
+    batch_size: int,
+) -> list[Item]:
+    """Run the pipeline (only what its ner needs) and the patterns over the texts."""
+    needed = entity_components(nlp)
+    texts = [text for _, _, text in found]
+    with nlp.select_pipes(enable=needed):
+        msg.info(f"Running {needed} of {nlp.pipe_names}")
+        predicted = run(nlp, texts, labels, "pipeline", batch_size)
+    matched = run(ruler_nlp, texts, labels, "patterns", batch_size) if ruler_nlp else [None] * len(texts)
+    return [Item(src, line, text, p, m) for (src, line, text), p, m in zip(found, predicted, matched)]
+
+
+def review_counts(items: list[Item], n_selected: int, with_patterns: bool) -> list[tuple[str, int]]:
+    """The counts shown in the terminal and on the page."""
+    counts = [("texts", len(items)), ("with pipeline entities", sum(bool(item.pipeline_spans) for item in items))]
+    if with_patterns:
+        counts.append(("with pattern matches", sum(bool(item.pattern_spans) for item in items)))
+        counts.append(("disagreements", sum(item.disagreement for item in items)))
+    counts.append(("records written", n_selected))
+    return counts
+
+
+def label_rows(items: list[Item], labels: Sequence[str], with_patterns: bool) -> tuple[tuple, list[tuple]]:
+    """Header and per-label rows: spans found by the pipeline (and the patterns, and both)."""
+    rows = []
+    for label in labels:
+        pipe_spans = {
+            (i, s["start"], s["end"]) for i, it in enumerate(items) for s in it.pipeline_spans if s["label"] == label
+        }
+        if not with_patterns:
+            rows.append((label, len(pipe_spans)))
+            continue
+        pat_spans = {
+            (i, s["start"], s["end"]) for i, it in enumerate(items) for s in it.pattern_spans if s["label"] == label
+        }
+        rows.append((label, len(pipe_spans), len(pat_spans), len(pipe_spans & pat_spans)))
+    header = ("label", "pipeline", "patterns", "both") if with_patterns else ("label", "pipeline")
+    return header, rows
+
+
+def write_review(output_path: Path, jsonl: str, html_path: Path | None, page: str | None) -> None:
+    """Write the records and the page (both or neither), and record their checksums."""
+    with ExitStack() as stack:
+        stack.enter_context(atomic_path(output_path)).write_text(jsonl, encoding="utf8")
+        if html_path is not None:
+            stack.enter_context(atomic_path(html_path)).write_text(page, encoding="utf8")
+    for path in (output_path, html_path):
+        if path is not None:
+            record_written(path)
 
 
 def main(
@@ -207,19 +289,29 @@ def main(
         bool, typer.Option("--only-disagreements", help="Write only texts where patterns and pipeline disagree")
     ] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per batch for nlp.pipe")] = 256,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the output files even if they were edited since annotate wrote them"),
+    ] = False,
 ) -> None:
-    """Pre-annotate raw texts with a pipeline for review; disagreements with the patterns first."""
+    """Pre-annotate raw texts with a pipeline for review; disagreements with the patterns first.
+
+    Never replaces an output that changed since annotate wrote it (your corrections):
+    the checksum of what it wrote is kept in .NAME.sha256 beside each output."""
     if only_disagreements and patterns_path is None:
         msg.fail("--only-disagreements needs --patterns to disagree with", exits=1)
-    if html_path is not None and html_path.resolve() == output_path.resolve():
-        msg.fail("--html and --output must be different files", exits=1)
+    check_outputs(output_path, html_path, force)
     try:
         labels = parse_labels(labels_value) if labels_value.strip() else None
     except ValueError as err:
         msg.fail(str(err), exits=1)
     try:
-        found, blanks, duplicates = collect_texts(inputs)
         patterns = load_patterns(patterns_path) if patterns_path is not None else None
+    except InputError as err:
+        msg.fail(str(err), exits=1)
+    nlp = load_base(model)
+    try:
+        found, blanks, duplicates = collect_texts(inputs, nlp.max_length)
     except InputError as err:
         msg.fail(str(err), exits=1)
     if not found:
@@ -231,63 +323,29 @@ def main(
             msg.fail(f"{patterns_path}: no patterns for the labels {', '.join(labels)}", exits=1)
     label_set = set(labels) if labels else None
 
-    nlp = load_base(model)
-    ruler_nlp = None
-    if patterns is not None:
-        try:
-            ruler_nlp = pattern_pipeline(nlp.lang, patterns)
-        except InputError as err:
-            msg.fail(f"{patterns_path}: {err}", exits=1)
+    try:
+        ruler_nlp = pattern_pipeline(nlp.lang, patterns) if patterns is not None else None
+    except InputError as err:
+        msg.fail(f"{patterns_path}: {err}", exits=1)
     known = entity_labels(nlp)
-    for label in labels or []:
-        if label not in known:
-            msg.warn(f"Pipeline '{model}' has no entity component that knows {label}: it will predict none")
-    needed = entity_components(nlp)
-    texts = [text for _, _, text in found]
-    with nlp.select_pipes(enable=needed):
-        msg.info(f"Running {needed} of {nlp.pipe_names}")
-        predicted = run(nlp, texts, label_set, "pipeline", batch_size)
-    matched = run(ruler_nlp, texts, label_set, "patterns", batch_size) if ruler_nlp else [None] * len(texts)
-    items = [Item(src, line, text, p, m) for (src, line, text), p, m in zip(found, predicted, matched)]
+    for label in [label for label in labels or [] if label not in known]:
+        msg.warn(f"Pipeline '{model}' has no entity component that knows {label}: it will predict none")
+    items = predict(nlp, ruler_nlp, found, label_set, batch_size)
 
     ordered = sorted(items, key=lambda item: not item.disagreement)  # stable: input order otherwise
     selected = [item for item in ordered if item.disagreement] if only_disagreements else ordered
     selected = selected[:limit] if limit else selected
-    n_disagree = sum(item.disagreement for item in items)
-    counts = [
-        ("texts", len(items)),
-        ("with pipeline entities", sum(bool(item.pipeline_spans) for item in items)),
-    ]
-    if patterns is not None:
-        counts.append(("with pattern matches", sum(bool(item.pattern_spans) for item in items)))
-        counts.append(("disagreements", n_disagree))
-    counts.append(("records written", len(selected)))
+    counts = review_counts(items, len(selected), patterns is not None)
 
     jsonl = "".join(srsly.json_dumps(item.to_record(model)) + "\n" for item in selected)
     shown_labels = labels or sorted(
         {s["label"] for item in items for s in item.pipeline_spans + (item.pattern_spans or [])}
     )
-    with ExitStack() as stack:  # both files or neither
-        tmp_output = stack.enter_context(atomic_path(output_path))
-        tmp_output.write_text(jsonl, encoding="utf8")
-        if html_path is not None:
-            page = render_page(selected, counts, shown_labels, model, nlp.lang)
-            stack.enter_context(atomic_path(html_path)).write_text(page, encoding="utf8")
+    page = render_page(selected, counts, shown_labels, model, nlp.lang) if html_path is not None else None
+    write_review(output_path, jsonl, html_path, page)
 
     msg.table(counts, divider=True, aligns=("l", "r"))
-    rows = []
-    for label in shown_labels:
-        pipe_spans = {
-            (i, s["start"], s["end"]) for i, it in enumerate(items) for s in it.pipeline_spans if s["label"] == label
-        }
-        if patterns is None:
-            rows.append((label, len(pipe_spans)))
-            continue
-        pat_spans = {
-            (i, s["start"], s["end"]) for i, it in enumerate(items) for s in it.pattern_spans if s["label"] == label
-        }
-        rows.append((label, len(pipe_spans), len(pat_spans), len(pipe_spans & pat_spans)))
-    header = ("label", "pipeline") if patterns is None else ("label", "pipeline", "patterns", "both")
+    header, rows = label_rows(items, shown_labels, patterns is not None)
     if rows:
         msg.table(rows, header=header, divider=True)
     msg.info(f"{duplicates} duplicate texts merged, {blanks} blank lines skipped")

@@ -23,7 +23,7 @@ from spacy.cli.evaluate import evaluate
 from wasabi import msg
 from weasel.util import get_checksum
 
-from common import DEFAULT_BASE, atomic_dir, load_base, write_atomic
+from common import DEFAULT_BASE, InputError, atomic_dir, load_base, refuse_symlinks, write_atomic
 
 
 def describe_base(base_model: str) -> dict:
@@ -42,6 +42,17 @@ def describe_base(base_model: str) -> dict:
     }
 
 
+def is_default_base(base_model: str, output_dir: Path) -> bool:
+    """Whether base_model names the pipeline `base` trains, however the path is spelled."""
+    path = Path(base_model).resolve()
+    return path in ((output_dir / "model-best").resolve(), Path(DEFAULT_BASE).resolve())
+
+
+def log_path(output: Path) -> Path:
+    """Where the log of a training into `output` goes."""
+    return output.parent / f"{output.name}.log"
+
+
 def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> None:
     """Run `spacy train` for each (config, output) at once; fail if any fails."""
     procs = []
@@ -58,7 +69,7 @@ def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> N
             str(gpu_id),
             *overrides,
         ]
-        log = open(output.parent / f"{output.name}.log", "w", encoding="utf8")
+        log = open(log_path(output), "w", encoding="utf8")
         procs.append((config, output, log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
         msg.info(f"Training {config} -> {output} (log: {log.name})")
     failed = []
@@ -119,13 +130,18 @@ def main(
     options override both configs, e.g. --training.max_steps 100."""
     default = (output_dir / "model-best").as_posix()
     info_path = info_path or output_dir.parent / "base_model.json"
-    if check_only or Path(base_model).as_posix() not in (default, DEFAULT_BASE):
+    if check_only or not is_default_base(base_model, output_dir):
         info = describe_base(base_model)
         write_atomic(info_path, srsly.json_dumps(info, indent=2))
         msg.good(f"Base pipeline '{base_model}' loads: {info['pipeline']}, entity labels {info['ner_labels']}")
         return
-    output_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(config_path, output_dir / "syntax"), (ner_config_path, output_dir / "ner")]
+    written = [output_dir, Path(default), info_path, *(output_dir / f"metrics_{path.stem}.json" for path in heldout)]
+    try:  # the logs and spacy train's outputs would be written through a link planted in their place
+        refuse_symlinks(written + [path for _, out in jobs for path in (out, log_path(out))])
+    except InputError as err:
+        msg.fail(str(err), exits=1)
+    output_dir.mkdir(parents=True, exist_ok=True)
     train_in_parallel(jobs, gpu_id, [str(a) for a in ctx.args])
     join(output_dir / "syntax" / "model-best", output_dir / "ner" / "model-best", Path(default))
     for path in heldout:

@@ -21,6 +21,7 @@ caps, not by the size of the input.
 
 import hashlib
 import heapq
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Set, Tuple
@@ -32,40 +33,84 @@ from spacy.language import Language
 from tqdm import tqdm
 from wasabi import msg
 
-from common import InputError, expand_text_files, iter_texts, write_atomic
+from common import (
+    LABEL_RULE,
+    InputError,
+    expand_text_files,
+    is_valid_label,
+    iter_jsonl,
+    iter_numbered_texts,
+    iter_texts,
+    write_atomic,
+)
 
 OUTPUTS = ("annotations", "rehearsal", "heldout")
 
 
 def load_patterns(path: Path) -> List[dict]:
-    """Read EntityRuler-style patterns; each gets the id "line N" for per-pattern counts."""
+    """Read and check EntityRuler-style patterns; each gets the id "line N" (its line
+    in the file, blank lines counted) for per-pattern counts."""
     patterns = []
-    try:
-        lines = list(srsly.read_jsonl(path))
-    except ValueError as err:
-        raise InputError(f"{path}: invalid JSONL: {err}") from None
-    for i, record in enumerate(lines, start=1):
+    for i, record in iter_jsonl(path):
         if not isinstance(record, dict) or "pattern" not in record:
-            raise InputError(f'{path}: line {i}: expected {{"label": ..., "pattern": ...}}, got {record!r}')
-        label = record.get("label")
-        if not isinstance(label, str) or not label.strip() or label != label.strip():
-            raise InputError(f"{path}: line {i}: empty or malformed label {label!r}")
-        if not isinstance(record["pattern"], (str, list)) or not record["pattern"]:
-            raise InputError(f"{path}: line {i}: a pattern is a non-empty string (phrase) or list of token dicts")
-        patterns.append({"label": label, "pattern": record["pattern"], "id": f"line {i}", "source": str(path)})
+            raise InputError(f'{path}: line {i}: expected {{"label": ..., "pattern": ...}}, got {record!r:.80}')
+        problem = pattern_problem(record)
+        if problem:
+            raise InputError(f"{path}: line {i}: {problem}")
+        patterns.append(
+            {"label": record["label"], "pattern": record["pattern"], "id": f"line {i}", "source": str(path)}
+        )
     if not patterns:
         raise InputError(f"{path}: no patterns")
     return patterns
 
 
+def pattern_problem(record: dict) -> Optional[str]:
+    """What is wrong with one {"label", "pattern"} record, or None."""
+    label, pattern = record.get("label"), record["pattern"]
+    if not is_valid_label(label):
+        return f"empty or malformed label {label!r} ({LABEL_RULE})"
+    if isinstance(pattern, str):
+        return None if pattern.strip() else "a phrase pattern must not be blank"
+    if not isinstance(pattern, list) or not pattern:
+        return "a pattern is a non-empty string (phrase) or list of token dicts"
+    if all(isinstance(token, dict) and set(token) <= {"OP"} for token in pattern):
+        return (
+            f"the pattern {srsly.json_dumps(pattern)} puts no condition on any token, so it matches every text: "
+            'give a token an attribute, e.g. {"LOWER": "iphone"}'
+        )
+    for regex in _regexes(pattern):
+        try:
+            re.compile(regex)
+        except re.error as err:
+            return f"invalid regular expression {regex!r}: {err}"
+    return None
+
+
+def _regexes(value: object) -> Iterator[str]:
+    """Every {"REGEX": ...} value inside a token pattern."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "REGEX" and isinstance(item, str):
+                yield item
+            else:
+                yield from _regexes(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _regexes(item)
+
+
 def pattern_pipeline(lang: str, patterns: List[dict]) -> Language:
     """A blank pipeline with only an entity_ruler holding the patterns (validated)."""
-    nlp = spacy.blank(lang)
+    try:
+        nlp = spacy.blank(lang)
+    except ImportError:
+        raise InputError(f"unknown language {lang!r}: spaCy has no language class for it (e.g. en, de, fr)") from None
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
     for p in patterns:
         try:
             ruler.add_patterns([{k: p[k] for k in ("label", "pattern", "id")}])
-        except (ValueError, KeyError) as err:
+        except (ValueError, KeyError, re.error) as err:
             raise InputError(f"{p.get('source', 'patterns')}: {p['id']}: invalid pattern: {err}") from None
     return nlp
 
@@ -99,11 +144,14 @@ class Lowest:
         return ordered if n is None else ordered[:n]
 
 
-def iter_unique(paths: List[Path], exclude: Set[str], counts: Counter) -> Iterator[Tuple[Path, str]]:
-    """(file, text) for every text seen for the first time and not excluded."""
+def iter_unique(
+    paths: List[Path], exclude: Set[str], counts: Counter, max_length: Optional[int] = None
+) -> Iterator[Tuple[Path, str]]:
+    """(file, text) for every text seen for the first time and not excluded; InputError
+    for a text over max_length."""
     seen: Set[bytes] = set()
     for path in paths:
-        for text in iter_texts(path, counts):
+        for _, text in iter_numbered_texts(path, counts, max_length):
             key = hashlib.blake2b(text.encode("utf8"), digest_size=12).digest()
             if text in exclude:
                 counts["excluded (evaluation texts)"] += 1
@@ -139,7 +187,7 @@ def bootstrap(
     per_file: Dict[str, Counter] = {}
     matched: Dict[Path, Lowest] = {p: Lowest(max_matched) for p in paths}
     unmatched: Dict[Path, Lowest] = {p: Lowest(max_negatives + n_rehearsal + n_heldout) for p in paths}
-    stream = iter_unique(paths, exclude, counts)
+    stream = iter_unique(paths, exclude, counts, nlp.max_length)
     texts = ((text, path) for path, text in stream)
     docs = nlp.pipe(texts, as_tuples=True, batch_size=batch_size, n_process=n_process)
     for doc, path in tqdm(docs, desc="bootstrap", unit="text", disable=None if progress else True):

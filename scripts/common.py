@@ -1,13 +1,16 @@
 """Small helpers shared by the project's scripts (not by the --code module)."""
 
+import codecs
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
 import srsly
 
@@ -66,18 +69,20 @@ def _text_of(record: object) -> object:
     return record
 
 
-def iter_numbered_texts(path: Path, counts: Counter) -> Iterator[Tuple[int, str]]:
+def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] = None) -> Iterator[Tuple[int, str]]:
     """Stream (line or record number, text) from a .txt (one text per line), .json
     (a list) or .jsonl file; a UTF-8 byte order mark is accepted.
 
     Records may be strings, {"text": ...}, {"sentence": ...} or course-format
     [text, {...}] pairs, so annotation files can be read for their texts. Texts
     are stripped; blank ones are skipped and counted in counts["blank texts
-    skipped"]. A bad record raises InputError naming the file and line/record.
+    skipped"]. A bad record, a file that is not UTF-8 text, or a text longer
+    than max_length (spaCy's nlp.max_length) raises InputError naming the file
+    and line/record.
     """
     suffix = path.suffix.lower()
     if suffix == ".json":
-        data = parse_json(path.read_text(encoding="utf-8-sig"), path)
+        data = parse_json(read_utf8(path), path)
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a JSON list of texts or records")
         records: Iterator[Tuple[int, object]] = enumerate(data, start=1)
@@ -90,6 +95,11 @@ def iter_numbered_texts(path: Path, counts: Counter) -> Iterator[Tuple[int, str]
         if not isinstance(text, str):
             raise InputError(f'{path}: {where} {i}: expected a string or {{"text": ...}}, got {record!r}')
         text = text.strip()
+        if max_length is not None and len(text) > max_length:
+            raise InputError(
+                f"{path}: {where} {i}: a text of {len(text):,} characters, longer than spaCy's limit of "
+                f"{max_length:,} (nlp.max_length): split it into shorter texts"
+            )
         if text:
             yield i, text
         else:
@@ -99,13 +109,52 @@ def iter_numbered_texts(path: Path, counts: Counter) -> Iterator[Tuple[int, str]
 def _lines(path: Path, parse: bool) -> Iterator[Tuple[int, object]]:
     # file iteration splits at newlines only, not at U+2028 etc. (valid inside JSON strings)
     with path.open(encoding="utf-8-sig", newline=None) as handle:
-        for i, line in enumerate(handle, start=1):
-            if not parse:
-                yield i, line
-            elif line.strip():
-                yield i, parse_json(line, path, line=i)
-            else:
-                yield i, ""
+        try:
+            for i, line in enumerate(handle, start=1):
+                if "\0" in line:
+                    raise InputError(f"{path}: line {i}: NUL characters: binary or UTF-16 data, not UTF-8 text")
+                if not parse:
+                    yield i, line
+                elif line.strip():
+                    yield i, parse_json(line.rstrip("\n"), path, line=i)  # a column on this line
+                else:
+                    yield i, ""
+        except UnicodeDecodeError:
+            raise decoding_error(path) from None
+
+
+def iter_jsonl(path: Path) -> Iterator[Tuple[int, object]]:
+    """(line number, record) of every non-blank line of a UTF-8 JSONL file (a BOM is
+    accepted); InputError with file, line and column for invalid JSON or bytes."""
+    return ((i, record) for i, record in _lines(path, parse=True) if record != "")
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a UTF-8 file (a BOM is accepted); InputError naming file and line if it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise decoding_error(path) from None
+
+
+def decoding_error(path: Path) -> InputError:
+    """Why `path` is not UTF-8 text: UTF-16, or the line and column of the first bad byte."""
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return InputError(f"{path}: UTF-16 text (it starts with a UTF-16 byte order mark): save it as UTF-8")
+        handle.seek(0)
+        for i, raw in enumerate(handle, start=1):
+            raw = raw[len(codecs.BOM_UTF8) :] if i == 1 and raw.startswith(codecs.BOM_UTF8) else raw
+            try:
+                raw.decode("utf8")
+            except UnicodeDecodeError as err:
+                column = len(raw[: err.start].decode("utf8")) + 1
+                where = f"{path}: line {i}, column {column}: byte 0x{raw[err.start]:02X}"
+                if b"\0" in head:
+                    return InputError(f"{where}: the file is binary data, not text")
+                return InputError(f"{where} is not UTF-8 (Latin-1 or Windows-1252?): save the file as UTF-8")
+    return InputError(f"{path}: not UTF-8 text")
 
 
 def iter_texts(path: Path, counts: Counter) -> Iterator[str]:
@@ -162,6 +211,49 @@ def write_atomic(path: Path, content: Union[str, bytes]) -> None:
             tmp.write_bytes(content)
         else:
             tmp.write_text(content, encoding="utf8")
+
+
+LABEL_RULE = "a label is a non-empty string without spaces"
+
+
+def is_valid_label(label: object) -> bool:
+    """A label `convert` accepts: a non-empty string without whitespace."""
+    return isinstance(label, str) and bool(label) and not re.search(r"\s", label)
+
+
+def refuse_symlinks(paths: Iterable[Path]) -> None:
+    """InputError if any of these outputs is a symbolic link: writing would follow it out of the project."""
+    for path in paths:
+        if path.is_symlink():
+            raise InputError(
+                f"{path} is a symbolic link (to {os.readlink(path)}): refusing to write through it; remove the link"
+            )
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksum_path(path: Path) -> Path:
+    """Where the checksum of a file people may edit (annotate's review files) is kept: .NAME.sha256 beside it."""
+    return path.with_name(f".{path.name}.sha256")
+
+
+def record_written(path: Path) -> None:
+    """Store the checksum of what a command just wrote to `path`, to tell later whether someone edited it."""
+    write_atomic(checksum_path(path), sha256(path) + "\n")
+
+
+def edited_since_written(path: Path) -> bool:
+    """True if `path` exists and is not what record_written last saw there (edited, or written by someone else)."""
+    if not path.exists():
+        return False
+    recorded = checksum_path(path)
+    return not recorded.is_file() or recorded.read_text(encoding="utf8").strip() != sha256(path)
 
 
 DEFAULT_BASE = "training/base/model-best"

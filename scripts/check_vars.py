@@ -1,0 +1,211 @@
+"""Check the project's vars before any long step runs.
+
+`all` runs this first, with every var as NAME=VALUE (and `package` with the
+package's name and version): a wrong combine mode, label map, language, base,
+package name or version, path or override fails here, in seconds, with what is
+wrong and what would be right, instead of after training or with a traceback.
+Only the vars given are checked. With --output, the checked values are written
+as JSON (weasel then skips the step until a var changes).
+"""
+
+import re
+import shlex
+from pathlib import Path
+from typing import Dict, List, Literal, Optional
+
+import srsly
+import typer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from wasabi import msg
+
+import assemble
+import evaluate
+from common import DEFAULT_BASE, write_atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+COMBINE_CONFIGS = ROOT / "configs" / "combine"
+# a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
+VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
+
+
+def combine_modes() -> List[str]:
+    """The combine modes: configs/combine/<mode>.cfg if that folder exists, else assemble's list."""
+    if COMBINE_CONFIGS.is_dir():
+        return sorted(path.stem for path in COMBINE_CONFIGS.glob("*.cfg"))
+    return list(getattr(assemble, "MODES", ()))
+
+
+def is_pipeline_dir(path: Path) -> bool:
+    return (path / "config.cfg").is_file()
+
+
+class ProjectVars(BaseModel):
+    """The vars of project.yml and what each must be; None: not given, not checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lang: Optional[str] = None
+    base_model: Optional[str] = None
+    old_label_map: Optional[str] = None
+    raw_texts: Optional[Path] = None
+    patterns: Optional[Path] = None
+    annotations: Optional[Path] = None
+    checked_dev: Optional[Path] = None
+    rehearsal_texts: Optional[Path] = None
+    negative_ratio: Optional[float] = Field(None, ge=0)
+    max_matched: Optional[int] = Field(None, ge=0)
+    rehearsal_texts_per_file: Optional[int] = Field(None, ge=0)
+    heldout_texts_per_file: Optional[int] = Field(None, ge=0)
+    combine: Optional[str] = None
+    base_overrides: Optional[str] = None
+    train_overrides: Optional[str] = None
+    package_name: Optional[str] = None
+    package_version: Optional[str] = None
+    annotate_model: Optional[str] = None
+    annotate_limit: Optional[int] = Field(None, ge=0)
+    split: Optional[Literal["entity", "random"]] = None
+    dev_ratio: Optional[float] = Field(None, gt=0, lt=1)
+    seed: Optional[int] = None
+    gpu_id: Optional[int] = Field(None, ge=-1)
+    benchmark_recipes: Optional[str] = None  # checked by benchmark when it starts (outside `all`)
+
+    @field_validator("lang")
+    @classmethod
+    def known_language(cls, value: str) -> str:
+        from spacy.util import get_lang_class
+
+        try:
+            get_lang_class(value)
+        except ImportError:
+            raise ValueError("spaCy has no language with this code (e.g. en, de, fr, xx)") from None
+        return value
+
+    @field_validator("base_model")
+    @classmethod
+    def loadable_base(cls, value: str) -> str:
+        from spacy.util import is_package
+
+        path = Path(value)
+        if path.resolve() == Path(DEFAULT_BASE).resolve() or is_pipeline_dir(path) or is_package(value):
+            return value
+        raise ValueError(
+            f"neither an installed pipeline package nor a pipeline folder (with a config.cfg); the default, "
+            f"{DEFAULT_BASE}, is built by `base`; for en_core_web_sm run `python -m spacy project run download` first"
+        )
+
+    @field_validator("old_label_map")
+    @classmethod
+    def label_map(cls, value: str) -> str:
+        evaluate.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
+        return value
+
+    @field_validator("raw_texts", "patterns", "annotations", "checked_dev")
+    @classmethod
+    def existing_input(cls, value: Path) -> Path:
+        if not value.exists():
+            raise ValueError("no such file or folder")
+        return value
+
+    @field_validator("rehearsal_texts")
+    @classmethod
+    def rehearsal_input(cls, value: Path) -> Path:
+        if not value.exists() and value.parts[:1] != ("corpus",):
+            raise ValueError("no such file (only files in corpus/ may be written by a step before they are used)")
+        return value
+
+    @field_validator("annotate_model")
+    @classmethod
+    def annotate_pipeline(cls, value: str) -> str:
+        from spacy.util import is_package
+
+        if Path(value).parts[:1] == ("training",) or is_pipeline_dir(Path(value)) or is_package(value):
+            return value
+        raise ValueError("neither a pipeline written in training/, a pipeline folder nor an installed package")
+
+    @field_validator("combine")
+    @classmethod
+    def combine_mode(cls, value: str) -> str:
+        modes = combine_modes()
+        if value not in modes:
+            raise ValueError(f"not a combine mode; choose one of {', '.join(modes)}")
+        return value
+
+    @field_validator("base_overrides", "train_overrides")
+    @classmethod
+    def config_overrides(cls, value: str) -> str:
+        args = shlex.split(value)
+        while args:
+            key = args.pop(0)
+            if not re.fullmatch(r"--[\w-]+(\.[\w-]+)+(=.*)?", key):
+                raise ValueError(f"{key!r} is not a config override such as --training.max_steps 100")
+            if "=" not in key and (not args or args.pop(0).startswith("--")):
+                raise ValueError(f"{key} has no value (e.g. --training.max_steps 100)")
+        return value
+
+    @field_validator("package_name")
+    @classmethod
+    def package_name_chars(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9_]+", value):
+            raise ValueError("use only lowercase letters, digits and _ (it names a Python package and its folder)")
+        return value
+
+    @field_validator("package_version")
+    @classmethod
+    def package_version_format(cls, value: str) -> str:
+        if not VERSION.fullmatch(value):
+            raise ValueError("not a version such as 0.1.0 or 1.2.0rc1 (PEP 440; it names the package's folder)")
+        return value
+
+
+def parse_assignments(items: List[str]) -> Dict[str, str]:
+    """['combine=ner_only', ...] -> {'combine': 'ner_only'}; ValueError without '='."""
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"{item!r} is not NAME=VALUE (e.g. combine=rules_win_second_ner)")
+        values[name] = value
+    return values
+
+
+def check_vars(values: Dict[str, str]) -> List[str]:
+    """One message per bad var: 'vars.NAME = VALUE: what is wrong'; empty if all are fine."""
+    try:
+        ProjectVars(**values)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            text = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                text = "not a var this check knows (add it to scripts/check_vars.py)"
+            problems.append(f"vars.{name} = {values.get(name, '')!r}: {text}")
+        return problems
+    return []
+
+
+def main(
+    assignments: List[str] = typer.Argument(..., help="Vars to check as NAME=VALUE, e.g. combine=ner_only"),
+    output_path: Optional[Path] = typer.Option(
+        None, "--output", dir_okay=False, help="Write the checked vars here (JSON), only if all are fine"
+    ),
+):
+    """Check project vars before the long steps run."""
+    try:
+        values = parse_assignments(assignments)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
+    problems = check_vars(values)
+    if problems:
+        for problem in problems:
+            msg.fail(problem)
+        msg.fail(
+            f"{len(problems)} bad vars: fix them in project.yml or on the command line (--vars.NAME VALUE)", exits=1
+        )
+    if output_path is not None:
+        write_atomic(output_path, srsly.json_dumps(values, indent=2, sort_keys=True))
+    msg.good(f"{len(values)} vars checked")
+
+
+if __name__ == "__main__":
+    typer.run(main)

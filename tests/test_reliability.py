@@ -1,0 +1,424 @@
+"""Issue 17, replayed: nothing a user does loses their work, runs their code or writes
+outside the project. Each bad input fails with one clear message naming the file (and
+line), exits 1 and writes nothing."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+import srsly
+from weasel.cli.run import project_run
+from weasel.util import load_project_config, split_command
+
+import annotate
+import base
+import bootstrap
+import check_vars
+import clean
+import copy_shared_assets
+from conftest import ROOT, run_cli
+
+PATTERNS = [
+    {"label": "GADGET", "pattern": [{"LOWER": "iphone"}, {"LOWER": "x"}]},
+    {"label": "GADGET", "pattern": "galaxy s9"},
+]
+TEXTS = ["How to preorder the iPhone X", "My galaxy s9 broke.", "I need a new phone."]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    """Stands in for a trained pipeline: a blank English pipeline with an entity_ruler."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "GADGET", "pattern": "iPhone X"}])
+    path = tmp_path_factory.mktemp("pipeline") / "model"
+    nlp.to_disk(path)
+    return path
+
+
+def write_lines(path: Path, lines, encoding: str = "utf8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("".join(line + "\n" for line in lines).encode(encoding))
+    return path
+
+
+def write_patterns(path: Path, patterns) -> Path:
+    """Patterns as JSONL; a str item is written as the line it is."""
+    return write_lines(path, [p if isinstance(p, str) else srsly.json_dumps(p) for p in patterns])
+
+
+def run_bootstrap(tmp_path: Path, texts: Path, patterns: Path, *options):
+    """Run bootstrap; return (exit code, output, names of the files it wrote)."""
+    out = tmp_path / "out"
+    args = [texts, "--patterns", patterns, "--output", out / "annotations.json"]
+    args += ["--rehearsal-output", out / "rehearsal.jsonl", "--heldout-output", out / "heldout.jsonl", *options]
+    code, output = run_cli(bootstrap.main, args)
+    return code, output, sorted(p.name for p in out.glob("*")) if out.exists() else []
+
+
+def run_annotate(model: Path, texts: Path, patterns: Path, out: Path, *options):
+    """Run annotate with an HTML page; return (exit code, output)."""
+    args = [model, texts, "--patterns", patterns, "--output", out / "review.jsonl", "--html", out / "review.html"]
+    return run_cli(annotate.main, [*args, *options])
+
+
+# --- 1. script injection in the review page ---------------------------------------
+
+
+def test_review_page_escapes_a_label_from_the_patterns(tmp_path, model):
+    label = "<script>alert(1)</script>"
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", [{"label": label, "pattern": "galaxy s9"}])
+    code, output = run_annotate(model, texts, patterns, tmp_path / "out", "--labels", f"{label},GADGET")
+    assert code == 0, output
+    page = (tmp_path / "out" / "review.html").read_text(encoding="utf8")
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as text on the span
+
+
+# --- 2. hand corrections are never lost ----------------------------------------------
+
+
+def test_annotate_never_replaces_a_corrected_review_file(tmp_path, model):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    out = tmp_path / "corpus"
+    assert run_annotate(model, texts, patterns, out)[0] == 0
+    assert run_annotate(model, texts, patterns, out)[0] == 0  # unchanged since written: replaced
+    review = out / "review.jsonl"
+    records = list(srsly.read_jsonl(review))
+    records[0]["spans"] = [{"start": 3, "end": 12, "label": "GADGET"}]  # a correction
+    srsly.write_jsonl(review, records)
+    corrected = review.read_bytes()
+    page = (out / "review.html").read_bytes()
+
+    code, output = run_annotate(model, texts, patterns, out)
+    assert code == 1
+    assert f"{review} changed since annotate wrote it" in output and "--force" in output
+    assert review.read_bytes() == corrected and (out / "review.html").read_bytes() == page  # neither replaced
+
+    code, output = run_annotate(model, texts, patterns, out, "--force")
+    assert code == 0, output
+    assert review.read_bytes() != corrected
+
+
+def test_annotate_refuses_to_replace_a_review_file_it_did_not_write(tmp_path, model):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    out = tmp_path / "corpus"
+    write_lines(out / "review.jsonl", ['{"text": "mine", "spans": []}'])
+    code, output = run_annotate(model, texts, patterns, out)
+    assert code == 1 and "changed since annotate wrote it" in output
+    assert (out / "review.jsonl").read_text(encoding="utf8") == '{"text": "mine", "spans": []}\n'
+    assert not (out / "review.html").exists()
+
+
+# --- 5. encodings and overlong texts ------------------------------------------------
+
+BAD_BYTES = {
+    "utf16": ("\n".join(TEXTS) + "\n").encode("utf-16"),
+    "latin1": "iPhone X\ncaf\u00e9 au lait\n".encode("latin-1"),
+    "invalid_utf8": b"iPhone X\nfine\nbroken \xc3\x28 here\n",
+    "binary": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\xf4\xff\xd8",
+}
+EXPECTED = {
+    "utf16": "texts.txt: UTF-16 text",
+    "latin1": "texts.txt: line 2, column 4: byte 0xE9 is not UTF-8",
+    "invalid_utf8": "texts.txt: line 3, column 8: byte 0xC3 is not UTF-8",
+    "binary": "texts.txt: line 1, column 1: byte 0x89: the file is binary data, not text",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BYTES))
+def test_bootstrap_names_the_file_and_line_of_undecodable_texts(tmp_path, kind):
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes(BAD_BYTES[kind])
+    code, output, written = run_bootstrap(tmp_path, texts, write_patterns(tmp_path / "patterns.jsonl", PATTERNS))
+    assert code == 1 and written == []
+    assert EXPECTED[kind] in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BYTES))
+def test_annotate_names_the_file_and_line_of_undecodable_texts(tmp_path, model, kind):
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes(BAD_BYTES[kind])
+    out = tmp_path / "out"
+    code, output = run_annotate(model, texts, write_patterns(tmp_path / "patterns.jsonl", PATTERNS), out)
+    assert code == 1 and not out.exists()
+    assert EXPECTED[kind] in output
+
+
+def test_undecodable_json_texts_and_patterns_name_the_file(tmp_path):
+    texts = tmp_path / "texts.json"
+    texts.write_bytes('["iPhone X",\n "caf\u00e9"]'.encode("latin-1"))
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == [] and "texts.json: line 2, column 6: byte 0xE9" in output
+
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_lines(
+        tmp_path / "patterns.jsonl", [srsly.json_dumps(PATTERNS[0]), '{"label": "G\u00c4", "pattern": "x"}'], "latin-1"
+    )
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == [] and "patterns.jsonl: line 2, column 13: byte 0xC4" in output
+
+
+def long_text_file(tmp_path: Path) -> Path:
+    return write_lines(tmp_path / "texts.txt", [TEXTS[0], "", "word " * 200_001, TEXTS[1]])
+
+
+def test_bootstrap_names_the_line_of_a_text_over_max_length(tmp_path):
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output, written = run_bootstrap(tmp_path, long_text_file(tmp_path), patterns)
+    assert code == 1 and written == []
+    assert "texts.txt: line 3: a text of 1,000,004 characters, longer than spaCy's limit of 1,000,000" in output
+
+
+def test_annotate_names_the_line_of_a_text_over_max_length(tmp_path, model):
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output = run_annotate(model, long_text_file(tmp_path), patterns, tmp_path / "out")
+    assert code == 1 and not (tmp_path / "out").exists()
+    assert "texts.txt: line 3: a text of 1,000,004 characters" in output
+
+
+# --- 6. pattern validation ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ({"label": "MY GADGET", "pattern": "pixel"}, "line 2: empty or malformed label 'MY GADGET'"),
+        (
+            {"label": "GADGET", "pattern": [{"TEXT": {"REGEX": "(pixel"}}]},
+            "line 2: invalid regular expression '(pixel'",
+        ),
+        ({"label": "GADGET", "pattern": [{"_": {"x": {"REGEX": "a{2,1}"}}}]}, "line 2: invalid regular expression"),
+        ({"label": "GADGET", "pattern": [{}]}, "line 2: the pattern [{}] puts no condition on any token"),
+        ({"label": "GADGET", "pattern": [{"OP": "+"}]}, "matches every text"),
+        ({"label": "GADGET", "pattern": [{"OP": "*"}]}, "matches every text"),
+        ({"label": "GADGET", "pattern": [{}, {"OP": "?"}]}, "matches every text"),
+        ({"label": "GADGET", "pattern": "  "}, "line 2: a phrase pattern must not be blank"),
+    ],
+)
+def test_bad_patterns_fail_at_load_with_file_and_line(tmp_path, line, expected):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", [PATTERNS[0], line])
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == []
+    assert f"{patterns}: {expected}" in output or expected in output and str(patterns) in output
+    assert "Traceback" not in output
+
+
+def test_patterns_with_a_byte_order_mark_are_accepted(tmp_path):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    patterns.write_bytes(b"\xef\xbb\xbf" + patterns.read_bytes())
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 0, output
+    assert written == ["annotations.json", "heldout.jsonl", "rehearsal.jsonl"]
+
+
+def test_blank_lines_shift_neither_error_lines_nor_pattern_ids(tmp_path):
+    patterns = write_patterns(tmp_path / "patterns.jsonl", ["", PATTERNS[0], "  ", PATTERNS[1]])
+    assert [p["id"] for p in bootstrap.load_patterns(patterns)] == ["line 2", "line 4"]
+    write_patterns(patterns, ["", PATTERNS[0], "", {"label": "", "pattern": "x"}])
+    with pytest.raises(bootstrap.InputError, match="patterns.jsonl: line 4: empty or malformed label"):
+        bootstrap.load_patterns(patterns)
+
+
+def test_invalid_json_in_patterns_gives_line_and_column_not_the_line(tmp_path):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    broken = '{"label": "GADGET", "pattern": "secret customer name"'
+    patterns = write_patterns(tmp_path / "patterns.jsonl", [PATTERNS[0], "", broken])
+    code, output, written = run_bootstrap(tmp_path, texts, patterns)
+    assert code == 1 and written == []
+    assert "patterns.jsonl: line 3: invalid JSON at column 54" in output
+    assert "secret customer name" not in output
+
+
+def test_unknown_language_fails_with_a_message(tmp_path):
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    code, output, written = run_bootstrap(tmp_path, texts, patterns, "--lang", "zz")
+    assert code == 1 and written == []
+    assert "unknown language 'zz'" in output
+
+
+# --- 2 and 9. clean keeps edited files and follows no link --------------------------
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """The project's definition and scripts, with empty generated folders."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", "corpus", "training", "packages", "assets"))
+    for folder in ("corpus", "training", "packages"):
+        (project / folder).mkdir()
+        (project / folder / ".gitkeep").write_text("", encoding="utf8")
+    return project
+
+
+def test_clean_keeps_a_corrected_review_file_and_removes_the_rest(tmp_path, model):
+    project = project_copy(tmp_path)
+    texts = write_lines(tmp_path / "texts.txt", TEXTS)
+    patterns = write_patterns(tmp_path / "patterns.jsonl", PATTERNS)
+    assert run_annotate(model, texts, patterns, project / "corpus")[0] == 0
+    review = project / "corpus" / "review.jsonl"
+    review.write_text(
+        review.read_text(encoding="utf8").replace('"spans":[]', '"spans":[{"start":0,"end":2,"label":"X"}]')
+    )
+    (project / "corpus" / "train.spacy").write_bytes(b"x")
+    (project / "training" / "pipeline" / "ner").mkdir(parents=True)
+    (project / "training" / "pipeline" / "ner" / "model").write_bytes(b"x")
+
+    project_run(project, "clean", capture=True)
+    assert sorted(p.name for p in (project / "corpus").iterdir()) == [
+        ".gitkeep",
+        ".review.jsonl.sha256",
+        "review.jsonl",
+    ]
+    assert sorted(p.name for p in (project / "training").iterdir()) == [".gitkeep"]
+    assert "X" in review.read_text(encoding="utf8")
+
+
+def test_clean_refuses_a_symlinked_folder_and_removes_nothing(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    outside = tmp_path / "elsewhere"
+    write_lines(outside / "model.bin", ["x"])
+    shutil.rmtree(project / "training")
+    (project / "training").symlink_to(outside, target_is_directory=True)
+    write_lines(project / "corpus" / "train.spacy", ["x"])
+    monkeypatch.chdir(project)
+    code, output = run_cli(clean.main, ["corpus", "training", "packages"])
+    assert code == 1
+    assert "training is a symbolic link" in output and "remove the link" in output
+    assert (outside / "model.bin").exists() and (project / "corpus" / "train.spacy").exists()
+
+
+def test_clean_removes_links_inside_the_folders_not_their_targets(tmp_path, monkeypatch):
+    project = project_copy(tmp_path)
+    outside = tmp_path / "elsewhere"
+    write_lines(outside / "keep.txt", ["x"])
+    (project / "corpus" / "dir_link").symlink_to(outside, target_is_directory=True)
+    (project / "corpus" / "file_link").symlink_to(outside / "keep.txt")
+    monkeypatch.chdir(project)
+    code, output = run_cli(clean.main, ["corpus", "training", "packages"])
+    assert code == 0, output
+    assert sorted(p.name for p in (project / "corpus").iterdir()) == [".gitkeep"]
+    assert (outside / "keep.txt").read_text(encoding="utf8") == "x\n"
+
+
+# --- 9. no write through a planted link ---------------------------------------------
+
+
+def test_copy_shared_assets_refuses_to_write_through_a_link(tmp_path):
+    project = project_copy(tmp_path)
+    shared = tmp_path / "shared"
+    (shared).mkdir()
+    asset = next(a for a in load_project_config(project)["assets"] if "url" in a)
+    victim = write_lines(tmp_path / "victim.txt", ["precious"])
+    content = b"the asset\n"
+    (shared / "copy").write_bytes(content)
+    (project / asset["dest"]).parent.mkdir(parents=True, exist_ok=True)
+    (project / asset["dest"]).symlink_to(victim)
+    with pytest.MonkeyPatch.context() as patch:  # the asset's checksum is the one of our file
+        patch.setattr(copy_shared_assets, "get_checksum", lambda p: asset["checksum"] if p.name == "copy" else "-")
+        code, output = run_cli(copy_shared_assets.main, [shared, "--project", project])
+    assert code == 1 and f"{asset['dest']} is a symbolic link" in output
+    assert victim.read_text(encoding="utf8") == "precious\n"
+
+
+def test_base_refuses_to_write_its_logs_through_a_link(tmp_path):
+    out = tmp_path / "training" / "base"
+    out.mkdir(parents=True)
+    victim = write_lines(tmp_path / "victim.txt", ["precious"])
+    (out / "syntax.log").symlink_to(victim)
+    code, output = run_cli(base.main, [out / "model-best", "--output", out], extra_args=True)
+    assert code == 1 and "syntax.log is a symbolic link" in output
+    assert victim.read_text(encoding="utf8") == "precious\n"
+    assert sorted(p.name for p in out.iterdir()) == ["syntax.log"]
+
+
+# --- 8. vars checked before long work -----------------------------------------------
+
+
+def project_vars(**changes) -> list:
+    """Every var of project.yml as NAME=VALUE, with some changed."""
+    values = {**load_project_config(ROOT)["vars"], **changes}
+    return [f"{name}={value}" for name, value in values.items()]
+
+
+def test_check_vars_runs_first_with_every_var_and_before_package():
+    config = load_project_config(ROOT, overrides={"vars.old_label_map": "O'X:ORG"})
+    assert config["workflows"]["all"][0] == "check-vars"
+    commands = {command["name"]: command for command in config["commands"]}
+    args = split_command(commands["check-vars"]["script"][0])
+    assert args[:2] == ["python", "scripts/check_vars.py"]
+    assert {arg.partition("=")[0] for arg in args[2:] if "=" in arg} == set(config["vars"])
+    assert "old_label_map=O'X:ORG" in args
+    first = split_command(commands["package"]["script"][0])
+    assert (
+        first[1] == "scripts/check_vars.py" and "package_version=0.1.0" in first and "package_name=ner_updated" in first
+    )
+
+
+def test_a_quote_in_the_label_map_reaches_every_script_as_one_argument():
+    config = load_project_config(ROOT, overrides={"vars.old_label_map": "O'X:ORG,PERSON:PER"})
+    lines = [line for command in config["commands"] for line in command["script"] if "O'X" in line]
+    assert len(lines) >= 3  # check-vars, evaluate, benchmark
+    for line in lines:
+        args = split_command(line)  # weasel's shlex split: a ' inside '...' used to end the quote
+        assert any(arg.endswith("O'X:ORG,PERSON:PER") for arg in args), line
+
+
+def test_check_vars_accepts_the_project_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # paths in vars are relative to the project
+    output = tmp_path / "vars.json"
+    code, out = run_cli(check_vars.main, [*project_vars(), "--output", output])
+    assert code == 0, out
+    assert srsly.read_json(output)["combine"] == "rules_win_second_ner"
+
+
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("combine", "rules_win", "not a combine mode; choose one of"),
+        ("package_version", "../../x", "not a version such as 0.1.0"),
+        ("package_version", "0.1.0/../../x", "not a version such as 0.1.0"),
+        ("package_name", "../evil", "use only lowercase letters, digits and _"),
+        ("package_name", "My Pipeline", "use only lowercase letters, digits and _"),
+        ("old_label_map", "O'X", 'label map item "O\'X" is not LABEL:GOLD_LABEL'),
+        ("lang", "zz", "spaCy has no language with this code"),
+        ("base_model", "en_core_web_nope", "neither an installed pipeline package nor a pipeline folder"),
+        ("patterns", "assets/no_such_patterns.jsonl", "no such file or folder"),
+        ("split", "by_name", "Input should be 'entity' or 'random'"),
+        ("dev_ratio", "1.5", "less than 1"),
+        ("train_overrides", "training.max_steps 100", "'training.max_steps' is not a config override"),
+        ("base_overrides", "--training.max_steps", "--training.max_steps has no value"),
+    ],
+)
+def test_check_vars_names_each_bad_var_and_writes_nothing(tmp_path, monkeypatch, name, value, expected):
+    monkeypatch.chdir(ROOT)
+    output = tmp_path / "vars.json"
+    code, out = run_cli(check_vars.main, [*project_vars(**{name: value}), "--output", output])
+    assert code == 1
+    assert f"vars.{name} = {value!r}:" in out and expected in out
+    assert "1 bad vars" in out and not output.exists()
+
+
+def test_check_vars_reads_the_combine_modes_from_their_config_folder(tmp_path, monkeypatch):
+    (tmp_path / "my_mode.cfg").write_text("[nlp]\n", encoding="utf8")
+    monkeypatch.setattr(check_vars, "COMBINE_CONFIGS", tmp_path)
+    assert check_vars.check_vars({"combine": "my_mode"}) == []
+    assert "choose one of my_mode" in check_vars.check_vars({"combine": "ner_only"})[0]
+
+
+def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    default = (tmp_path / "training" / "base" / "model-best").resolve()
+    assert check_vars.check_vars({"base_model": str(default)}) == []
+    trained = []
+    monkeypatch.setattr(base, "train_in_parallel", lambda jobs, *_: trained.append(jobs) or sys.exit(3))
+    configs = ["--config", ROOT / "configs" / "base.cfg", "--ner-config", ROOT / "configs" / "base_ner.cfg"]
+    code, out = run_cli(base.main, [default, "--output", "training/base", *configs])
+    assert trained and code == 3, out  # it trains the base instead of sending the user to `project run base`
