@@ -1,7 +1,7 @@
 """Check the project's vars before any long step runs.
 
 `all` runs this first, with every var as NAME=VALUE (and `package` with the
-package's name and version): a wrong combine mode, label map, language, base,
+package's name and version): a wrong recipe, label map, language, base,
 package name or version, path or override fails here, in seconds, with what is
 wrong and what would be right, instead of after training or with a traceback.
 Only the vars given are checked. With --output, the checked values are written
@@ -18,21 +18,18 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from wasabi import msg
 
-import assemble
 import evaluate
 from common import DEFAULT_BASE, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
-COMBINE_CONFIGS = ROOT / "configs" / "combine"
+RECIPE_CONFIGS = ROOT / "configs" / "recipes"
 # a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
 VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
 
 
-def combine_modes() -> List[str]:
-    """The combine modes: configs/combine/<mode>.cfg if that folder exists, else assemble's list."""
-    if COMBINE_CONFIGS.is_dir():
-        return sorted(path.stem for path in COMBINE_CONFIGS.glob("*.cfg"))
-    return list(getattr(assemble, "MODES", ()))
+def recipes() -> List[str]:
+    """The recipes: configs/recipes/<name>.cfg."""
+    return sorted(path.stem for path in RECIPE_CONFIGS.glob("*.cfg"))
 
 
 def is_pipeline_dir(path: Path) -> bool:
@@ -56,7 +53,7 @@ class ProjectVars(BaseModel):
     max_matched: Optional[int] = Field(None, ge=0)
     rehearsal_texts_per_file: Optional[int] = Field(None, ge=0)
     heldout_texts_per_file: Optional[int] = Field(None, ge=0)
-    combine: Optional[str] = None
+    recipe: Optional[str] = None
     base_overrides: Optional[str] = None
     train_overrides: Optional[str] = None
     package_name: Optional[str] = None
@@ -64,6 +61,7 @@ class ProjectVars(BaseModel):
     annotate_model: Optional[str] = None
     annotate_limit: Optional[int] = Field(None, ge=0)
     split: Optional[Literal["entity", "random"]] = None
+    checkpoint_set: Optional[Literal["checked_dev", "dev"]] = None
     dev_ratio: Optional[float] = Field(None, gt=0, lt=1)
     seed: Optional[int] = None
     gpu_id: Optional[int] = Field(None, ge=-1)
@@ -122,12 +120,12 @@ class ProjectVars(BaseModel):
             return value
         raise ValueError("neither a pipeline written in training/, a pipeline folder nor an installed package")
 
-    @field_validator("combine")
+    @field_validator("recipe")
     @classmethod
-    def combine_mode(cls, value: str) -> str:
-        modes = combine_modes()
-        if value not in modes:
-            raise ValueError(f"not a combine mode; choose one of {', '.join(modes)}")
+    def recipe_config(cls, value: str) -> str:
+        names = recipes()
+        if value not in names:
+            raise ValueError(f"not a recipe in {RECIPE_CONFIGS.relative_to(ROOT)}; choose one of {', '.join(names)}")
         return value
 
     @field_validator("base_overrides", "train_overrides")
@@ -158,12 +156,12 @@ class ProjectVars(BaseModel):
 
 
 def parse_assignments(items: List[str]) -> Dict[str, str]:
-    """['combine=ner_only', ...] -> {'combine': 'ner_only'}; ValueError without '='."""
+    """['recipe=second_ner', ...] -> {'recipe': 'second_ner'}; ValueError without '='."""
     values = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise ValueError(f"{item!r} is not NAME=VALUE (e.g. combine=rules_win_second_ner)")
+            raise ValueError(f"{item!r} is not NAME=VALUE (e.g. recipe=second_ner)")
         values[name] = value
     return values
 
@@ -185,7 +183,7 @@ def check_vars(values: Dict[str, str]) -> List[str]:
 
 
 def main(
-    assignments: List[str] = typer.Argument(..., help="Vars to check as NAME=VALUE, e.g. combine=ner_only"),
+    assignments: List[str] = typer.Argument(..., help="Vars to check as NAME=VALUE, e.g. recipe=second_ner"),
     output_path: Optional[Path] = typer.Option(
         None, "--output", dir_okay=False, help="Write the checked vars here (JSON), only if all are fine"
     ),

@@ -10,15 +10,16 @@ its own copy (`replace_listeners`), so the shared layer stays frozen.
 
 A recipe whose pipeline has `ner_tok2vec` reads the base ner's own
 token-to-vector layer as a component of its own, so that a second ner can
-listen to it (the base's features computed once, not twice): the base is
-rewritten that way into --shared-base (the same weights, the same outputs) and
-the config sources from there. Without patterns (--patterns ""), the recipe's
+listen to it (the base's features computed once, not twice); a recipe with a
+second copy of the base's ner needs that copy as a component of its own. The
+base is rewritten so into --prepared-base (the same weights, the same outputs)
+and the config sources from there. Without patterns (--patterns ""), the recipe's
 entity_ruler is left out.
 """
 
 import copy
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import spacy
 
@@ -51,18 +52,41 @@ def share_ner_features(nlp: Language, ner: str = "ner", name: str = FEATURES) ->
     return nlp
 
 
-def write_shared_base(nlp: Language, path: Path, copies: Dict[str, str]) -> None:
-    """Write `nlp` with its ner's features shared, plus a disabled copy of a
-    component for each recipe component sourced from one ({name: component}):
-    sourcing one component twice from a pipeline would give one object."""
-    share_ner_features(nlp).to_disk(path)
+def write_prepared_base(nlp: Language, path: Path, copies: Dict[str, str], features: bool) -> None:
+    """Write `nlp` (its ner's features shared if `features`: changes `nlp`) plus a
+    disabled copy of a component for each {name: component} in `copies`."""
+    if features:
+        share_ner_features(nlp)
+    nlp.to_disk(path)
     if not copies:
         return
-    nlp, source = spacy.load(path), spacy.load(path)
+    full, source = spacy.load(path), spacy.load(path)
     for name, component in copies.items():
-        nlp.add_pipe(component, name=name, source=source)
-        nlp.disable_pipe(name)
-    nlp.to_disk(path)
+        full.add_pipe(component, name=name, source=source)
+        full.disable_pipe(name)
+    full.to_disk(path)
+
+
+def recipe_base(recipe: Config, base_model: str, prepared: Path) -> Tuple[Language, str]:
+    """The base pipeline a recipe's config sources from, and its name or path.
+
+    Where the recipe needs it, the base is rewritten into `prepared`: with its
+    ner's features as a component (`ner_tok2vec` in the recipe's pipeline),
+    and with a copy of each component the recipe sources from the base under a
+    name of its own (`recipe` is changed to source them by that name: sourcing
+    one component twice from a pipeline would give one object). Otherwise the
+    base itself."""
+    nlp = load_base(base_model)
+    sections = recipe["components"]
+    copies = {name: sections[name]["component"] for name in recipe_components(recipe) if "component" in sections[name]}
+    features = FEATURES in recipe["nlp"]["pipeline"] and FEATURES not in nlp.component_names
+    if not features and not copies:
+        return nlp, base_model
+    with atomic_dir(prepared) as tmp:
+        write_prepared_base(nlp, tmp, copies, features)
+    for name in copies:
+        sections[name]["component"] = name
+    return nlp, str(prepared)
 
 
 def recipe_components(recipe: Config) -> List[str]:
@@ -114,8 +138,11 @@ def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     output_path: Path = typer.Argument(..., dir_okay=False, help="Where to write the config for this base"),
     patterns: str = typer.Option("", "--patterns", help="Patterns (EntityRuler JSONL) for the recipe's entity_ruler; empty: none"),
-    shared_base: Path = typer.Option(
-        Path("training/base_shared"), "--shared-base", file_okay=False, help="Where to write the base with its ner features shared"
+    prepared_base: Path = typer.Option(
+        Path("training/recipe_base"),
+        "--prepared-base",
+        file_okay=False,
+        help="Where to write the base rewritten for the recipe, if it needs one (features shared, components copied)",
     ),
 ):
     """Write a recipe's training config for a base pipeline."""
@@ -123,16 +150,12 @@ def main(
     recipe = load_config(recipe_path, interpolate=False)
     if patterns and not Path(patterns).is_file():
         msg.fail(f"Patterns file {patterns} not found (set vars.patterns to \"\" to use none)", exits=1)
-    nlp = load_base(base_model)
-    source = base_model
-    copies = {name: recipe["components"][name]["component"] for name in recipe_components(recipe) if "component" in recipe["components"][name]}
-    if FEATURES in recipe["nlp"]["pipeline"] and FEATURES not in nlp.component_names:
-        with atomic_dir(shared_base) as tmp:
-            write_shared_base(nlp, tmp, copies)
-        source = str(shared_base)
-        msg.info(f"Wrote {shared_base}: '{base_model}' with its ner's features as the component '{FEATURES}'")
-        for name in copies:
-            recipe["components"][name]["component"] = name
+    try:
+        nlp, source = recipe_base(recipe, base_model, prepared_base)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
+    if source != base_model:
+        msg.info(f"Wrote {prepared_base}: '{base_model}' prepared for the recipe (pipeline {nlp.component_names})")
     try:
         cfg = adapt_config(recipe, nlp, source, patterns)
     except ValueError as err:

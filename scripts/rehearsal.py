@@ -42,7 +42,7 @@ def main(
     train_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label training corpus (.spacy)"),
     dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label dev corpus (.spacy)"),
     output_dir: Path = typer.Argument(
-        ..., file_okay=False, help="Writes rehearsal.spacy, train_base_ents.spacy and dev_base_ents.spacy here"
+        ..., file_okay=False, help="Writes rehearsal.spacy and NAME_base_ents.spacy for each corpus here"
     ),
     texts_paths: List[Path] = typer.Option(
         ...,
@@ -50,6 +50,9 @@ def main(
         exists=True,
         dir_okay=False,
         help="Raw rehearsal texts (.txt/.json/.jsonl) that are not evaluation texts; repeatable",
+    ),
+    extra_paths: List[Path] = typer.Option(
+        [], "--corpus", exists=True, dir_okay=False, help="Another corpus (.spacy) to store the base's predictions on, as NAME_base_ents.spacy; repeatable"
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Texts per batch for nlp.pipe"),
     limit: int = typer.Option(0, "--limit", help="Use at most this many rehearsal texts per file (0: all)"),
@@ -71,7 +74,8 @@ def main(
         msg.info(f"Running only {needed} of {nlp.component_names}")
         silver = annotate(nlp, texts, len(texts), "rehearsal text", batch_size)
         outputs = {"rehearsal.spacy": silver}
-        for name, path in (("train_base_ents.spacy", train_path), ("dev_base_ents.spacy", dev_path)):
+        for path in (train_path, dev_path, *extra_paths):
+            name = f"{path.stem}_base_ents.spacy"
             gold = list(DocBin().from_disk(path).get_docs(nlp.vocab))
             # same tokens as the gold docs, no annotation: predictions can be merged token by token
             bare = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in gold]
@@ -81,8 +85,8 @@ def main(
     labels = sorted(nlp.get_pipe("ner").labels)
     rows = []
     for name, docs in outputs.items():
-        counts = Counter(ent.label_ for doc in docs for ent in doc.ents)
-        rows.append((name, len(docs), *(counts[label] for label in labels)))
+        found = Counter(ent.label_ for doc in docs for ent in doc.ents)
+        rows.append((name, len(docs), *(found[label] for label in labels)))
     msg.table(rows, header=("output", "docs", *labels), divider=True)
     msg.good(f"Wrote {', '.join(outputs)} to {output_dir} ({counts['blank texts skipped']} blank texts skipped)")
 

@@ -376,13 +376,13 @@ def test_check_vars_accepts_the_project_defaults(tmp_path, monkeypatch):
     output = tmp_path / "vars.json"
     code, out = run_cli(check_vars.main, [*project_vars(), "--output", output])
     assert code == 0, out
-    assert srsly.read_json(output)["combine"] == "rules_win_second_ner"
+    assert srsly.read_json(output)["recipe"] == "second_ner"
 
 
 @pytest.mark.parametrize(
     "name,value,expected",
     [
-        ("combine", "rules_win", "not a combine mode; choose one of"),
+        ("recipe", "rules_win", "not a recipe in configs/recipes; choose one of"),
         ("package_version", "../../x", "not a version such as 0.1.0"),
         ("package_version", "0.1.0/../../x", "not a version such as 0.1.0"),
         ("package_name", "../evil", "use only lowercase letters, digits and _"),
@@ -406,11 +406,9 @@ def test_check_vars_names_each_bad_var_and_writes_nothing(tmp_path, monkeypatch,
     assert "1 bad vars" in out and not output.exists()
 
 
-def test_check_vars_reads_the_combine_modes_from_their_config_folder(tmp_path, monkeypatch):
-    (tmp_path / "my_mode.cfg").write_text("[nlp]\n", encoding="utf8")
-    monkeypatch.setattr(check_vars, "COMBINE_CONFIGS", tmp_path)
-    assert check_vars.check_vars({"combine": "my_mode"}) == []
-    assert "choose one of my_mode" in check_vars.check_vars({"combine": "ner_only"})[0]
+def test_check_vars_reads_the_recipes_from_their_config_folder():
+    assert check_vars.check_vars({"recipe": "single_ner"}) == []
+    assert "choose one of new_label_only, second_ner, single_ner" in check_vars.check_vars({"recipe": "ner_only"})[0]
 
 
 def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypatch):
