@@ -1,20 +1,22 @@
 """Validate annotations against a tokenizer, merge them per text, split them and
 write them as DocBins; prints nothing (convert.py is the command).
 
-Memory: a record keeps its text and spans, never a Doc; docs are made one at a
-time while a DocBin is written.
+Memory: a record keeps its text, spans and token count, never a Doc; docs are
+made one at a time while the .spacy file is written (docbin_writer).
 """
 
 import random
 import re
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Set, Tuple
 
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 
+from docbin_writer import write_docs
 from formats import Annotation, RecordError, Span, check_label, iter_raw_records, parse_record, raw_text
 
 INCORRECT_SPANS_KEY = "incorrect_spans"  # the ner's incorrect_spans_key: spans known not to be entities
@@ -29,6 +31,7 @@ class Record:
     spans: Tuple[Span, ...]
     incorrect: Tuple[Span, ...] = ()
     complete: bool = True
+    n_tokens: int = 0  # to write the DocBin without holding docs
 
 
 @dataclass
@@ -153,7 +156,12 @@ def to_record(nlp: Language, ann: Annotation, where: str, report: Report) -> Rec
     spans = validate_spans(doc, ann.spans + values_to_spans(doc, ann.values), report)
     incorrect = checked_spans(doc, ann.incorrect, report)
     check_tokens(doc, ann)
-    return Record(where, ann.text, tuple(spans), tuple(incorrect), ann.complete)
+    return Record(where, ann.text, _interned(spans), _interned(incorrect), ann.complete, len(doc))
+
+
+def _interned(spans: List[Span]) -> Tuple[Span, ...]:
+    """Spans with one string object per label, however many records use it."""
+    return tuple((s, e, sys.intern(label)) for s, e, label in spans)
 
 
 def _shifted(spans: Iterable[Span], delta: int) -> Tuple[Span, ...]:
@@ -240,12 +248,9 @@ def make_doc(nlp: Language, record: Record) -> Doc:
     return doc
 
 
-def write_docbin(nlp: Language, records: Iterable[Record], path: Path) -> None:
-    """Write the records' docs to a DocBin, making one doc at a time."""
-    docbin = DocBin(store_user_data=False)
-    for record in records:
-        docbin.add(make_doc(nlp, record))
-    docbin.to_disk(path)
+def write_docbin(nlp: Language, records: List[Record], path: Path) -> None:
+    """Write the records' docs to a .spacy file, making and writing one doc at a time."""
+    write_docs((make_doc(nlp, r) for r in records), sum(r.n_tokens for r in records), path)
 
 
 def entity_name(text: str) -> str:
