@@ -21,22 +21,10 @@ from conftest import run_cli
 README = Path(__file__).parent.parent / "README.md"
 # the issue's three records, as Prodigy exports them
 PRODIGY = [
-    {
-        "text": "I love my iPhone X so much",
-        "spans": [{"start": 10, "end": 18, "label": "GADGET", "token_start": 3, "token_end": 4}],
-        "answer": "accept",
-    },
-    {
-        "text": "My hero is my dad",
-        "spans": [{"start": 3, "end": 7, "label": "GADGET", "token_start": 1, "token_end": 1}],
-        "answer": "reject",
-    },
-    {
-        "text": "The Pixel 7 is nice",
-        "spans": [{"start": 4, "end": 11, "label": "GADGET", "token_start": 1, "token_end": 2}],
-        "answer": "ignore",
-    },
-]
+    {"text": "I love my iPhone X so much", "spans": [{"start": 10, "end": 18, "label": "GADGET", "token_start": 3, "token_end": 4}], "answer": "accept"},
+    {"text": "My hero is my dad", "spans": [{"start": 3, "end": 7, "label": "GADGET", "token_start": 1, "token_end": 1}], "answer": "reject"},
+    {"text": "The Pixel 7 is nice", "spans": [{"start": 4, "end": 11, "label": "GADGET", "token_start": 1, "token_end": 2}], "answer": "ignore"},
+]  # fmt: skip
 
 
 def write_jsonl(path: Path, records) -> Path:
@@ -63,8 +51,7 @@ def incorrect(doc) -> list:
     return [(s.start_char, s.end_char, s.label_) for s in doc.spans.get("incorrect_spans", [])]
 
 
-def missing(doc) -> list:
-    """Texts of the tokens whose entity annotation is missing (unknown)."""
+def missing(doc) -> list:  # tokens whose entity annotation is unknown
     return [t.text for t in doc if t.ent_iob == 0]
 
 
@@ -180,22 +167,15 @@ def test_unknown_answer_is_an_error(tmp_path):
 
 
 def label_studio_task(text, *annotations, cancelled=()):
+    results = [[{"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": s, "end": e, "labels": [label]}} for s, e, label in spans] for spans in annotations]  # fmt: skip
     return {
         "id": 1,
         "data": {"text": text},
         "annotations": [
-            {
-                "id": i,
-                "was_cancelled": i in cancelled,
-                "result": [
-                    {"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": s, "end": e, "labels": [label]}}
-                    for s, e, label in spans
-                ],
-            }
-            for i, spans in enumerate(annotations, start=1)
+            {"id": i, "was_cancelled": i in cancelled, "result": r} for i, r in enumerate(results, start=1)
         ],
         "predictions": [],
-    }  # fmt: skip
+    }
 
 
 def test_label_studio_export(tmp_path):
@@ -317,14 +297,8 @@ def test_readme_label_studio_one_liner_round_trip(tmp_path):
 
 GADGETS = ["iPhone X", "Pixel 7", "Galaxy S9", "Kindle", "Xbox", "iPad", "PS5", "Switch"]
 CONTEXTS = ["I love my {} so much", "My {} is great", "I bought a {} yesterday", "Where is my {} now", "She gave me her {} today"]  # fmt: skip
-NER_MODEL = {
-    "@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "hidden_width": 32, "maxout_pieces": 2,
-    "use_upper": True,
-    "tok2vec": {
-        "@architectures": "spacy.HashEmbedCNN.v2", "width": 32, "depth": 1, "embed_size": 500, "window_size": 1,
-        "maxout_pieces": 2, "subword_features": True, "pretrained_vectors": None,
-    },
-}  # fmt: skip
+TOK2VEC = {"@architectures": "spacy.HashEmbedCNN.v2", "width": 32, "depth": 1, "embed_size": 500, "window_size": 1, "maxout_pieces": 2, "subword_features": True, "pretrained_vectors": None}  # fmt: skip
+NER_MODEL = {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "hidden_width": 32, "maxout_pieces": 2, "use_upper": True, "tok2vec": TOK2VEC}  # fmt: skip
 UPDATE_CONFIG = """
 [paths]
 train = null
