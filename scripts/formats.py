@@ -179,7 +179,11 @@ def _parse_spans(raw: dict, text: str, skipped: Counter) -> List[Annotation]:
     ):
         raise RecordError('wrong record shape: "spans" must be a list of {"start", "end", "label"}')
     spans = [(s["start"], s["end"], s["label"]) for s in items]
-    token_ids = [(span, s["token_start"], s["token_end"]) for span, s in zip(spans, items) if "token_start" in s]
+    token_ids = [
+        (span, s.get("token_start"), s.get("token_end"))
+        for span, s in zip(spans, items)
+        if "token_start" in s or "token_end" in s
+    ]
     tokens = raw.get("tokens")
     if tokens is not None and not isinstance(tokens, list):
         raise RecordError(f'"tokens" must be a list of {{"text", "start", "end"}}, got {type(tokens).__name__}')

@@ -126,7 +126,7 @@ def check_tokens(doc: Doc, ann: Annotation) -> None:
     """Prodigy's "tokens" must match the text, token_start/token_end the character offsets."""
     text = doc.text
     for i, tok in enumerate(ann.tokens or []):
-        if not isinstance(tok, dict) or not {"start", "end"} <= set(tok):
+        if not isinstance(tok, dict) or not all(isinstance(tok.get(k), int) for k in ("start", "end")):
             raise RecordError(f'token {i} is not a {{"text", "start", "end"}} object: {tok!r}')
         if "text" in tok and text[tok["start"] : tok["end"]] != tok["text"]:
             raise RecordError(
