@@ -172,7 +172,7 @@ def _parse_course(raw: list) -> Annotation:
 
 
 def _parse_spans(raw: dict, text: str, skipped: Counter) -> List[Annotation]:
-    """A span record; with an "answer", Prodigy's semantics (see the module docstring of convert)."""
+    """A span record; with an "answer", Prodigy's semantics (README, "Data formats")."""
     items = raw["spans"]
     if not isinstance(items, list) or not all(
         isinstance(s, dict) and {"start", "end", "label"} <= set(s) for s in items

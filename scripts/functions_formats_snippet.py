@@ -24,9 +24,9 @@ def incorrect_spans_key(
     key: str = "incorrect_spans", components: Optional[List[str]] = None
 ) -> Callable[[Language], Language]:
     """Make each ner (or the named components) learn that the spans in doc.spans[key]
-    are not entities. The key is read by the ner's transition system during
-    training (moves.cfg["neg_key"]); the component's cfg records it, so the
-    trained pipeline's config says what it was trained with."""
+    are not entities. The ner's transition system reads the key during training
+    (moves.cfg["neg_key"], saved with the moves); proc.cfg, saved in the ner's
+    cfg file, records it too. Docs without the span group are unaffected."""
 
     def after_init(nlp: Language) -> Language:
         names = components
