@@ -1,0 +1,239 @@
+"""Read annotation files in every format `convert` accepts; prints nothing.
+
+Formats, detected per record by content:
+  course        [text, {"entities": [[start, end, label], ...]}]
+  values        {"sentence" or "text": ..., "entities": [{"label": ..., "value": ...}]}
+  spans         {"text": ..., "spans": [{"start": ..., "end": ..., "label": ...}]}; with an
+                "answer" (a Prodigy export) the answer decides what the record teaches
+  Label Studio  {"data": {"text": ...}, "annotations": [{"result": [{"value": {"start": ...,
+                "end": ..., "labels": [...]}}]}]}: one record per annotation that was not cancelled
+  doccano       {"text": ..., "label": [[start, end, label], ...]}
+A file is JSON (a list of records) or JSONL (one record per line). Each record
+becomes zero or more Annotations; records that teach nothing (ignored or
+rejected manual answers, cancelled annotations) are counted in `skipped`.
+"""
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, List, Optional, Tuple
+
+from common import InputError, parse_json
+
+Span = Tuple[int, int, str]
+SUFFIXES = (".json", ".jsonl")
+BINARY_VIEWS = {"ner", "spans"}  # one suggested span, accepted or rejected (ner.teach, spans.teach)
+MANUAL_VIEWS = {"ner_manual", "spans_manual"}
+ANSWERS = ("accept", "reject", "ignore")
+
+
+class RecordError(ValueError):
+    """A bad record; the message says what is wrong (the caller adds file and line)."""
+
+
+@dataclass
+class Annotation:
+    """What one record teaches about one text.
+
+    complete: every entity is in `spans` (the rest of the text is not an entity).
+    Otherwise only `spans` are known entities and `incorrect` known non-entities
+    (a binary answer): the rest of the text is unknown.
+    """
+
+    text: str
+    spans: List[Span] = field(default_factory=list)
+    values: List[Tuple[str, str]] = field(default_factory=list)
+    incorrect: List[Span] = field(default_factory=list)
+    complete: bool = True
+    tokens: Optional[list] = None  # Prodigy's tokens, to check token_start/token_end
+    token_ids: List[Tuple[Span, object, object]] = field(default_factory=list)
+    where: str = ""  # e.g. " (annotation 2)" for one of several Label Studio annotations
+
+
+def expand_inputs(paths: Iterable[Path]) -> List[Path]:
+    """Files as given; a folder becomes every .json/.jsonl file under it (subfolders
+    too, hidden ones left out), sorted by path."""
+    files: List[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not found:
+            raise InputError(f"{path}: no .json or .jsonl files in this folder")
+        files.extend(found)
+    return files
+
+
+def iter_raw_records(path: Path) -> Iterator[Tuple[str, object]]:
+    """Stream (where, raw record) pairs; a JSON list is read whole, JSONL line by line."""
+    with path.open(encoding="utf-8-sig") as handle:  # a BOM, as Windows tools write, is dropped
+        head = handle.read(4096)
+    if not head.strip():
+        raise InputError(f"{path}: the file is empty")
+    suffix = path.suffix.lower()
+    if suffix == ".json" or (suffix != ".jsonl" and head.lstrip().startswith("[")):
+        data = parse_json(path.read_text(encoding="utf-8-sig"), path)
+        if not isinstance(data, list):
+            raise InputError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+        if not data:
+            raise InputError(f"{path}: the file has no records")
+        for i, rec in enumerate(data, start=1):
+            yield f"{path}: record {i}", rec
+        return
+    found = False
+    # newline="" splits at \n and \r\n only: not at U+2028 etc., valid inside JSON strings
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for i, line in enumerate(handle, start=1):
+            if line.strip():
+                found = True
+                yield f"{path}: line {i}", parse_json(line, path, line=i)
+    if not found:
+        raise InputError(f"{path}: the file is empty")
+
+
+def check_label(label: object) -> str:
+    """A label is a non-empty string without spaces, with at least one letter or digit."""
+    if not isinstance(label, str) or not label or re.search(r"\s", label) or not re.search(r"[^\W_]", label):
+        raise RecordError(
+            f"empty or malformed label {label!r} (a label is a non-empty string without spaces, "
+            "with at least one letter or digit)"
+        )
+    return label
+
+
+def raw_text(raw: object) -> object:
+    """The text of a raw record, for error messages (None if there is none)."""
+    if isinstance(raw, list) and raw:
+        return raw[0]
+    if isinstance(raw, dict):
+        data = raw.get("data")
+        if isinstance(data, dict) and "annotations" in raw:
+            return data.get("text")
+        return raw.get("sentence", raw.get("text"))
+    return None
+
+
+def parse_record(raw: object, skipped: Counter) -> List[Annotation]:
+    """The annotations of one raw record; counts what teaches nothing in `skipped`."""
+    if isinstance(raw, list):
+        return [_parse_course(raw)]
+    if not isinstance(raw, dict):
+        raise RecordError(f"wrong record shape: expected a list or an object, got {type(raw).__name__}")
+    if "annotations" in raw and isinstance(raw.get("data"), dict):
+        return _parse_label_studio(raw, skipped)
+    text = _record_text(raw)
+    present = [key for key in ("spans", "entities", "label") if key in raw]
+    if len(present) > 1:
+        raise RecordError(f"ambiguous record: it has both {present[0]!r} and {present[1]!r} (give one)")
+    if not present:
+        raise RecordError('wrong record shape: a record object needs "spans", "entities" or "label"')
+    if present[0] == "entities":
+        ents = raw["entities"]
+        if not isinstance(ents, list) or not all(isinstance(e, dict) and {"label", "value"} <= set(e) for e in ents):
+            raise RecordError('wrong record shape: "entities" must be a list of {"label", "value"}')
+        return [Annotation(text, values=[(e["value"], e["label"]) for e in ents])]
+    if present[0] == "label":
+        ents = raw["label"]
+        if not isinstance(ents, list) or not all(isinstance(e, (list, tuple)) and len(e) == 3 for e in ents):
+            raise RecordError('wrong record shape: doccano\'s "label" must be a list of [start, end, label]')
+        return [Annotation(text, spans=[(e[0], e[1], e[2]) for e in ents])]
+    return _parse_spans(raw, text, skipped)
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise RecordError(f"missing or non-string text: {text!r}")
+    if not text.strip():
+        raise RecordError("empty text")
+    return text
+
+
+def _record_text(raw: dict) -> str:
+    if "sentence" in raw and "text" in raw and raw["sentence"] != raw["text"]:
+        raise RecordError(f'"sentence" and "text" differ: {raw["sentence"]!r} vs {raw["text"]!r} (give one)')
+    return _check_text(raw.get("sentence", raw.get("text")))
+
+
+def _parse_course(raw: list) -> Annotation:
+    if len(raw) != 2 or not isinstance(raw[1], dict) or "entities" not in raw[1]:
+        raise RecordError('wrong record shape: expected [text, {"entities": [[start, end, label], ...]}]')
+    text, ents = _check_text(raw[0]), raw[1]["entities"]
+    if not isinstance(ents, list) or not all(isinstance(e, (list, tuple)) and len(e) == 3 for e in ents):
+        raise RecordError('wrong record shape: "entities" must be a list of [start, end, label]')
+    return Annotation(text, spans=[(e[0], e[1], e[2]) for e in ents])
+
+
+def _parse_spans(raw: dict, text: str, skipped: Counter) -> List[Annotation]:
+    """A span record; with an "answer", Prodigy's semantics (README, "Data formats")."""
+    items = raw["spans"]
+    if not isinstance(items, list) or not all(
+        isinstance(s, dict) and {"start", "end", "label"} <= set(s) for s in items
+    ):
+        raise RecordError('wrong record shape: "spans" must be a list of {"start", "end", "label"}')
+    spans = [(s["start"], s["end"], s["label"]) for s in items]
+    token_ids = [
+        (span, s.get("token_start"), s.get("token_end"))
+        for span, s in zip(spans, items)
+        if "token_start" in s or "token_end" in s
+    ]
+    tokens = raw.get("tokens")
+    if tokens is not None and not isinstance(tokens, list):
+        raise RecordError(f'"tokens" must be a list of {{"text", "start", "end"}}, got {type(tokens).__name__}')
+    annotation = Annotation(text, spans=spans, tokens=tokens, token_ids=token_ids)
+    if "answer" not in raw:
+        return [annotation]
+    answer, view = raw["answer"], raw.get("_view_id")
+    if answer not in ANSWERS:
+        raise RecordError(f"unknown answer {answer!r} (Prodigy answers are {', '.join(ANSWERS)})")
+    binary = view in BINARY_VIEWS or (view not in MANUAL_VIEWS and len(spans) == 1)
+    if answer == "ignore":
+        skipped["ignored answers (Prodigy)"] += 1
+        return []
+    if answer == "reject" and not binary:
+        skipped["rejected manual answers (Prodigy)"] += 1
+        return []
+    if binary and len(spans) != 1:
+        raise RecordError(f"a binary answer ({view!r} view) needs exactly one span, got {len(spans)}")
+    if binary:
+        annotation.complete = False
+        if answer == "reject":
+            annotation.spans, annotation.incorrect = [], spans
+    return [annotation]
+
+
+def _parse_label_studio(raw: dict, skipped: Counter) -> List[Annotation]:
+    """One annotation per Label Studio annotation that was not cancelled."""
+    text = _check_text(raw["data"].get("text"))
+    annotations = raw["annotations"]
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise RecordError('wrong record shape: Label Studio\'s "annotations" must be a list of objects')
+    if not annotations:
+        skipped["Label Studio tasks without annotations"] += 1
+    found = []
+    for n, annotation in enumerate(annotations, start=1):
+        if annotation.get("was_cancelled"):
+            skipped["cancelled annotations (Label Studio)"] += 1
+            continue
+        where = f" (annotation {n})" if len(annotations) > 1 else ""
+        spans = []
+        for item in annotation.get("result", []):
+            value = item.get("value") if isinstance(item, dict) else None
+            if not isinstance(value, dict) or "labels" not in value:
+                skipped["Label Studio results that are not labelled spans"] += 1
+                continue
+            labels = value["labels"]
+            if not isinstance(labels, list) or len(labels) != 1 or not {"start", "end"} <= set(value):
+                raise RecordError(
+                    f"annotation {n}: a Label Studio span needs start, end and exactly one label, got {value!r}"
+                )
+            spans.append((value["start"], value["end"], labels[0]))
+        found.append(Annotation(text, spans=spans, where=where))
+    return found

@@ -1,0 +1,399 @@
+"""convert reads what annotation tools export: Prodigy's answers, Label Studio, doccano;
+a binary reject changes what a sourced ner learns."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+import srsly
+from spacy.cli.init_config import fill_config
+from spacy.cli.train import train
+from spacy.tokens import DocBin
+
+import convert
+import functions_formats_snippet  # noqa: F401  (registers ner_update.incorrect_spans_key.v1)
+from conftest import run_cli
+
+README = Path(__file__).parent.parent / "README.md"
+# the issue's three records, as Prodigy exports them
+PRODIGY = [
+    {"text": "I love my iPhone X so much", "spans": [{"start": 10, "end": 18, "label": "GADGET", "token_start": 3, "token_end": 4}], "answer": "accept"},
+    {"text": "My hero is my dad", "spans": [{"start": 3, "end": 7, "label": "GADGET", "token_start": 1, "token_end": 1}], "answer": "reject"},
+    {"text": "The Pixel 7 is nice", "spans": [{"start": 4, "end": 11, "label": "GADGET", "token_start": 1, "token_end": 2}], "answer": "ignore"},
+]  # fmt: skip
+
+
+def write_jsonl(path: Path, records) -> Path:
+    srsly.write_jsonl(path, records)
+    return path
+
+
+def convert_all(tmp_path: Path, *inputs, extra=()):
+    """Run convert with --output (no split); return (exit code, output, {text: doc})."""
+    out = tmp_path / "out" / "all.spacy"
+    code, output = run_cli(convert.main, [*inputs, "--output", out, *extra])
+    if code != 0:
+        assert not out.exists()
+        return code, output, {}
+    docs = DocBin().from_disk(out).get_docs(spacy.blank("en").vocab)
+    return code, output, {doc.text: doc for doc in docs}
+
+
+def ents(doc) -> list:
+    return [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+
+
+def incorrect(doc) -> list:
+    return [(s.start_char, s.end_char, s.label_) for s in doc.spans.get("incorrect_spans", [])]
+
+
+def missing(doc) -> list:  # tokens whose entity annotation is unknown
+    return [t.text for t in doc if t.ent_iob == 0]
+
+
+# --- Prodigy ------------------------------------------------------------------
+
+
+def test_prodigy_answers_from_the_issue(tmp_path):
+    code, output, docs = convert_all(tmp_path, write_jsonl(tmp_path / "p.jsonl", PRODIGY))
+    assert code == 0, output
+    assert set(docs) == {"I love my iPhone X so much", "My hero is my dad"}  # the ignored record is left out
+    accepted, rejected = docs["I love my iPhone X so much"], docs["My hero is my dad"]
+    # a binary accept: the span is an entity, the rest of the text unknown (not O)
+    assert ents(accepted) == [(10, 18, "GADGET")] and missing(accepted) == ["I", "love", "my", "so", "much"]
+    # a binary reject: "hero" is known not to be a GADGET; nothing else is known
+    assert ents(rejected) == [] and incorrect(rejected) == [(3, 7, "GADGET")]
+    assert missing(rejected) == ["My", "hero", "is", "my", "dad"]
+    assert "1 ignored answers (Prodigy)" in output
+    assert "binary answers: texts 2 0 rejected spans 1 0" in output
+
+
+def test_prodigy_manual_answers(tmp_path):
+    text = "The iPhone X and the Pixel 7"
+    spans = [{"start": 4, "end": 12, "label": "GADGET"}, {"start": 21, "end": 28, "label": "GADGET"}]
+    records = [
+        {"text": text, "spans": spans, "answer": "accept", "_view_id": "ner_manual"},
+        {"text": "I need a phone", "spans": [], "answer": "accept", "_view_id": "ner_manual"},
+        {"text": "Bad one", "spans": [{"start": 0, "end": 3, "label": "GADGET"}], "answer": "reject", "_view_id": "ner_manual"},
+        {"text": "Bad two", "spans": spans[:0], "answer": "reject"},  # no span: a manual task
+    ]  # fmt: skip
+    code, output, docs = convert_all(tmp_path, write_jsonl(tmp_path / "p.jsonl", records))
+    assert code == 0, output
+    assert set(docs) == {text, "I need a phone"}  # rejected manual answers are skipped
+    assert ents(docs[text]) == [(4, 12, "GADGET"), (21, 28, "GADGET")] and missing(docs[text]) == []
+    assert missing(docs["I need a phone"]) == []  # an accepted empty manual answer: no entities at all
+    assert "2 rejected manual answers (Prodigy)" in output
+
+
+def test_binary_answers_on_one_text_are_merged(tmp_path):
+    text = "I love my iPhone X and my dad"
+    iphone, dad = {"start": 10, "end": 18, "label": "GADGET"}, {"start": 26, "end": 29, "label": "GADGET"}
+    records = [
+        {"text": text, "spans": [iphone], "answer": "accept", "_view_id": "ner"},
+        {"text": text, "spans": [dad], "answer": "reject", "_view_id": "ner"},
+        {"text": text, "spans": [dad], "answer": "reject", "_view_id": "ner"},
+    ]
+    code, output, docs = convert_all(tmp_path, write_jsonl(tmp_path / "p.jsonl", records))
+    assert code == 0, output
+    assert ents(docs[text]) == [(10, 18, "GADGET")] and incorrect(docs[text]) == [(26, 29, "GADGET")]
+    assert "2 binary answers merged with another record of the same text" in output
+
+
+@pytest.mark.parametrize(
+    "second,merged",
+    [
+        ({"spans": [{"start": 10, "end": 18, "label": "GADGET"}], "answer": "reject", "_view_id": "ner"}, False),
+        ({"spans": [{"start": 10, "end": 18, "label": "GADGET"}], "answer": "accept", "_view_id": "ner"}, True),
+        ({"spans": [{"start": 2, "end": 6, "label": "GADGET"}], "answer": "accept", "_view_id": "ner"}, False),
+        ({"spans": [{"start": 2, "end": 6, "label": "GADGET"}], "answer": "reject", "_view_id": "ner"}, True),
+    ],
+)
+def test_binary_answers_must_agree_with_a_full_annotation(tmp_path, second, merged):
+    text = "I love my iPhone X so much"
+    full = [text, {"entities": [[10, 18, "GADGET"]]}]
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(full) + "\n" + json.dumps({"text": text, **second}) + "\n", encoding="utf8")
+    code, output, docs = convert_all(tmp_path, path)
+    if merged:
+        assert code == 0, output
+        assert ents(docs[text]) == [(10, 18, "GADGET")] and missing(docs[text]) == []
+    else:
+        assert code == 1 and f"{path}: line 2: the same text is annotated differently in {path}: line 1" in output
+
+
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        ({"token_end": 3}, "token_start 3 and token_end 3 do not match the character offsets of span [10, 18"),
+        ({"tokens": [{"text": "I", "start": 0, "end": 1, "id": 0}]}, "token_start 3 and token_end 4 do not match"),
+        (
+            {"tokens": [{"text": "You", "start": 0, "end": 1, "id": 0}]},
+            "token 0 'You' does not match the text at its offsets [0, 1]: 'I'",
+        ),
+    ],
+)
+def test_prodigy_tokens_are_checked(tmp_path, change, problem):
+    record = json.loads(json.dumps(PRODIGY[0]))
+    if "tokens" in change:
+        record["tokens"] = change["tokens"]
+    else:
+        record["spans"][0].update(change)
+    path = write_jsonl(tmp_path / "p.jsonl", [PRODIGY[2], record])
+    code, output, _ = convert_all(tmp_path, path)
+    assert code == 1
+    assert f"{path}: line 2: {problem}" in output and "text: 'I love my iPhone X so much'" in output
+
+
+def test_prodigy_tokens_that_match_pass(tmp_path):
+    nlp = spacy.blank("en")
+    record = json.loads(json.dumps(PRODIGY[0]))
+    record["tokens"] = [{"text": t.text, "start": t.idx, "end": t.idx + len(t), "id": t.i} for t in nlp(record["text"])]
+    code, output, docs = convert_all(tmp_path, write_jsonl(tmp_path / "p.jsonl", [record]))
+    assert code == 0, output
+    assert ents(docs[record["text"]]) == [(10, 18, "GADGET")]
+
+
+def test_unknown_answer_is_an_error(tmp_path):
+    path = write_jsonl(tmp_path / "p.jsonl", [{**PRODIGY[0], "answer": "maybe"}])
+    code, output, _ = convert_all(tmp_path, path)
+    assert code == 1 and f"{path}: line 1: unknown answer 'maybe'" in output
+
+
+# --- Label Studio and doccano -------------------------------------------------
+
+
+def label_studio_task(text, *annotations, cancelled=()):
+    results = [[{"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": s, "end": e, "labels": [label]}} for s, e, label in spans] for spans in annotations]  # fmt: skip
+    return {
+        "id": 1,
+        "data": {"text": text},
+        "annotations": [
+            {"id": i, "was_cancelled": i in cancelled, "result": r} for i, r in enumerate(results, start=1)
+        ],
+        "predictions": [],
+    }
+
+
+def test_label_studio_export(tmp_path):
+    export = [
+        label_studio_task("I love my iPhone X so much", [(10, 18, "GADGET")]),
+        label_studio_task("The Pixel 7 is nice", [(4, 11, "GADGET")], [(0, 3, "GADGET")], cancelled=(2,)),
+        label_studio_task("Nothing to see", []),
+    ]
+    path = tmp_path / "export.data"  # detected by content, not by name
+    path.write_text(json.dumps(export), encoding="utf8")
+    code, output, docs = convert_all(tmp_path, path)
+    assert code == 0, output
+    assert {text: ents(doc) for text, doc in docs.items()} == {
+        "I love my iPhone X so much": [(10, 18, "GADGET")],
+        "The Pixel 7 is nice": [(4, 11, "GADGET")],
+        "Nothing to see": [],
+    }
+    assert "1 cancelled annotations (Label Studio)" in output
+
+
+@pytest.mark.parametrize(
+    "task,problem",
+    [
+        (label_studio_task("I love my iPhone X", [(12, 18, "GADGET")]), "span [12, 18, 'GADGET'] 'hone X' is not on token"),
+        ({"data": {"txt": "a"}, "annotations": []}, "missing or non-string text: None"),
+        (
+            {"data": {"text": "My iPhone X"}, "annotations": [{"result": [{"value": {"start": 3, "end": 11, "labels": ["A", "B"]}}]}]},
+            "annotation 1: a Label Studio span needs start, end and exactly one label",
+        ),
+        (label_studio_task("I love my iPhone X", [(10, 18, "-")]), "empty or malformed label '-'"),
+    ],
+)  # fmt: skip
+def test_bad_label_studio_task(tmp_path, task, problem):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([label_studio_task("ok text", []), task]), encoding="utf8")
+    code, output, _ = convert_all(tmp_path, path)
+    assert code == 1 and f"{path}: record 2: " in output and problem in output
+
+
+def test_label_studio_annotators_who_disagree_conflict(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([label_studio_task("My iPhone X", [(3, 11, "GADGET")], [(3, 9, "GADGET")])]))
+    code, output, _ = convert_all(tmp_path, path)
+    assert code == 1
+    assert (
+        f"{path}: record 1 (annotation 2): the same text is annotated differently in {path}: record 1 (annotation 1)"
+        in output
+    )
+
+
+def test_doccano_jsonl(tmp_path):
+    records = [{"id": 7, "text": "I love my iPhone X so much", "label": [[10, 18, "GADGET"]], "Comments": []}]
+    code, output, docs = convert_all(tmp_path, write_jsonl(tmp_path / "d.jsonl", records))
+    assert code == 0, output
+    assert ents(docs["I love my iPhone X so much"]) == [(10, 18, "GADGET")]
+
+
+@pytest.mark.parametrize(
+    "record,problem",
+    [
+        ({"text": "My iPhone X", "label": ["positive"]}, 'doccano\'s "label" must be a list of [start, end, label]'),
+        ({"text": "My iPhone X", "label": [[3, 8, "GADGET"]]}, "span [3, 8, 'GADGET'] 'iPhon' is not on token"),
+        ({"text": "My iPhone X", "label": [[3, 11, "GADGET"]], "spans": []}, "ambiguous record"),
+    ],
+)
+def test_bad_doccano_record(tmp_path, record, problem):
+    path = write_jsonl(tmp_path / "d.jsonl", [{"text": "ok", "label": []}, record])
+    code, output, _ = convert_all(tmp_path, path)
+    assert code == 1 and f"{path}: line 2: " in output and problem in output and "text: 'My iPhone X'" in output
+    code, output, docs = convert_all(tmp_path, path, extra=["--lenient"])
+    assert code == 0 and set(docs) == {"ok"} and "1 bad records skipped" in output
+
+
+# --- annotate's review file in the tools ---------------------------------------
+
+
+REVIEW = {
+    "text": "I love my iPhone X so much",
+    "spans": [{"start": 10, "end": 18, "label": "GADGET"}],
+    "meta": {"source": "texts.txt", "line": 3, "pipeline": "m", "disagreement": False},
+}
+
+
+def test_review_record_back_from_prodigy_is_gold(tmp_path):
+    """What `prodigy ner.manual` exports after a review record is accepted: tokens and answer added."""
+    nlp = spacy.blank("en")
+    exported = json.loads(json.dumps(REVIEW))
+    exported["tokens"] = [{"text": t.text, "start": t.idx, "end": t.idx + len(t), "id": t.i, "ws": bool(t.whitespace_)} for t in nlp(REVIEW["text"])]  # fmt: skip
+    exported["spans"][0].update(token_start=3, token_end=4)
+    exported.update(answer="accept", _view_id="ner_manual", _input_hash=1, _task_hash=2)
+    code, output, docs = convert_all(tmp_path, write_jsonl(tmp_path / "p.jsonl", [exported]))
+    assert code == 0, output
+    doc = docs[REVIEW["text"]]
+    assert ents(doc) == [(10, 18, "GADGET")] and missing(doc) == []  # a complete annotation
+
+
+def test_readme_label_studio_one_liner_round_trip(tmp_path):
+    """The README's one-liner turns annotate's review file into Label Studio tasks with
+    the spans as predictions; a submitted export of them converts to the same spans."""
+    line = next(
+        line for line in README.read_text().splitlines() if "review_label_studio.json" in line and "python -c" in line
+    )
+    code = re.search(r'python -c "(.*)"', line).group(1)
+    (tmp_path / "corpus").mkdir()
+    write_jsonl(tmp_path / "corpus" / "review.jsonl", [REVIEW])
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
+    tasks = json.loads((tmp_path / "corpus" / "review_label_studio.json").read_text())
+    assert tasks[0]["data"] == {"text": REVIEW["text"]}
+    for task in tasks:  # the annotator submits the suggestions as they are
+        task["annotations"] = [{"id": 1, "result": task.pop("predictions")[0]["result"], "was_cancelled": False}]
+    path = tmp_path / "ls_export.json"
+    path.write_text(json.dumps(tasks), encoding="utf8")
+    code, output, docs = convert_all(tmp_path, path)
+    assert code == 0, output
+    assert ents(docs[REVIEW["text"]]) == [(10, 18, "GADGET")]
+
+
+# --- a binary reject changes what the ner learns -----------------------------
+
+GADGETS = ["iPhone X", "Pixel 7", "Galaxy S9", "Kindle", "Xbox", "iPad", "PS5", "Switch"]
+CONTEXTS = ["I love my {} so much", "My {} is great", "I bought a {} yesterday", "Where is my {} now", "She gave me her {} today"]  # fmt: skip
+TOK2VEC = {"@architectures": "spacy.HashEmbedCNN.v2", "width": 32, "depth": 1, "embed_size": 500, "window_size": 1, "maxout_pieces": 2, "subword_features": True, "pretrained_vectors": None}  # fmt: skip
+NER_MODEL = {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "hidden_width": 32, "maxout_pieces": 2, "use_upper": True, "tok2vec": TOK2VEC}  # fmt: skip
+UPDATE_CONFIG = """
+[paths]
+train = null
+dev = null
+[nlp]
+lang = "en"
+pipeline = ["ner"]
+[components]
+[components.ner]
+source = "{source}"
+[corpora]
+[corpora.train]
+@readers = "spacy.Corpus.v1"
+path = ${{paths.train}}
+[corpora.dev]
+@readers = "spacy.Corpus.v1"
+path = ${{paths.dev}}
+[training]
+max_steps = 60
+eval_frequency = 1000
+[training.optimizer]
+@optimizers = "Adam.v1"
+learn_rate = 0.005
+[initialize]
+{after_init}
+"""
+AFTER_INIT = '[initialize.after_init]\n@callbacks = "ner_update.incorrect_spans_key.v1"\nkey = "incorrect_spans"'
+
+
+def filled(context: str, name: str) -> tuple:
+    text = context.format(name)
+    return text, text.index(name), text.index(name) + len(name)
+
+
+def build_base_that_calls_dad_a_gadget(path: Path) -> None:
+    """A tiny ner trained (wrongly) on "dad" as a GADGET in gadget contexts."""
+    from spacy.training import Example
+
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner", config={"model": NER_MODEL})
+    examples = []
+    for context in CONTEXTS:
+        for name in GADGETS + ["dad"]:
+            text, start, end = filled(context, name)
+            examples.append(Example.from_dict(nlp.make_doc(text), {"entities": [(start, end, "GADGET")]}))
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(40):
+        for batch in spacy.util.minibatch(examples, 8):
+            nlp.update(batch, sgd=optimizer, drop=0.1)
+    nlp.to_disk(path)
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(path.parent / "dev.spacy")
+
+
+def test_binary_reject_unteaches_a_span_with_the_after_init_callback(tmp_path):
+    base = tmp_path / "base"
+    build_base_that_calls_dad_a_gadget(base)
+    dad_texts = [filled(context, "dad")[0] for context in CONTEXTS]
+    assert all(ents(doc) for doc in spacy.load(base).pipe(dad_texts))
+    answers = []  # ner.teach-style: "dad" rejected, four gadgets accepted
+    for context in CONTEXTS:
+        for name, answer in [("dad", "reject")] + [(name, "accept") for name in GADGETS[:4]]:
+            text, start, end = filled(context, name)
+            span = {"start": start, "end": end, "label": "GADGET"}
+            answers.append({"text": text, "spans": [span], "answer": answer, "_view_id": "ner"})
+    code, output, _ = convert_all(tmp_path, write_jsonl(tmp_path / "answers.jsonl", answers))
+    assert code == 0, output
+    predicted = {}
+    for arm, after_init in (("with_key", AFTER_INIT), ("without_key", "after_init = null")):
+        config = tmp_path / f"{arm}.cfg"
+        config.write_text(UPDATE_CONFIG.format(source=base, after_init=after_init), encoding="utf8")
+        fill_config(config, config, silent=True)
+        overrides = {"paths.train": str(tmp_path / "out" / "all.spacy"), "paths.dev": str(tmp_path / "dev.spacy")}
+        train(config, tmp_path / arm, overrides=overrides)
+        nlp = spacy.load(tmp_path / arm / "model-last")
+        predicted[arm] = [ents(doc) for doc in nlp.pipe(dad_texts)]
+        assert ents(nlp("I love my Switch so much")) == [(10, 16, "GADGET")]  # gadgets still found
+    assert predicted["with_key"] == [[]] * len(CONTEXTS)  # the rejected span is no longer predicted
+    assert all(predicted["without_key"])  # without the key the ner never sees the rejections
+
+
+def test_incorrect_spans_key_of_a_sourced_ner_is_ignored_in_its_config(tmp_path):
+    """Why the callback is needed: spaCy copies a sourced component with its source's config."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner").add_label("GADGET")
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "base")
+    config = spacy.util.load_config_from_str(
+        f'[nlp]\nlang = "en"\npipeline = ["ner"]\n[components]\n[components.ner]\nsource = "{tmp_path / "base"}"\n'
+        'incorrect_spans_key = "incorrect_spans"\n'
+    )
+    sourced = spacy.util.load_model_from_config(config, auto_fill=True)
+    assert sourced.get_pipe("ner").incorrect_spans_key is None
+    after_init = spacy.registry.callbacks.get("ner_update.incorrect_spans_key.v1")()
+    after_init(sourced)
+    assert sourced.get_pipe("ner").moves.neg_key == "incorrect_spans"
+    sourced.to_disk(tmp_path / "trained")
+    assert spacy.load(tmp_path / "trained").get_pipe("ner").moves.neg_key == "incorrect_spans"
