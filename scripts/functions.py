@@ -66,7 +66,7 @@ def merge_ents(gold: Doc, predicted: Doc) -> int:
         for e in predicted.ents
         if not taken.intersection(range(e.start, e.end))
     ]
-    gold.ents = sorted(list(gold.ents) + extra, key=lambda span: span.start)
+    gold.set_ents(extra, default="unmodified")  # tokens left missing (binary answers) stay missing
     return len(extra)
 
 
@@ -100,6 +100,28 @@ def read_patterns(path: Optional[Path]) -> List[dict]:
     with Path(path).open(encoding="utf-8-sig") as handle:
         lines = [line for line in handle if line.strip()]
     return [{k: v for k, v in srsly.json_loads(line).items() if k in ("label", "pattern", "id")} for line in lines]
+
+
+@registry.callbacks("ner_update.incorrect_spans_key.v1")
+def incorrect_spans_key(key: str = "incorrect_spans", components: Optional[List[str]] = None) -> Callable[[Language], Language]:
+    """[initialize.after_init]: make each trained ner (or the named components)
+    learn that the spans in doc.spans[key] are not entities (binary rejects, as
+    `convert` writes them). A sourced ner keeps its source's config, so
+    `incorrect_spans_key` under [components.*] would be ignored: the key is set
+    on the component (moves.cfg["neg_key"], read in training; saved with it)."""
+
+    def after_init(nlp: Language) -> Language:
+        frozen = set(nlp.config["training"]["frozen_components"])
+        names = components
+        if names is None:
+            names = [n for n, p in nlp.components if type(p).__name__ == "EntityRecognizer" and n not in frozen]
+        for name in names:
+            proc = nlp.get_pipe(name)
+            proc.cfg["incorrect_spans_key"] = key
+            proc.moves.cfg["neg_key"] = key
+        return nlp
+
+    return after_init
 
 
 @registry.batchers("ner_update.recording_batcher.v1")

@@ -49,6 +49,7 @@ def share_ner_features(nlp: Language, ner: str = "ner", name: str = FEATURES) ->
     listener = registry.resolve({"model": listener_config})["model"]
     replace_model_node(nlp.get_pipe(ner).model, inner, listener)
     nlp._pipe_configs[ner]["model"]["tok2vec"] = listener_config
+    nlp._link_components()  # connect the listener, as loading the pipeline would
     return nlp
 
 

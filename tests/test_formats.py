@@ -15,7 +15,7 @@ from spacy.cli.train import train
 from spacy.tokens import DocBin
 
 import convert
-import functions_formats_snippet  # noqa: F401  (registers ner_update.incorrect_spans_key.v1)
+import functions  # noqa: F401  (registers ner_update.incorrect_spans_key.v1)
 from conftest import run_cli
 
 README = Path(__file__).parent.parent / "README.md"

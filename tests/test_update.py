@@ -1,7 +1,9 @@
-"""The update, end to end on a tiny base built here: frozen weights, new label,
-retention with vs without rehearsal, losses file, config for any base, wheel."""
+"""The recipes, end to end on a tiny base built here: frozen weights, new label,
+old labels kept (and replaced only where a new-label entity wins), losses,
+configs for any base, the shipped pipeline's meta, the wheel, multiprocessing."""
 
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 import spacy
 import srsly
 from spacy.cli.train import train
+from spacy.tokens import Span
 from spacy.util import load_config
 
 import assemble
@@ -22,55 +25,49 @@ from conftest import ROOT, run_cli
 from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
 
 STEPS = 120
+RECIPES = ("single_ner", "new_label_only", "second_ner", "second_ner_shared")
+OLD = {"PER", "ORG", "LOC"}
+PATTERNS = [
+    {"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}]},
+    {"label": "GADGET", "pattern": "kindle oasis"},
+]
 
 
 def prepare_data(root: Path, base: Path) -> Path:
-    """New-label corpora and rehearsal silver data for `base`, in root/corpus."""
+    """New-label corpora, rehearsal silver data and patterns for `base`, in root/corpus."""
     corpus = root / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     srsly.write_json(root / "gadgets.json", gadget_records(150, seed=3))
-    code, output = run_cli(
-        convert.main,
-        [
-            root / "gadgets.json",
-            "--train-output",
-            corpus / "train.spacy",
-            "--dev-output",
-            corpus / "dev.spacy",
-            "--split",
-            "random",
-        ],
-    )
+    args = [root / "gadgets.json", "--train-output", corpus / "train.spacy", "--dev-output", corpus / "dev.spacy"]
+    code, output = run_cli(convert.main, [*args, "--split", "random"])
     assert code == 0, output
     srsly.write_jsonl(root / "raw.jsonl", [{"text": t} for t, _ in old_label_sentences(200, seed=4)])
-    code, output = run_cli(
-        rehearsal.main, [base, corpus / "train.spacy", corpus / "dev.spacy", corpus, "--texts", root / "raw.jsonl"]
-    )
+    args = [base, corpus / "train.spacy", corpus / "dev.spacy", corpus, "--texts", root / "raw.jsonl"]
+    code, output = run_cli(rehearsal.main, args)
     assert code == 0, output
+    srsly.write_jsonl(corpus / "patterns.jsonl", PATTERNS)
     return corpus
 
 
-def run_update(root: Path, base: Path, corpus: Path, silver: float, teacher: float, merge: bool, **extra) -> Path:
-    config = make_config.adapt_config(
-        load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base)
-    )
+def recipe_config(root: Path, base: Path, recipe: str, patterns: str):
+    template = load_config(ROOT / "configs" / "recipes" / f"{recipe}.cfg", interpolate=False)
+    nlp, source = make_config.recipe_base(template, str(base), root / "recipe_base")
+    return make_config.adapt_config(template, nlp, source, patterns)
+
+
+def run_update(root: Path, base: Path, corpus: Path, recipe: str, **extra) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    config.to_disk(root / "config.cfg")
-    overrides = {
-        "paths.train": str(corpus / "train.spacy"),
-        "paths.dev": str(corpus / "dev.spacy"),
-        "paths.train_base_ents": str(corpus / "train_base_ents.spacy"),
-        "paths.dev_base_ents": str(corpus / "dev_base_ents.spacy"),
-        "paths.rehearsal": str(corpus / "rehearsal.spacy"),
-        "paths.losses": str(root / "losses.jsonl"),
-        "training.max_steps": STEPS,
-        "training.eval_frequency": 40,
-        "training.optimizer.learn_rate": 0.002,
-        "training.before_update.silver_ratio": silver,
-        "training.before_update.teacher_ratio": teacher,
-        "corpora.train.base_ents_path": str(corpus / "train_base_ents.spacy") if merge else None,
-        "corpora.dev.base_ents_path": str(corpus / "dev_base_ents.spacy") if merge else None,
-    }
+    recipe_config(root, base, recipe, str(corpus / "patterns.jsonl")).to_disk(root / "config.cfg")
+    overrides = {f"paths.{name}": str(corpus / f"{name}.spacy") for name in ("train", "dev", "rehearsal")}
+    overrides.update({f"paths.{n}_base_ents": str(corpus / f"{n}_base_ents.spacy") for n in ("train", "dev")})
+    overrides.update(
+        {
+            "paths.losses": str(root / "losses.jsonl"),
+            "training.max_steps": STEPS,
+            "training.eval_frequency": 40,
+            "training.optimizer.learn_rate": 0.002,
+        }
+    )
     train(root / "config.cfg", root / "updated", overrides={**overrides, **extra})
     return root / "updated" / "model-last"
 
@@ -78,9 +75,8 @@ def run_update(root: Path, base: Path, corpus: Path, silver: float, teacher: flo
 def agreement(base: Path, updated: Path) -> float:
     """F of the updated pipeline's old-label entities against the base's, on unseen sentences."""
     texts = [t for t, _ in old_label_sentences(60, seed=5)]
-    old = {"PER", "ORG", "LOC"}
     base_docs, upd_docs = list(spacy.load(base).pipe(texts)), list(spacy.load(updated).pipe(texts))
-    return evaluate.score(upd_docs, [evaluate.restricted(d, old) for d in base_docs], old)["f"]
+    return evaluate.score(upd_docs, [evaluate.restricted(d, OLD) for d in base_docs], OLD)["f"]
 
 
 @pytest.fixture(scope="module")
@@ -92,56 +88,142 @@ def tiny_base(tmp_path_factory):
 def update_runs(tiny_base, tmp_path_factory):
     root = tmp_path_factory.mktemp("update")
     corpus = prepare_data(root, tiny_base)
-    runs = {}
-    for name, silver, teacher, merge in (("rehearsal", 1.0, 1.0, True), ("none", 0.0, 0.0, False)):
-        run_root = root / name
-        runs[name] = (run_root, run_update(run_root, tiny_base, corpus, silver, teacher, merge))
-    return corpus, runs
+    return corpus, {name: (root / name, run_update(root / name, tiny_base, corpus, name)) for name in RECIPES}
+
+
+def trained_ner(recipe: str) -> str:
+    return "new_ner" if recipe.startswith("second_ner") else "ner"
 
 
 def test_tiny_base_knows_old_labels(tiny_base):
     doc = spacy.load(tiny_base)("Alice Smith works for Globex in Paris.")
-    assert {e.label_ for e in doc.ents} & {"PER", "ORG", "LOC"}
+    assert {e.label_ for e in doc.ents} & OLD
     # rehearsal annotation runs only what the ner needs: here the ner alone
     assert rehearsal.entity_components(spacy.load(tiny_base)) == ["ner"]
 
 
-def test_frozen_components_are_byte_identical(tiny_base, update_runs):
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_only_the_recipes_ner_learns(tiny_base, update_runs, recipe):
     _, runs = update_runs
-    base = spacy.load(tiny_base)
-    for _, updated_path in runs.values():
-        updated = spacy.load(updated_path)
-        for name in ("tok2vec", "tagger"):
-            assert updated.get_pipe(name).model.to_bytes() == base.get_pipe(name).model.to_bytes(), name
-        assert updated.get_pipe("ner").model.to_bytes() != base.get_pipe("ner").model.to_bytes()
-        texts = [t for t, _ in old_label_sentences(20, seed=9)]
-        assert [t.tag_ for d in base.pipe(texts) for t in d] == [t.tag_ for d in updated.pipe(texts) for t in d]
+    base, updated = spacy.load(tiny_base), spacy.load(runs[recipe][1])
+    for name in ("tok2vec", "tagger"):
+        assert updated.get_pipe(name).model.to_bytes() == base.get_pipe(name).model.to_bytes(), name
+    # the ner as the recipe sources it (second_ner_shared: with its features moved into ner_tok2vec)
+    source = spacy.load(runs[recipe][0] / "recipe_base") if recipe == "second_ner_shared" else base
+    base_ner = source.get_pipe("ner").model.to_bytes()
+    assert updated.get_pipe(trained_ner(recipe)).model.to_bytes() != base_ner
+    assert (updated.get_pipe("ner").model.to_bytes() == base_ner) == recipe.startswith("second_ner")
+    if recipe == "second_ner_shared":
+        assert updated.get_pipe("ner_tok2vec").model.to_bytes() == source.get_pipe("ner_tok2vec").model.to_bytes()
+    texts = [t for t, _ in old_label_sentences(20, seed=9)]
+    assert [t.tag_ for d in base.pipe(texts) for t in d] == [t.tag_ for d in updated.pipe(texts) for t in d]
 
 
-def test_new_label_is_learned(update_runs):
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_new_label_is_learned(update_runs, recipe):
     _, runs = update_runs
-    nlp = spacy.load(runs["rehearsal"][1])
-    assert "GADGET" in nlp.get_pipe("ner").labels
-    docs = list(nlp.pipe(["The Pixel 7 is much better than I expected.", "My Xbox One stopped working after a week."]))
-    assert any(e.label_ == "GADGET" for d in docs for e in d.ents)
+    nlp = spacy.load(runs[recipe][1])
+    assert "GADGET" in nlp.get_pipe(trained_ner(recipe)).labels
+    texts = ["The Pixel 7 is much better than I expected.", "My Xbox One stopped working after a week."]
+    with nlp.select_pipes(disable=["entity_ruler"]):  # the model, not the patterns
+        assert any(e.label_ == "GADGET" for d in nlp.pipe(texts) for e in d.ents)
 
 
 def test_rehearsal_retains_old_labels_better(tiny_base, update_runs):
     _, runs = update_runs
-    with_rehearsal = agreement(tiny_base, runs["rehearsal"][1])
-    without = agreement(tiny_base, runs["none"][1])
+    with_rehearsal = agreement(tiny_base, runs["single_ner"][1])
+    without = agreement(tiny_base, runs["new_label_only"][1])
     assert with_rehearsal > without + 20, (with_rehearsal, without)
+
+
+@pytest.mark.parametrize("recipe", ["second_ner", "second_ner_shared"])
+def test_second_ner_changes_an_old_label_entity_only_where_a_new_label_wins(tiny_base, update_runs, recipe):
+    _, runs = update_runs
+    base, shipped = spacy.load(tiny_base), spacy.load(runs[recipe][1])
+    texts = [t for t, _ in old_label_sentences(60, seed=11)] + ["Alice Smith bought a Pixel 7 in Paris."]
+    changed = total = 0
+    for b, s in zip(base.pipe(texts), shipped.pipe(texts)):
+        total += len(b.ents)
+        new = [e for e in s.ents if e.label_ not in OLD]
+        for ent in b.ents:
+            if (ent.start, ent.end, ent.label_) not in {(e.start, e.end, e.label_) for e in s.ents}:
+                changed += 1
+                assert any(n.start < ent.end and ent.start < n.end for n in new), (s.text, ent)
+        assert not s.spans.get("ner_update_snapshot")
+    assert changed <= total / 4, (changed, total)  # the new label fires on few old-label entities
+
+
+def test_a_pattern_replaces_the_base_entity_it_overlaps(tiny_base, update_runs):
+    _, runs = update_runs
+    text = "Alice Smith bought a Steam Deck in Paris."
+    shipped = spacy.load(runs["second_ner"][1])
+    found = [(e.text, e.label_) for e in shipped(text).ents]
+    assert ("Steam Deck", "GADGET") in found and ("Alice Smith", "PER") in found and ("Paris", "LOC") in found
+    assert shipped.get_pipe_config("new_entities")["old_labels"] == ["LOC", "ORG", "PER"]
+
+
+def test_merge_order_rules_then_second_ner_then_base():
+    nlp = spacy.blank("en")
+    merge = functions.MergeNewEntities("snap", ["ORG", "PER"], new_labels_win=True)
+    doc = nlp.make_doc("Apple sold the iPhone X to Bob Jones")
+    doc.spans["snap"] = [Span(doc, 0, 1, "ORG"), Span(doc, 3, 5, "GADGET"), Span(doc, 6, 8, "PER")]
+    doc.ents = [Span(doc, 0, 1, "GADGET"), Span(doc, 3, 4, "GADGET"), Span(doc, 6, 7, "ORG")]
+    merge(doc)
+    # the second ner's new label wins over the base's ORG; the pattern's span over the second ner's;
+    # the second ner's old-label guess (ORG) never counts: the base's PER stays
+    assert [(e.text, e.label_) for e in doc.ents] == [("Apple", "GADGET"), ("iPhone X", "GADGET"), ("Bob Jones", "PER")]
+    keep = functions.MergeNewEntities("snap", ["ORG", "PER"], new_labels_win=False)
+    doc.spans["snap"] = [Span(doc, 0, 1, "ORG")]
+    doc.ents = [Span(doc, 0, 1, "GADGET"), Span(doc, 3, 5, "GADGET")]
+    keep(doc)
+    assert [(e.text, e.label_) for e in doc.ents] == [("Apple", "ORG"), ("iPhone X", "GADGET")]
+
+
+def test_disabling_the_merge_fails_loudly_and_the_pipeline_pickles(update_runs):
+    _, runs = update_runs
+    shipped = spacy.load(runs["second_ner"][1])
+    with shipped.select_pipes(disable=["new_entities"]), pytest.raises(ValueError, match="disabled or excluded"):
+        shipped("Alice Smith bought a Pixel 7 in Paris.")
+    excluded = spacy.load(runs["second_ner"][1], exclude=["new_entities"])
+    with pytest.raises(ValueError, match="disabled or excluded"):
+        excluded("Alice Smith bought a Pixel 7 in Paris.")
+    # both off: the base's entities, kept by the second ner as preset entities
+    with shipped.select_pipes(disable=["entity_snapshot", "new_entities"]):
+        assert "PER" in {e.label_ for e in shipped("Alice Smith bought a Pixel 7 in Paris.").ents}
+    texts = ["Alice Smith bought a Pixel 7 in Paris.", "Bob Jones works for Globex."]
+    again = pickle.loads(pickle.dumps(shipped))
+    assert [[(e.text, e.label_) for e in d.ents] for d in again.pipe(texts)] == [
+        [(e.text, e.label_) for e in d.ents] for d in shipped.pipe(texts)
+    ]
+
+
+def test_two_processes_under_spawn_give_the_same_entities(update_runs, tmp_path):
+    _, runs = update_runs
+    code = (
+        "import json, multiprocessing as mp, sys, spacy\n"
+        "mp.set_start_method('spawn')\n"
+        "import functions\n"
+        "nlp = spacy.load(sys.argv[1])\n"
+        "texts = ['Alice Smith bought a Pixel 7 in Paris.', 'Bob Jones works for Globex.'] * 20\n"
+        "ents = lambda docs: [[(e.text, e.label_) for e in d.ents] for d in docs]\n"
+        "print(ents(nlp.pipe(texts, n_process=2, batch_size=5)) == ents(nlp.pipe(texts)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(runs["second_ner"][1])], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
 
 
 def test_losses_file_keeps_rehearsal_apart(update_runs):
     _, runs = update_runs
-    records = list(srsly.read_jsonl(runs["rehearsal"][0] / "losses.jsonl"))
+    records = list(srsly.read_jsonl(runs["single_ner"][0] / "losses.jsonl"))
     assert [r["step"] for r in records] == list(range(0, STEPS + 1, 40))
     assert all(set(r["losses"]) == {"ner"} for r in records)
-    assert all(
-        r["rehearsal_losses"]["ner_silver"] > 0 and r["rehearsal_losses"]["ner_teacher"] > 0 for r in records[1:]
-    )
-    assert all(r["rehearsal_losses"] == {} for r in srsly.read_jsonl(runs["none"][0] / "losses.jsonl"))
+    assert all(r["rehearsal_losses"]["ner_silver"] > 0 and r["rehearsal_losses"]["ner_teacher"] > 0 for r in records[1:])
+    assert all(r["rehearsal_losses"] == {} for r in srsly.read_jsonl(runs["new_label_only"][0] / "losses.jsonl"))
+    assert all(set(r["losses"]) == {"new_ner"} for r in srsly.read_jsonl(runs["second_ner"][0] / "losses.jsonl"))
 
 
 def test_rehearsal_draws_are_seeded_fresh_each_epoch_and_keep_the_ratio():
@@ -159,37 +241,59 @@ def test_rehearsal_draws_are_seeded_fresh_each_epoch_and_keep_the_ratio():
     assert draws(0, ratio=0.0) == [[]] * 6
 
 
+@pytest.mark.parametrize("listening", [False, True])
+def test_shared_features_leave_the_base_outputs_unchanged(tmp_path_factory, tiny_base, listening):
+    base = build_tiny_base(tmp_path_factory.mktemp("listening"), listening_ner=True) if listening else tiny_base
+    shared = make_config.share_ner_features(spacy.load(base))
+    shared.to_disk(tmp_path_factory.mktemp("shared") / "nlp")
+    assert shared.get_pipe("ner_tok2vec").listening_components == ["ner"]
+    texts = [t for t, _ in old_label_sentences(40, seed=13)]
+    ents = lambda nlp: [[(e.start, e.end, e.label_) for e in d.ents] for d in nlp.pipe(texts)]  # noqa: E731
+    tags = lambda nlp: [[t.tag_ for t in d] for d in nlp.pipe(texts)]  # noqa: E731
+    original = spacy.load(base)
+    assert ents(shared) == ents(original) and tags(shared) == tags(original)
+
+
 def test_config_for_a_base_with_a_listening_ner(tmp_path_factory):
     root = tmp_path_factory.mktemp("listening")
     base = build_tiny_base(root / "base", listening_ner=True)
-    cfg = make_config.adapt_config(
-        load_config(ROOT / "configs" / "config.cfg", interpolate=False), spacy.load(base), str(base)
-    )
+    cfg = recipe_config(root, base, "single_ner", "")
     assert cfg["components"]["ner"]["replace_listeners"] == ["model.tok2vec"]
+    assert "entity_ruler" not in cfg["nlp"]["pipeline"] and "entity_ruler" not in cfg["initialize"]["components"]
     assert rehearsal.entity_components(spacy.load(base)) == ["tok2vec", "ner"]
     corpus = prepare_data(root, base)
-    updated = run_update(root, base, corpus, 1.0, 1.0, True)
+    updated = run_update(root / "run", base, corpus, "single_ner")
     before, after = spacy.load(base), spacy.load(updated)
     assert after.get_pipe("tok2vec").model.to_bytes() == before.get_pipe("tok2vec").model.to_bytes()
     assert "ner" not in after.get_pipe("tok2vec").listening_components
 
 
-def test_checked_in_config_is_the_default_base_instance():
-    """configs/config.cfg equals what make_config writes for a base with the default base's pipeline."""
-    template = load_config(ROOT / "configs" / "config.cfg", interpolate=False)
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_checked_in_recipe_is_the_default_base_instance(recipe):
+    """Each recipe equals what make_config writes for a base with the default base's pipeline."""
+    template = load_config(ROOT / "configs" / "recipes" / f"{recipe}.cfg", interpolate=False)
     nlp = spacy.blank("en")
-    for name in template["nlp"]["pipeline"]:
-        nlp.add_pipe("lemmatizer", name=name, config={"mode": "lookup"}) if name == "lemmatizer" else nlp.add_pipe(name)
-    adapted = make_config.adapt_config(template, nlp, template["paths"]["base"])
-    assert adapted.to_str() == template.to_str()
+    own = make_config.recipe_components(template)
+    for name in [n for n in template["nlp"]["pipeline"] if n not in own]:
+        if name == "lemmatizer":
+            nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        else:
+            nlp.add_pipe("tok2vec" if name == "ner_tok2vec" else name, name=name)
+    for label in OLD:
+        nlp.get_pipe("ner").add_label(label)
+    adapted = make_config.adapt_config(template, nlp, template["paths"]["base"], template["paths"]["patterns"])
+    assert adapted == template  # the same sections and values (in any order)
 
 
-def test_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
-    """The packaged shipped pipeline (rules + second ner) loads where the project is not on the path."""
+def test_shipped_pipeline_has_its_own_meta_and_the_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
+    """assemble names the pipeline itself; the packaged pipeline loads where the project is not on the path."""
     _, runs = update_runs
-    patterns = [{"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}], "id": "line 1"}]
-    shipped = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_second_ner")
-    shipped.to_disk(tmp_path / "shipped")
+    args = [runs["second_ner"][1], tiny_base, tmp_path / "shipped", "--name", "tiny_gadget", "--recipe", "second_ner"]
+    code, output = run_cli(assemble.main, args)
+    assert code == 0, output
+    meta = srsly.read_json(tmp_path / "shipped" / "meta.json")
+    assert meta["name"] == "tiny_gadget" and meta["ner_update"]["recipe"] == "second_ner"
+    assert "GADGET" in meta["description"] and "new_ents_f" in meta["performance"]
     target = tmp_path / "site"
     install_wheel(tmp_path / "shipped", tmp_path / "pkg", target, "tiny_gadget", [ROOT / "scripts" / "functions.py"])
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
@@ -197,32 +301,33 @@ def test_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
     code = (
         "import importlib.util, spacy; assert importlib.util.find_spec('functions') is None; "
         "nlp = spacy.load('en_tiny_gadget'); print(sorted(nlp.get_pipe('new_ner').labels)); "
-        "print(nlp.pipe_names[-4:], len(nlp.get_pipe('entity_ruler').patterns))"
+        "print(nlp.pipe_names[-4:], len(nlp.get_pipe('entity_ruler').patterns)); "
+        "print([(e.text, e.label_) for e in nlp('Alice Smith bought a Steam Deck in Paris.').ents])"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    labels, pipes = result.stdout.strip().splitlines()
+    labels, pipes, ents = result.stdout.strip().splitlines()
     assert labels == "['GADGET', 'LOC', 'ORG', 'PER']"
-    assert pipes == "['entity_ruler', 'entity_snapshot', 'new_ner', 'new_entities_only'] 1"
+    assert pipes == "['entity_ruler', 'entity_snapshot', 'new_ner', 'new_entities'] 2"
+    assert "('Steam Deck', 'GADGET')" in ents
 
 
 def test_update_config_passes_spacy_debug_config(update_runs):
     """The config make_config writes (for the tiny base) is valid and filled."""
     _, runs = update_runs
-    config = runs["rehearsal"][0] / "config.cfg"
-    result = subprocess.run(
-        [sys.executable, "-m", "spacy", "debug", "config", str(config), "--code", "scripts/functions.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Config is valid" in result.stdout
+    for recipe in ("single_ner", "second_ner_shared"):
+        config = runs[recipe][0] / "config.cfg"
+        result = subprocess.run(
+            [sys.executable, "-m", "spacy", "debug", "config", str(config), "--code", "scripts/functions.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Config is valid" in result.stdout
 
 
 def test_merge_keeps_gold_and_adds_only_non_overlapping_base_entities():
-    from spacy.tokens import Span
-
     nlp = spacy.blank("en")
     gold = nlp.make_doc("Alice Smith bought an iPhone X in Paris")
     gold.ents = [Span(gold, 4, 6, label="GADGET")]
@@ -233,113 +338,19 @@ def test_merge_keeps_gold_and_adds_only_non_overlapping_base_entities():
     other = nlp.make_doc("Alice Smith bought an iPhone X in Paris !")
     with pytest.raises(ValueError, match="differently tokenized"):
         functions.merge_ents(gold, other)
+    binary = nlp.make_doc("Alice Smith bought an iPhone X in Paris")  # a binary answer: the rest is missing
+    binary.set_ents([Span(binary, 4, 6, label="GADGET")], default="missing")
+    functions.merge_ents(binary, base)
+    assert [t.ent_iob_ for t in binary][2:4] == ["", ""]
 
 
 def test_rehearsal_fails_loudly_without_the_recording_batcher(tiny_base, update_runs, tmp_path):
     """With a stock batcher the rehearsal callback cannot know the batch size: training must stop, not
     silently turn into the forgetting recipe."""
     corpus, _ = update_runs
+    batcher = {"@batchers": "spacy.batch_by_words.v1", "size": 500, "tolerance": 0.2, "discard_oversize": False}
     with pytest.raises(ValueError, match="recording_batcher"):
-        run_update(
-            tmp_path,
-            tiny_base,
-            corpus,
-            1.0,
-            0.0,
-            True,
-            **{
-                "training.batcher": {
-                    "@batchers": "spacy.batch_by_words.v1",
-                    "size": 500,
-                    "tolerance": 0.2,
-                    "discard_oversize": False,
-                }
-            },
-        )
-
-
-def test_second_ner_adds_only_new_labels_and_keeps_the_base_entities(tiny_base, update_runs):
-    """rules_second_ner: old-label entities are exactly the base's; new ones come from rules and the second ner."""
-    _, runs = update_runs
-    base = spacy.load(tiny_base)
-    patterns = [{"label": "GADGET", "pattern": [{"LOWER": "kindle"}, {"LOWER": "oasis"}], "id": "line 1"}]
-    shipped = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["none"][1]), patterns, "rules_second_ner")
-    assert shipped.pipe_names[-4:] == ["entity_ruler", "entity_snapshot", "new_ner", "new_entities_only"]
-    texts = [t for t, _ in old_label_sentences(40, seed=11)] + [
-        "my kindle oasis stopped working after a week.",
-        "Alice Smith bought a Pixel 7 in Paris.",
-    ]
-    old = {"PER", "ORG", "LOC"}
-    for b, s in zip(base.pipe(texts), shipped.pipe(texts)):
-        assert evaluate.spans_of(b, old) == evaluate.spans_of(s, old), s.text
-        assert not s.spans.get("ner_update_snapshot")
-    docs = list(shipped.pipe(texts[-2:]))
-    assert ("kindle oasis", "GADGET") in [(e.text, e.label_) for e in docs[0].ents]  # from the rules
-    # the "none" run forgot the old labels: without the guard its second ner would add or change them
-    unguarded = spacy.load(runs["none"][1])
-    assert any(
-        evaluate.spans_of(b, old) != evaluate.spans_of(u, old) for b, u in zip(base.pipe(texts), unguarded.pipe(texts))
-    )
-
-
-@pytest.mark.parametrize(
-    "combine,order",
-    [
-        ("ner_only", ["tok2vec", "tagger", "ner"]),
-        ("rules_on_base", ["tok2vec", "tagger", "ner", "entity_ruler"]),
-        ("rules_before_ner", ["tok2vec", "tagger", "entity_ruler", "ner"]),
-        ("ner_before_rules", ["tok2vec", "tagger", "ner", "entity_ruler"]),
-        (
-            "rules_win_second_ner",
-            ["tok2vec", "tagger", "ner", "entity_ruler", "entity_snapshot", "new_ner", "new_entities_only"],
-        ),
-    ],
-)
-def test_combine_modes_place_the_rules(tiny_base, update_runs, tmp_path, combine, order):
-    _, runs = update_runs
-    patterns = [{"label": "GADGET", "pattern": "kindle oasis", "id": "line 1"}]
-    base, updated = spacy.load(tiny_base), spacy.load(runs["rehearsal"][1])
-    shipped = assemble.assemble(base, updated, patterns, combine)
-    assert shipped.pipe_names == order
-    ner = shipped.get_pipe("ner")
-    assert ("GADGET" in ner.labels) == (
-        combine not in ("rules_on_base", "rules_win_second_ner")
-    )  # the base ner or the updated one
-    if "entity_ruler" in order:
-        doc = shipped("Grace Lee sold her kindle oasis in Lima.")
-        assert ("kindle oasis", "GADGET") in [(e.text, e.label_) for e in doc.ents]
-    srsly.write_jsonl(tmp_path / "p.jsonl", patterns)
-    code, output = run_cli(
-        assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", "bogus"]
-    )
-    assert code == 1 and "--combine must be one of" in output and not (tmp_path / "out").exists()
-    code, output = run_cli(
-        assemble.main, [tiny_base, runs["rehearsal"][1], tmp_path / "p.jsonl", tmp_path / "out", "--combine", combine]
-    )
-    assert code == 0 and spacy.load(tmp_path / "out").pipe_names == order
-
-
-def test_rules_win_second_ner_lets_a_pattern_replace_an_overlapping_base_entity(tiny_base, update_runs):
-    """rules_win_second_ner: where a pattern matches, its entity replaces the base's; elsewhere old-label
-    entities stay the base's. The base ner's labels are fixed at assembly (a ner adds the labels of
-    entities set before it at run time, which must not turn them into 'old' labels)."""
-    _, runs = update_runs
-    patterns = [{"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}], "id": "line 1"}]
-    text = "Alice Smith bought a Steam Deck in Paris."
-    base = spacy.load(tiny_base)
-    assert ("Steam Deck", "GADGET") not in [(e.text, e.label_) for e in base(text).ents]
-    keep = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_second_ner")
-    win = assemble.assemble(spacy.load(tiny_base), spacy.load(runs["rehearsal"][1]), patterns, "rules_win_second_ner")
-    assert win.get_pipe_config("new_entities_only")["old_labels"] == ["LOC", "ORG", "PER"]
-    won = [(e.text, e.label_) for e in win(text).ents]
-    assert ("Steam Deck", "GADGET") in won and ("Alice Smith", "PER") in won and ("Paris", "LOC") in won
-    # the base calls "Steam Deck" something else here: without winning, the pattern cannot place it
-    if any(e.text == "Steam Deck" for e in base(text).ents):
-        assert ("Steam Deck", "GADGET") not in [(e.text, e.label_) for e in keep(text).ents]
-    old = {"PER", "ORG", "LOC"}
-    texts = [t for t, _ in old_label_sentences(40, seed=12)]
-    for b, w in zip(base.pipe(texts), win.pipe(texts)):
-        assert evaluate.spans_of(b, old) == evaluate.spans_of(w, old), w.text
+        run_update(tmp_path, tiny_base, corpus, "single_ner", **{"training.batcher": batcher})
 
 
 def test_rehearsal_bad_texts_file_fails_with_its_line_and_writes_nothing(tiny_base, update_runs, tmp_path):
