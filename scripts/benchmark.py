@@ -227,12 +227,20 @@ def plan(
 
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
-    corpus_dir: Path = typer.Argument(Path("corpus"), exists=True, file_okay=False, help="The corpora the project's steps write"),
+    corpus_dir: Path = typer.Argument(
+        Path("corpus"), exists=True, file_okay=False, help="The corpora the project's steps write"
+    ),
     patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The patterns (EntityRuler JSONL)"),
-    output_dir: Path = typer.Option(Path("training/benchmark"), "--output", file_okay=False, help="Where runs and tables go"),
-    recipes: str = typer.Option("second_ner,single_ner,new_label_only", "--recipes", help="Comma-separated recipes (configs/recipes/NAME.cfg)"),
+    output_dir: Path = typer.Option(
+        Path("training/benchmark"), "--output", file_okay=False, help="Where runs and tables go"
+    ),
+    recipes: str = typer.Option(
+        "second_ner,single_ner,new_label_only", "--recipes", help="Comma-separated recipes (configs/recipes/NAME.cfg)"
+    ),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds; every recipe runs once per seed"),
-    checkpoint_set: str = typer.Option("checked_dev", "--checkpoint-set", help="The corpus training chooses checkpoints on"),
+    checkpoint_set: str = typer.Option(
+        "checked_dev", "--checkpoint-set", help="The corpus training chooses checkpoints on"
+    ),
     workers: int = typer.Option(2, "--workers", min=1, help="Runs at a time (one per CPU core)"),
     max_steps: int = typer.Option(0, "--max-steps", help="Override [training] max_steps (0: the recipe's)"),
     label_map: str = typer.Option("", "--label-map", help="Old-label map for evaluation, as in `evaluate`"),
@@ -264,14 +272,24 @@ def main(
     if missing:
         msg.fail(f"Missing corpora: {', '.join(missing)} (run the project's `all` workflow first)", exits=1)
     jobs = plan(base_model, patterns_path, output_dir, names, [int(s) for s in seeds.split(",")], common)
-    base_mb = dir_size_mb(Path(spacy.util.get_package_path(base_model)) if spacy.util.is_package(base_model) else Path(base_model))
-    shared = {"base_model": base_model, "patterns": str(patterns_path), "label_map": label_map, "sets": sets, "base_mb": base_mb}
+    base_mb = dir_size_mb(
+        Path(spacy.util.get_package_path(base_model)) if spacy.util.is_package(base_model) else Path(base_model)
+    )
+    shared = {
+        "base_model": base_model,
+        "patterns": str(patterns_path),
+        "label_map": label_map,
+        "sets": sets,
+        "base_mb": base_mb,
+    }
     rows: List[Dict] = []
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         trained = []
         for i, job in enumerate(pool.map(train_one, jobs), start=1):
-            msg.info(f"[{time.perf_counter() - start:.0f} s] trained {job['recipe']} seed {job['seed']} ({i}/{len(jobs)})")
+            msg.info(
+                f"[{time.perf_counter() - start:.0f} s] trained {job['recipe']} seed {job['seed']} ({i}/{len(jobs)})"
+            )
             trained.append({**shared, **job})
         for row in pool.map(evaluate_one, trained):
             rows.append(row)

@@ -262,7 +262,7 @@ def evaluate(
         "old_labels": old_labels,
         "base_labels": sorted(base_labels),
         "pipeline": shipped.pipe_names,
-        "combine": shipped.meta.get("ner_update", {}).get("combine"),
+        "recipe": shipped.meta.get("ner_update", {}).get("recipe"),
         "systems": {
             "patterns": "the patterns alone (entity_ruler, tokenizer only)",
             "base": "the base pipeline",

@@ -103,7 +103,9 @@ def read_patterns(path: Optional[Path]) -> List[dict]:
 
 
 @registry.callbacks("ner_update.incorrect_spans_key.v1")
-def incorrect_spans_key(key: str = "incorrect_spans", components: Optional[List[str]] = None) -> Callable[[Language], Language]:
+def incorrect_spans_key(
+    key: str = "incorrect_spans", components: Optional[List[str]] = None
+) -> Callable[[Language], Language]:
     """[initialize.after_init]: make each trained ner (or the named components)
     learn that the spans in doc.spans[key] are not entities (binary rejects, as
     `convert` writes them). A sourced ner keeps its source's config, so
@@ -402,7 +404,10 @@ class MergeNewEntities:
         """new_ents_p/r/f: the new labels only; old_ents_f: the old labels (on a
         dev set with the base's own predictions merged in, agreement with the
         base). Predictions over tokens whose gold is missing are not counted."""
-        return {**prf(examples, lambda label: label not in self.old, "new_ents"), **prf(examples, self.old.__contains__, "old_ents")}
+        return {
+            **prf(examples, lambda label: label not in self.old, "new_ents"),
+            **prf(examples, self.old.__contains__, "old_ents"),
+        }
 
 
 def prf(examples: Iterable[Example], keep: Callable[[str], bool], prefix: str) -> Dict[str, float]:

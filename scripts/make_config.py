@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import spacy
-
 import typer
 from spacy.language import Language
 from spacy.util import load_config, registry, replace_model_node
@@ -43,7 +42,9 @@ def share_ner_features(nlp: Language, ner: str = "ner", name: str = FEATURES) ->
         nlp.replace_listeners(upstream, ner, ["model.tok2vec"])
     ner_config = nlp.get_pipe_config(ner)
     inner = nlp.get_pipe(ner).model.get_ref("tok2vec").layers[0]
-    features = nlp.add_pipe("tok2vec", name=name, before=ner, config={"model": copy.deepcopy(ner_config["model"]["tok2vec"])})
+    features = nlp.add_pipe(
+        "tok2vec", name=name, before=ner, config={"model": copy.deepcopy(ner_config["model"]["tok2vec"])}
+    )
     features.model.from_bytes(inner.to_bytes())
     listener_config = {"@architectures": "spacy.Tok2VecListener.v1", "width": inner.get_dim("nO"), "upstream": name}
     listener = registry.resolve({"model": listener_config})["model"]
@@ -128,7 +129,9 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
             components[name]["old_labels"] = sorted(nlp.get_pipe("ner").labels)
     cfg["components"] = components
     cfg["training"]["frozen_components"] = [n for n in base_names if n not in trainable]
-    cfg["training"]["annotating_components"] = [n for n in recipe["training"]["annotating_components"] if n in base_names]
+    cfg["training"]["annotating_components"] = [
+        n for n in recipe["training"]["annotating_components"] if n in base_names
+    ]
     if RULER not in own:
         cfg["initialize"]["components"].pop(RULER, None)
     return cfg
@@ -138,7 +141,9 @@ def main(
     recipe_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The recipe (configs/recipes/*.cfg)"),
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     output_path: Path = typer.Argument(..., dir_okay=False, help="Where to write the config for this base"),
-    patterns: str = typer.Option("", "--patterns", help="Patterns (EntityRuler JSONL) for the recipe's entity_ruler; empty: none"),
+    patterns: str = typer.Option(
+        "", "--patterns", help="Patterns (EntityRuler JSONL) for the recipe's entity_ruler; empty: none"
+    ),
     prepared_base: Path = typer.Option(
         Path("training/recipe_base"),
         "--prepared-base",
@@ -150,7 +155,7 @@ def main(
     base_model = resolve_base_name(base_model)
     recipe = load_config(recipe_path, interpolate=False)
     if patterns and not Path(patterns).is_file():
-        msg.fail(f"Patterns file {patterns} not found (set vars.patterns to \"\" to use none)", exits=1)
+        msg.fail(f'Patterns file {patterns} not found (set vars.patterns to "" to use none)', exits=1)
     try:
         nlp, source = recipe_base(recipe, base_model, prepared_base)
     except ValueError as err:
@@ -164,7 +169,9 @@ def main(
     with atomic_path(output_path) as tmp:
         cfg.to_disk(tmp)
     frozen = cfg["training"]["frozen_components"]
-    msg.good(f"Wrote {output_path} ({recipe_path.stem}): pipeline {cfg['nlp']['pipeline']} from '{source}', frozen {frozen}")
+    msg.good(
+        f"Wrote {output_path} ({recipe_path.stem}): pipeline {cfg['nlp']['pipeline']} from '{source}', frozen {frozen}"
+    )
 
 
 if __name__ == "__main__":

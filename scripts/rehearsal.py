@@ -52,7 +52,11 @@ def main(
         help="Raw rehearsal texts (.txt/.json/.jsonl) that are not evaluation texts; repeatable",
     ),
     extra_paths: List[Path] = typer.Option(
-        [], "--corpus", exists=True, dir_okay=False, help="Another corpus (.spacy) to store the base's predictions on, as NAME_base_ents.spacy; repeatable"
+        [],
+        "--corpus",
+        exists=True,
+        dir_okay=False,
+        help="Another corpus (.spacy) to store the base's predictions on, as NAME_base_ents.spacy; repeatable",
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Texts per batch for nlp.pipe"),
     limit: int = typer.Option(0, "--limit", help="Use at most this many rehearsal texts per file (0: all)"),

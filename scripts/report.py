@@ -147,9 +147,12 @@ COUNTS = ListOf(Row((STR, INT)))
 METRICS = Obj(
     {
         "new_labels?": ListOf(STR), "old_labels?": ListOf(STR), "base_labels?": ListOf(STR),
-        "pipeline?": ListOf(STR), "combine?": ANY, "systems?": MapOf(STR),
+        "pipeline?": ListOf(STR), "recipe?": ANY, "systems?": MapOf(STR),
         "base_model?": STR, "shipped_model?": STR,
-        "new_label_sets?": MapOf(Obj({"docs?": INT, **{f"{s}?": PRF for s in NEW_SYSTEMS}})),
+        "new_label_sets?": MapOf(Obj({
+            "docs?": INT, **{f"{s}?": PRF for s in NEW_SYSTEMS},
+            "old_label_agreement?": MapOf(PRF), "relabel?": MapOf(Obj({"overlapped": INT, "relabelled": INT, "rate": NUM, "base_labels?": MapOf(INT)})),
+        })),
         "old_label_sets?": MapOf(Obj({"docs?": INT, **{f"{s}?": OLD_SYSTEM for s in OLD_SYSTEMS}})),
         "agreement_sets?": MapOf(Obj({"docs?": INT, **{f"{s}?": OLD_SYSTEM for s in OLD_SYSTEMS}})),
         "confusion?": MapOf(MapOf(MapOf(INT))),
@@ -449,11 +452,13 @@ def section_data(inp: Inputs) -> str:
         out.append(note(f"No base description given (--base-info).{known}"))
 
     out.append("<h3>Recipe</h3>")
-    combine = m.get("combine")
+    recipe = m.get("recipe")
     rows = [
         (
-            "combine mode",
-            f"<code>{esc(combine)}</code>" if combine is not None else "not recorded in the pipeline's meta",
+            "recipe",
+            f"<code>configs/recipes/{esc(recipe)}.cfg</code>"
+            if recipe is not None
+            else "not recorded in the pipeline's meta",
         ),
         ("shipped pipeline", f"<code>{esc(m['shipped_model'])}</code>" if m.get("shipped_model") else "not recorded"),
         ("its components", esc(" → ".join(m.get("pipeline") or [])) or "not recorded"),
@@ -503,6 +508,27 @@ def new_label_table(name: str, entry: dict) -> str:
     header = _prf_header([("all new labels", 3)] + [(esc(label), 3) for label in labels])
     empty = note(f"{esc(name)} has no gold new-label spans: its recall and F say nothing.") if support == 0 else ""
     return table(header, rows, caption, "scores") + empty
+
+
+def relabel_table(name: str, entry: dict) -> str:
+    """Where a base entity overlaps a gold new-label span: how often the new label wins;
+    elsewhere: agreement with the base over all its labels."""
+    relabel, agreement = entry.get("relabel") or {}, entry.get("old_label_agreement") or {}
+    if not relabel:
+        return ""
+    rows = []
+    for s, r in relabel.items():
+        under = ", ".join(f"{esc(k)} {v}" for k, v in (r.get("base_labels") or {}).items()) or "—"
+        agree = agreement.get(s)
+        rows.append(
+            [f"<th>{esc(s)}</th>", f"<td class='num'>{r['relabelled']} of {r['overlapped']}</td>",
+             score_cell(r["rate"], False), f"<td>{under}</td>", score_cell(agree and agree["f"], False)]
+        )  # fmt: skip
+        header = (
+            "<tr><th>system</th><th>gold new-label spans a base entity overlaps, labelled right</th><th>%</th>"
+            "<th>the base's labels there</th><th>agreement with the base elsewhere (F, all its labels)</th></tr>"
+        )
+    return table(header, rows, f"{esc(name)}: does the new label win where the base read something else?", "scores")
 
 
 def old_label_table(name: str, entry: dict, with_gold: bool) -> str:
@@ -577,7 +603,7 @@ def section_metrics(inp: Inputs) -> str:
     )
     out.append("<h3>New labels</h3>")
     new_sets = m.get("new_label_sets") or {}
-    out += [new_label_table(name, entry) for name, entry in new_sets.items()] or [
+    out += [new_label_table(name, entry) + relabel_table(name, entry) for name, entry in new_sets.items()] or [
         note("No new-label sets in the metrics.")
     ]
     out.append("<h3>Old labels</h3>")

@@ -61,7 +61,9 @@ def route(tmp_path_factory) -> Dict:
     args = [recipe, BASE, config, "--patterns", patterns, "--prepared-base", root / "training" / "recipe_base"]
     out["config"] = ok(make_config.main, args)
     overrides = {f"paths.{n}": str(corpus / f"{n}.spacy") for n in ("train", "dev", "dev_base_ents")}
-    overrides.update({"paths.losses": str(root / "losses.jsonl"), "training.max_steps": 40, "training.eval_frequency": 20})
+    overrides.update(
+        {"paths.losses": str(root / "losses.jsonl"), "training.max_steps": 40, "training.eval_frequency": 20}
+    )
     train(config, root / "training" / "updated", overrides=overrides)
     shipped = root / "training" / "pipeline"
     out["assemble"] = ok(assemble.main, [root / "training" / "updated" / "model-best", BASE, shipped, "--name", "gadget_route", "--recipe", "second_ner"])  # fmt: skip
@@ -73,12 +75,26 @@ def route(tmp_path_factory) -> Dict:
         doc.ents = [doc.char_span(s, e, label=label) for s, e, label in spans]
         gold_docs.append(doc)
     DocBin(docs=gold_docs).to_disk(gold)
-    args = [BASE, shipped, patterns, "--output", root / "metrics.json", "--new-label-set", f"dev={corpus / 'dev.spacy'}"]
+    args = [
+        BASE,
+        shipped,
+        patterns,
+        "--output",
+        root / "metrics.json",
+        "--new-label-set",
+        f"dev={corpus / 'dev.spacy'}",
+    ]
     args += ["--old-label-set", f"gold={gold}", "--label-map", LABEL_MAP]
     out["evaluate"] = ok(evaluate.main, args)
     site = root / "site"
     install_wheel(shipped, root / "packages", site, "gadget_route", code_paths=[ROOT / "scripts" / "functions.py"])
-    yield {"root": root, "shipped": shipped, "metrics": srsly.read_json(root / "metrics.json"), "site": site, "out": out}
+    yield {
+        "root": root,
+        "shipped": shipped,
+        "metrics": srsly.read_json(root / "metrics.json"),
+        "site": site,
+        "out": out,
+    }
 
 
 def test_base_model_name_resolves_to_the_installed_package():

@@ -34,7 +34,7 @@ def make_metrics() -> dict:
         "old_labels": ["LOC", "ORG", "PER"],
         "base_labels": ["LOC", "ORG", "PER"],
         "pipeline": ["tok2vec", "tagger", "ner", "entity_ruler"],
-        "combine": "ner_before_rules",
+        "recipe": "second_ner",
         "systems": {
             "patterns": "the patterns alone (entity_ruler, tokenizer only)",
             "base": "the base pipeline",
@@ -239,7 +239,7 @@ def test_data_base_and_recipe(page):
     assert "<td>train</td>" in data and nums(3, 1, 2, 2, 0) in data
     assert "<td>dev</td>" in data and nums(1, 0, 2, 1, 1) in data
     assert "0123abcd" in data and "tok2vec, tagger, ner" in data and "LOC, ORG, PER" in data
-    assert "ner_before_rules" in data and "tok2vec → tagger → ner → entity_ruler" in data
+    assert "configs/recipes/second_ner.cfg" in data and "tok2vec → tagger → ner → entity_ruler" in data
 
 
 def test_scores_side_by_side_with_best_f_highlighted(page):
@@ -317,7 +317,7 @@ def test_missing_parts_are_said_not_crashed_on(tmp_path):
         "new_label_sets": {"empty": {"docs": 0, "patterns": {**prf(0.0, 0.0, 0.0), "per_label": {}, "support": 0}}},
         "confusion": {"empty": {}},
         "errors": {"empty": {"false_positives": [], "false_negatives": [], "examples": []}},
-        "combine": None,
+        "recipe": None,
     }
     paths = write_inputs(tmp_path, metrics, losses=[])
     (tmp_path / "losses.jsonl").write_text("\n", encoding="utf8")
@@ -360,7 +360,7 @@ def test_renders_real_evaluate_output(tmp_path):
     shipped = ruler_pipeline(
         old + [{"label": "GADGET", "pattern": "iPhone X"}, {"label": "GADGET", "pattern": "Pixel 7"}]
     )
-    shipped.meta["ner_update"] = {"combine": "rules_on_base"}
+    shipped.meta["ner_update"] = {"recipe": "second_ner"}
     patterns = ruler_pipeline([{"label": "GADGET", "pattern": "iphone x"}])
 
     def gold(text, spans):

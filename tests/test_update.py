@@ -221,7 +221,9 @@ def test_losses_file_keeps_rehearsal_apart(update_runs):
     records = list(srsly.read_jsonl(runs["single_ner"][0] / "losses.jsonl"))
     assert [r["step"] for r in records] == list(range(0, STEPS + 1, 40))
     assert all(set(r["losses"]) == {"ner"} for r in records)
-    assert all(r["rehearsal_losses"]["ner_silver"] > 0 and r["rehearsal_losses"]["ner_teacher"] > 0 for r in records[1:])
+    assert all(
+        r["rehearsal_losses"]["ner_silver"] > 0 and r["rehearsal_losses"]["ner_teacher"] > 0 for r in records[1:]
+    )
     assert all(r["rehearsal_losses"] == {} for r in srsly.read_jsonl(runs["new_label_only"][0] / "losses.jsonl"))
     assert all(set(r["losses"]) == {"new_ner"} for r in srsly.read_jsonl(runs["second_ner"][0] / "losses.jsonl"))
 
