@@ -357,12 +357,12 @@ class EntitySnapshot:
 
 @Language.factory(
     "ner_update_new_entities_only",
-    default_config={"key": "ner_update_snapshot", "old_labels": [], "new_labels_win": True},
+    default_config={"key": "ner_update_snapshot", "old_labels": [], "new_labels_win": True, "rules_win": False},
 )
 def make_new_entities_only(
-    nlp: Language, name: str, key: str, old_labels: List[str], new_labels_win: bool
+    nlp: Language, name: str, key: str, old_labels: List[str], new_labels_win: bool, rules_win: bool
 ) -> "MergeNewEntities":
-    return MergeNewEntities(key, old_labels, new_labels_win)
+    return MergeNewEntities(key, old_labels, new_labels_win, rules_win)
 
 
 class MergeNewEntities:
@@ -370,13 +370,13 @@ class MergeNewEntities:
     doc.spans[key] and add the second ner's entities whose label is not one of
     `old_labels` (the first ner's labels, fixed when the pipeline is built: a
     ner adds the labels of entities set before it to its own at run time).
-    Where they overlap, new_labels_win decides: true, new-label entities of the
-    snapshot (pattern matches) come first, then the second ner's, then the
-    snapshot's old-label entities; false, the snapshot's entities all come
-    first and the second ner only fills gaps."""
+    Where they overlap, new_labels_win decides: true, new-label entities come
+    first (the second ner's, then the snapshot's: pattern matches; the other
+    way round with rules_win), then the snapshot's old-label entities; false,
+    the snapshot's entities all come first and the second ner only fills gaps."""
 
-    def __init__(self, key: str, old_labels: List[str], new_labels_win: bool) -> None:
-        self.key, self.old, self.new_labels_win = key, set(old_labels), new_labels_win
+    def __init__(self, key: str, old_labels: List[str], new_labels_win: bool, rules_win: bool = False) -> None:
+        self.key, self.old, self.new_labels_win, self.rules_win = key, set(old_labels), new_labels_win, rules_win
 
     def __call__(self, doc: Doc) -> Doc:
         if self.key not in doc.spans:  # no snapshot ran: the second ner kept the entities it found set
@@ -385,7 +385,8 @@ class MergeNewEntities:
         learned = [ent for ent in doc.ents if ent.label_ not in self.old]
         if self.new_labels_win:
             ruled = [span for span in snapshot if span.label_ not in self.old]
-            order = [ruled, learned, [span for span in snapshot if span.label_ in self.old]]
+            first = [ruled, learned] if self.rules_win else [learned, ruled]
+            order = [*first, [span for span in snapshot if span.label_ in self.old]]
         else:
             order = [snapshot, learned]
         kept: List[Span] = []

@@ -124,10 +124,16 @@ def test_names_fit_a_template_not_the_demo():
     code = (ROOT / "scripts" / "functions.py").read_text(encoding="utf8")
     names = re.findall(r'registry\.\w+\("([^"]+)"\)', code) + re.findall(r'Language\.factory\(\s*"([^"]+)"', code)
     assert names and all(name.startswith("ner_update") for name in names), names
-    configs = [ROOT / "configs" / "base.cfg", ROOT / "configs" / "base_ner.cfg", *(ROOT / "configs" / "recipes").glob("*.cfg")]
+    configs = [
+        ROOT / "configs" / "base.cfg",
+        ROOT / "configs" / "base_ner.cfg",
+        *(ROOT / "configs" / "recipes").glob("*.cfg"),
+    ]
     for cfg in configs:
         # the default patterns file is the demo's (the `config` step sets the user's); nothing else names it
-        text = "\n".join(line for line in cfg.read_text(encoding="utf8").splitlines() if not line.startswith("patterns ="))
+        text = "\n".join(
+            line for line in cfg.read_text(encoding="utf8").splitlines() if not line.startswith("patterns =")
+        )
         assert "gadget" not in text.lower(), cfg
 
 

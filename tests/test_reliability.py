@@ -408,7 +408,10 @@ def test_check_vars_names_each_bad_var_and_writes_nothing(tmp_path, monkeypatch,
 
 def test_check_vars_reads_the_recipes_from_their_config_folder():
     assert check_vars.check_vars({"recipe": "single_ner"}) == []
-    assert "choose one of new_label_only, second_ner, second_ner_shared, single_ner" in check_vars.check_vars({"recipe": "ner_only"})[0]
+    assert (
+        "choose one of new_label_only, second_ner, second_ner_shared, single_ner"
+        in check_vars.check_vars({"recipe": "ner_only"})[0]
+    )
 
 
 def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypatch):

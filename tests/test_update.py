@@ -164,14 +164,15 @@ def test_a_pattern_replaces_the_base_entity_it_overlaps(tiny_base, update_runs):
 
 def test_merge_order_rules_then_second_ner_then_base():
     nlp = spacy.blank("en")
-    merge = functions.MergeNewEntities("snap", ["ORG", "PER"], new_labels_win=True)
-    doc = nlp.make_doc("Apple sold the iPhone X to Bob Jones")
-    doc.spans["snap"] = [Span(doc, 0, 1, "ORG"), Span(doc, 3, 5, "GADGET"), Span(doc, 6, 8, "PER")]
-    doc.ents = [Span(doc, 0, 1, "GADGET"), Span(doc, 3, 4, "GADGET"), Span(doc, 6, 7, "ORG")]
-    merge(doc)
-    # the second ner's new label wins over the base's ORG; the pattern's span over the second ner's;
-    # the second ner's old-label guess (ORG) never counts: the base's PER stays
-    assert [(e.text, e.label_) for e in doc.ents] == [("Apple", "GADGET"), ("iPhone X", "GADGET"), ("Bob Jones", "PER")]
+    snapshot = lambda doc: [Span(doc, 0, 1, "ORG"), Span(doc, 3, 5, "GADGET"), Span(doc, 6, 8, "PER")]  # noqa: E731
+    learned = lambda doc: [Span(doc, 0, 1, "GADGET"), Span(doc, 3, 4, "GADGET"), Span(doc, 6, 7, "ORG")]  # noqa: E731
+    for rules_win, gadget in ((True, "iPhone X"), (False, "iPhone")):
+        doc = nlp.make_doc("Apple sold the iPhone X to Bob Jones")
+        doc.spans["snap"], doc.ents = snapshot(doc), learned(doc)
+        functions.MergeNewEntities("snap", ["ORG", "PER"], new_labels_win=True, rules_win=rules_win)(doc)
+        # the second ner's new label wins over the base's ORG; over the pattern's span unless rules_win;
+        # the second ner's old-label guess (ORG) never counts: the base's PER stays
+        assert [(e.text, e.label_) for e in doc.ents] == [("Apple", "GADGET"), (gadget, "GADGET"), ("Bob Jones", "PER")]
     keep = functions.MergeNewEntities("snap", ["ORG", "PER"], new_labels_win=False)
     doc.spans["snap"] = [Span(doc, 0, 1, "ORG")]
     doc.ents = [Span(doc, 0, 1, "GADGET"), Span(doc, 3, 5, "GADGET")]
