@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
-from common import InputError, parse_json
+from common import InputError, decoding_error, parse_json
+
+MAX_LENGTH = 1_000_000  # spaCy's default nlp.max_length
 
 Span = Tuple[int, int, str]
 SUFFIXES = (".json", ".jsonl")
@@ -73,7 +75,15 @@ def expand_inputs(paths: Iterable[Path]) -> List[Path]:
 
 
 def iter_raw_records(path: Path) -> Iterator[Tuple[str, object]]:
-    """Stream (where, raw record) pairs; a JSON list is read whole, JSONL line by line."""
+    """Stream (where, raw record) pairs; a JSON list is read whole, JSONL line by line.
+    A file that is not UTF-8 text is an InputError naming the file, line and column."""
+    try:
+        yield from _raw_records(path)
+    except UnicodeDecodeError:
+        raise decoding_error(path) from None
+
+
+def _raw_records(path: Path) -> Iterator[Tuple[str, object]]:
     with path.open(encoding="utf-8-sig") as handle:  # a BOM, as Windows tools write, is dropped
         head = handle.read(4096)
     if not head.strip():
@@ -92,6 +102,8 @@ def iter_raw_records(path: Path) -> Iterator[Tuple[str, object]]:
     # newline="" splits at \n and \r\n only: not at U+2028 etc., valid inside JSON strings
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for i, line in enumerate(handle, start=1):
+            if "\0" in line:
+                raise InputError(f"{path}: line {i}: NUL characters: binary or UTF-16 data, not UTF-8 text")
             if line.strip():
                 found = True
                 yield f"{path}: line {i}", parse_json(line, path, line=i)
@@ -153,6 +165,10 @@ def _check_text(text: object) -> str:
         raise RecordError(f"missing or non-string text: {text!r}")
     if not text.strip():
         raise RecordError("empty text")
+    if len(text) > MAX_LENGTH:
+        raise RecordError(
+            f"a text of {len(text):,} characters, over spaCy's nlp.max_length ({MAX_LENGTH:,}): split it into shorter texts"
+        )
     return text
 
 

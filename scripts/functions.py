@@ -284,6 +284,9 @@ def loss_logger(path: Path, console: Optional[Callable] = None) -> Callable:
     def setup(nlp: Language, stdout=sys.stdout, stderr=sys.stderr):
         log_console, finalize_console = console(nlp, stdout, stderr)
         out = Path(path)
+        linked = [p for p in (out, *out.parents) if p.is_symlink()]
+        if linked:  # never write through a link planted in place of the log or its folder
+            raise ValueError(f"{linked[0]} is a symbolic link: the loss log {out} is not written through it")
         out.parent.mkdir(parents=True, exist_ok=True)
         handle = out.open("w", encoding="utf8")
 

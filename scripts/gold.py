@@ -215,13 +215,13 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[R
             try:
                 annotations = parse_record(raw, report.skipped)
             except RecordError as err:
-                report.errors.append(f"{where}: {err} | text: {raw_text(raw)!r}")
+                report.errors.append(f"{where}: {err} | text: {_clip(raw_text(raw))}")
                 continue
             for ann in annotations:
                 try:
                     record = to_record(nlp, ann, where + ann.where, report)
                 except RecordError as err:
-                    report.errors.append(f"{where}{ann.where}: {err} | text: {ann.text!r}")
+                    report.errors.append(f"{where}{ann.where}: {err} | text: {_clip(ann.text)}")
                     continue
                 key = record.text.strip()
                 seen = by_text.get(key)
@@ -232,7 +232,7 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[R
                     conflicted.add(key)
                     report.errors.append(
                         f"{record.where}: the same text is annotated differently in {seen.where}: "
-                        f"{_shown(record)} vs {_shown(seen)} | text: {record.text!r}"
+                        f"{_shown(record)} vs {_shown(seen)} | text: {_clip(record.text)}"
                     )
     return [r for key, r in by_text.items() if key not in conflicted]
 
@@ -320,3 +320,9 @@ def label_variants(records: List[Record]) -> List[List[Tuple[str, int, str]]]:
     for label in first:  # in order of first occurrence
         spellings[label.lower()].append(label)
     return [[(label, counts[label], first[label]) for label in v] for v in spellings.values() if len(v) > 1]
+
+
+def _clip(text: object, limit: int = 200) -> str:
+    """A text for an error message: repr, cut to `limit` characters."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[:limit]}... ({len(str(text)):,} characters)"

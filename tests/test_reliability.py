@@ -423,3 +423,18 @@ def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypat
     configs = ["--config", ROOT / "configs" / "base.cfg", "--ner-config", ROOT / "configs" / "base_ner.cfg"]
     code, out = run_cli(base.main, [default, "--output", "training/base", *configs])
     assert trained and code == 3, out  # it trains the base instead of sending the user to `project run base`
+
+
+def test_loss_logger_refuses_to_write_through_a_link(tmp_path):
+    import functions
+
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("keep\n", encoding="utf8")
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "losses.jsonl").symlink_to(outside)
+    setup = functions.loss_logger(
+        tmp_path / "training" / "losses.jsonl", console=lambda *a: (lambda info: None, lambda: None)
+    )
+    with pytest.raises(ValueError, match="is a symbolic link"):
+        setup(spacy.blank("en"))
+    assert outside.read_text(encoding="utf8") == "keep\n"

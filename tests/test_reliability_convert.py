@@ -163,3 +163,29 @@ def test_convert_does_not_keep_docs(tmp_path):
     tracemalloc.stop()
     assert not report.errors and len(kept) == 3000
     assert peak / 3000 < 3000, f"{peak / 3000:.0f} bytes a record"
+
+
+@pytest.mark.parametrize(
+    "name,content,expected",
+    [
+        ("utf16.jsonl", '{"text": "I love my iPhone X", "spans": []}\n'.encode("utf-16"), "UTF-16 text"),
+        ("latin1.jsonl", '{"text": "café iPhone X", "spans": []}\n'.encode("latin-1"), "line 1, column 14: byte 0xE9"),
+        ("binary.jsonl", b'{"text": "a"}\n\x00\x01\x02\xff\n', "binary"),
+    ],
+)
+def test_annotations_that_are_not_utf8_name_the_file_and_line(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_bytes(content)
+    out = tmp_path / "out.spacy"
+    code, output = run_cli(convert.main, [path, "--output", out])
+    assert code == 1 and str(path) in output and expected in output, output
+    assert not out.exists()
+
+
+def test_a_text_over_max_length_names_its_line(tmp_path):
+    path = tmp_path / "long.jsonl"
+    srsly.write_jsonl(path, [{"text": "fine", "spans": []}, {"text": "word " * 200_001, "spans": []}])
+    out = tmp_path / "out.spacy"
+    code, output = run_cli(convert.main, [path, "--output", out])
+    assert code == 1 and f"{path}: line 2" in output and "nlp.max_length" in output, output
+    assert not out.exists()
