@@ -16,7 +16,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import spacy
 import srsly
@@ -225,6 +225,36 @@ def plan(
     return jobs
 
 
+def run_jobs(jobs: List[Dict], shared: Dict, workers: int) -> List[Dict]:
+    """Train every job, `workers` at a time, then evaluate each; one row per job."""
+    rows: List[Dict] = []
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        trained = []
+        for i, job in enumerate(pool.map(train_one, jobs), start=1):
+            elapsed = time.perf_counter() - start
+            msg.info(f"[{elapsed:.0f} s] trained {job['recipe']} seed {job['seed']} ({i}/{len(jobs)})")
+            trained.append({**shared, **job})
+        for row in pool.map(evaluate_one, trained):
+            rows.append(row)
+            msg.info(f"[{time.perf_counter() - start:.0f} s] evaluated {row['recipe']} seed {row['seed']}")
+    return rows
+
+
+def corpora(corpus_dir: Path, checkpoint_set: str) -> Tuple[Dict, Dict]:
+    """The evaluation sets, and the corpora paths every training gets as overrides."""
+    sets = {
+        "new": {"dev": str(corpus_dir / "dev.spacy"), "checked_dev": str(corpus_dir / "checked_dev.spacy")},
+        "old": {"ewt": str(corpus_dir / "ewt_heldout.spacy"), "btc": str(corpus_dir / "btc_heldout.spacy")},
+        "agreement": {"domain": str(corpus_dir / "domain_heldout.jsonl")},
+    }
+    names = ("train", "train_base_ents", "rehearsal")
+    common: Dict = {f"paths.{n}": str(corpus_dir / f"{n}.spacy") for n in names}
+    common["paths.dev"] = str(corpus_dir / f"{checkpoint_set}.spacy")
+    common["paths.dev_base_ents"] = str(corpus_dir / f"{checkpoint_set}_base_ents.spacy")
+    return sets, common
+
+
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     corpus_dir: Path = typer.Argument(
@@ -256,19 +286,12 @@ def main(
         load_patterns(patterns_path)
     except (ValueError, InputError) as err:
         msg.fail(str(err), exits=1)
-    sets = {
-        "new": {"dev": str(corpus_dir / "dev.spacy"), "checked_dev": str(corpus_dir / "checked_dev.spacy")},
-        "old": {"ewt": str(corpus_dir / "ewt_heldout.spacy"), "btc": str(corpus_dir / "btc_heldout.spacy")},
-        "agreement": {"domain": str(corpus_dir / "domain_heldout.jsonl")},
-    }
-    names_of = ("train", "dev", "train_base_ents", "dev_base_ents", "rehearsal")
-    common: Dict = {f"paths.{n}": str(corpus_dir / f"{n}.spacy") for n in names_of}
-    common["paths.dev"] = str(corpus_dir / f"{checkpoint_set}.spacy")
-    common["paths.dev_base_ents"] = str(corpus_dir / f"{checkpoint_set}_base_ents.spacy")
+    sets, common = corpora(corpus_dir, checkpoint_set)
     if max_steps:
         common["training.max_steps"] = max_steps
-    missing = sorted({p for group in sets.values() for p in group.values()} | set(common.values()))
-    missing = [p for p in missing if isinstance(p, str) and not Path(p).exists()]
+    missing = [
+        p for p in sorted({*common.values(), *(p for g in sets.values() for p in g.values())}) if not Path(p).exists()
+    ]
     if missing:
         msg.fail(f"Missing corpora: {', '.join(missing)} (run the project's `all` workflow first)", exits=1)
     jobs = plan(base_model, patterns_path, output_dir, names, [int(s) for s in seeds.split(",")], common)
@@ -282,18 +305,8 @@ def main(
         "sets": sets,
         "base_mb": base_mb,
     }
-    rows: List[Dict] = []
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        trained = []
-        for i, job in enumerate(pool.map(train_one, jobs), start=1):
-            msg.info(
-                f"[{time.perf_counter() - start:.0f} s] trained {job['recipe']} seed {job['seed']} ({i}/{len(jobs)})"
-            )
-            trained.append({**shared, **job})
-        for row in pool.map(evaluate_one, trained):
-            rows.append(row)
-            msg.info(f"[{time.perf_counter() - start:.0f} s] evaluated {row['recipe']} seed {row['seed']}")
+    rows = run_jobs(jobs, shared, workers)
     summary = summarize(rows)
     goal_rows = goals(summary)
     extra = {"versions": versions(), "seconds": time.perf_counter() - start, "base_model": base_model}
