@@ -10,9 +10,10 @@ tags, lemmas and heads stay missing (not wrong) for the other components.
 
 from collections import Counter
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import spacy
+import srsly
 import typer
 from spacy.tokens import Doc, DocBin
 from spacy.training import biluo_tags_to_spans, iob_to_biluo
@@ -94,6 +95,9 @@ def main(
         ..., exists=True, dir_okay=False, help="A BTC CoNLL file (token TAB BIO tag, a blank line between tweets)"
     ),
     output_path: Path = typer.Argument(..., dir_okay=False, help="Where to write the DocBin (.spacy)"),
+    texts_output: Optional[Path] = typer.Option(
+        None, "--texts-output", dir_okay=False, help="Also write the tweets' texts as JSONL (raw text for rehearsal)"
+    ),
 ):
     """Convert a Broad Twitter Corpus CoNLL file into a .spacy corpus (entities only)."""
     try:
@@ -102,6 +106,9 @@ def main(
         msg.fail(str(err), exits=1)
     with atomic_path(output_path) as tmp:
         DocBin(docs=docs).to_disk(tmp)
+    if texts_output is not None:
+        with atomic_path(texts_output) as tmp:
+            srsly.write_jsonl(tmp, [{"text": doc.text} for doc in docs])
     labels = Counter(e.label_ for d in docs for e in d.ents)
     msg.good(
         f"Wrote {stats['tweets']} tweets with {stats['entities']} entities "
