@@ -72,18 +72,23 @@ def expand_inputs(paths: Iterable[Path]) -> List[Path]:
     return files
 
 
-def iter_raw_records(path: Path) -> Iterator[Tuple[str, object]]:
-    """Stream (where, raw record) pairs; a JSON list is read whole, JSONL line by line."""
+def iter_raw_records(path: Path, allow_empty: bool = False) -> Iterator[Tuple[str, object]]:
+    """Stream (where, raw record) pairs; a JSON list is read whole, JSONL line by line.
+
+    An empty file or list is an InputError unless allow_empty (a file a step wrote,
+    e.g. bootstrap's when no pattern matched)."""
     with path.open(encoding="utf-8-sig") as handle:  # a BOM, as Windows tools write, is dropped
         head = handle.read(4096)
     if not head.strip():
+        if allow_empty:
+            return
         raise InputError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     if suffix == ".json" or (suffix != ".jsonl" and head.lstrip().startswith("[")):
         data = parse_json(path.read_text(encoding="utf-8-sig"), path)
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
-        if not data:
+        if not data and not allow_empty:
             raise InputError(f"{path}: the file has no records")
         for i, rec in enumerate(data, start=1):
             yield f"{path}: record {i}", rec
@@ -95,7 +100,7 @@ def iter_raw_records(path: Path) -> Iterator[Tuple[str, object]]:
             if line.strip():
                 found = True
                 yield f"{path}: line {i}", parse_json(line, path, line=i)
-    if not found:
+    if not found and not allow_empty:
         raise InputError(f"{path}: the file is empty")
 
 
