@@ -359,16 +359,23 @@ def summary_rows(metrics: Dict) -> List[Tuple]:
     return rows
 
 
-def learning_problems(metrics: Dict, checkpoint_set: str, min_f: float) -> Tuple[str, List[str]]:
-    """The set the checkpoint was picked on (`checkpoint_set`, else dev, else the first new-label set)
-    and one warning per sign that learning failed: a new label's F of the learned
-    model below min_f there, or the shipped pipeline below the patterns alone on a set."""
+def learning_problems(metrics: Dict, checkpoint_set: str, min_f: float) -> Tuple[str, List[str], List[str]]:
+    """The set the checkpoint was picked on (`checkpoint_set`, else dev, else the first new-label set),
+    one warning per sign that learning failed (a new label's F of the learned model below
+    min_f there, or the shipped pipeline below the patterns alone on a set) and one per
+    new label that set has no gold spans of (nothing measured it)."""
     sets = metrics["new_label_sets"]
     name = next((n for n in (checkpoint_set, "dev", *sets) if n in sets), "")
-    warnings = []
+    warnings, unmeasured = [], []
     gold_labels = metrics["confusion"].get(name, {})  # labels with gold spans in the set
     for label, prf in (sets[name]["model"]["per_label"] if name else {}).items():
-        if label in gold_labels and prf["f"] < min_f:
+        if label not in gold_labels:
+            unmeasured.append(
+                f"{name} has no gold {label} spans: nothing measured {label}, and training picked its checkpoint "
+                f'without it. Try: a hand-checked dev set with {label} (vars.checked_dev), or vars.split "random" '
+                "(the entity split keeps every record that shares a name in one split)."
+            )
+        elif prf["f"] < min_f:
             warnings.append(
                 f"The model learned almost nothing of {label}: F {prf['f']:.1f} on {name}, the set training picked "
                 f"its checkpoint on (below {min_f:g}). Try: more annotations of {label} (a few hundred mentions at "
@@ -382,7 +389,7 @@ def learning_problems(metrics: Dict, checkpoint_set: str, min_f: float) -> Tuple
                 f"vs {entry['patterns']['f']:.1f}. Try: more annotations, more steps (vars.train_overrides), "
                 "the recipe's rules_win setting (the patterns win over the model), or shipping the patterns alone."
             )
-    return name, warnings
+    return name, warnings, unmeasured
 
 
 def main(
@@ -439,8 +446,9 @@ def main(
     old_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in old_paths.items()}
     metrics = evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping)
     metrics.update(base_model=base_model, shipped_model=str(shipped_model))
-    picked_on, warnings = learning_problems(metrics, checkpoint_set, min_f)
-    metrics["learning"] = {"checkpoint_set": picked_on, "min_f": min_f, "failed": bool(warnings), "warnings": warnings}
+    picked_on, failures, unmeasured = learning_problems(metrics, checkpoint_set, min_f)
+    warnings = failures + unmeasured
+    metrics["learning"] = {"checkpoint_set": picked_on, "min_f": min_f, "failed": bool(failures), "warnings": warnings}
     write_atomic(output_path, srsly.json_dumps(metrics, indent=2))
     msg.table(summary_rows(metrics), header=("set", "system", "scores"), divider=True)
     frozen = metrics.get("frozen_outputs")
@@ -451,7 +459,7 @@ def main(
         )
     for warning in warnings:
         msg.warn(warning)
-    msg.good(f"Wrote {output_path}" + (" (learning failed: see the warnings)" if warnings else ""))
+    msg.good(f"Wrote {output_path}" + (" (learning failed: see the warnings)" if failures else ""))
 
 
 if __name__ == "__main__":

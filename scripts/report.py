@@ -833,7 +833,8 @@ def learning_verdict(metrics: dict) -> str:
         where = esc(learning.get("checkpoint_set") or "the checkpoint set")
         return f"<p class='verdict ok'>Learning worked: every new label scores F ≥ {num(learning.get('min_f'))} on {where}.</p>"
     items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
-    return f"<div class='verdict bad'><p><strong>Learning failed.</strong></p><ul>{items}</ul></div>"
+    verdict = "Learning failed." if learning.get("failed", True) else "Learning could not be fully measured."
+    return f"<div class='verdict bad'><p><strong>{verdict}</strong></p><ul>{items}</ul></div>"
 
 
 def summary(inp: Inputs) -> str:

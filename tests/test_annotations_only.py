@@ -60,8 +60,10 @@ def test_all_runs_with_value_annotations_alone(public_assets, tmp_path):
     assert metrics["learning"]["checkpoint_set"] == "dev"
     page = (training / "report.html").read_text(encoding="utf8")
     assert "<th>patterns</th>" not in page
-    if metrics["learning"]["failed"]:
-        assert "Learning failed." in page and metrics["learning"]["warnings"]
-    else:
-        assert "Learning worked" in page
+    learning = metrics["learning"]
+    if learning["failed"]:
+        assert "Learning failed." in page and learning["warnings"]
+    # the entity split keeps every record that names a brand (a handful of names) in train: said, not hidden
+    assert any(w.startswith("dev has no gold BRAND spans") for w in learning["warnings"])
+    assert "Learning failed." in page or "Learning could not be fully measured." in page
     assert list((project / "packages").rglob("en_ner_updated-0.1.0-py3-none-any.whl"))

@@ -128,17 +128,21 @@ def metrics_of(model_f: float, shipped_f: float, patterns_f: float = None) -> di
 
 
 def test_learning_failed_is_said_with_what_to_try():
-    name, warnings = evaluate.learning_problems(metrics_of(3.6, 3.6), "checked_dev", 10.0)
-    assert name == "dev" and len(warnings) == 1
+    name, warnings, unmeasured = evaluate.learning_problems(metrics_of(3.6, 3.6), "checked_dev", 10.0)
+    assert name == "dev" and len(warnings) == 1 and unmeasured == []
     assert "learned almost nothing of PRODUCT: F 3.6 on dev" in warnings[0] and "more annotations" in warnings[0]
-    _, warnings = evaluate.learning_problems(metrics_of(50.0, 60.0, patterns_f=74.4), "dev", 10.0)
+    _, warnings, _ = evaluate.learning_problems(metrics_of(50.0, 60.0, patterns_f=74.4), "dev", 10.0)
     assert len(warnings) == 1 and "below the patterns alone on dev: F 60.0 vs 74.4" in warnings[0]
     assert evaluate.learning_problems(metrics_of(50.0, 80.0, patterns_f=74.4), "dev", 10.0)[1] == []
+    metrics = metrics_of(0.0, 0.0)
+    metrics["confusion"]["dev"] = {}  # no gold PRODUCT spans in dev: not a failure, but nothing measured it
+    _, warnings, unmeasured = evaluate.learning_problems(metrics, "dev", 10.0)
+    assert warnings == [] and "dev has no gold PRODUCT spans" in unmeasured[0]
 
 
 def test_report_states_failed_learning_at_the_top_and_highlights_no_failed_score(tmp_path):
     metrics = metrics_of(1.8, 3.6)
-    _, warnings = evaluate.learning_problems(metrics, "dev", 10.0)
+    _, warnings, _ = evaluate.learning_problems(metrics, "dev", 10.0)
     metrics["learning"] = {"checkpoint_set": "dev", "min_f": 10.0, "failed": True, "warnings": warnings}
     inp = report.Inputs(metrics, [], tmp_path / "m.json", tmp_path / "l.jsonl")
     page = report.render_page(inp)
