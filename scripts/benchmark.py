@@ -271,8 +271,8 @@ def main(
     common["paths.dev_base_ents"] = str(corpus_dir / f"{checkpoint_set}_base_ents.spacy")
     if max_steps:
         common["training.max_steps"] = max_steps
-    missing = sorted({p for group in sets.values() for p in group.values()} | set(common.values()))
-    missing = [p for p in missing if isinstance(p, str) and not Path(p).exists()]
+    paths = {p for group in sets.values() for p in group.values()} | {p for p in common.values() if isinstance(p, str)}
+    missing = sorted(p for p in paths if not Path(p).exists())
     if missing:
         msg.fail(f"Missing corpora: {', '.join(missing)} (run the project's `all` workflow first)", exits=1)
     if not len(DocBin().from_disk(sets["new"]["checked_dev"])):
