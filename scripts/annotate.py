@@ -34,6 +34,7 @@ from common import (
     expand_text_files,
     iter_numbered_texts,
     load_base,
+    optional_path,
     record_written,
 )
 
@@ -251,26 +252,39 @@ def write_review(output_path: Path, jsonl: str, html_path: Path | None, page: st
             record_written(path)
 
 
+def given_inputs(input_values: list[str], patterns_value: str) -> tuple[list[Path], Path | None]:
+    """The raw-text paths and the patterns file given ('' is none); fail if one does not exist or no texts are given."""
+    try:
+        inputs = [p for p in (optional_path(v, "raw texts") for v in input_values) if p is not None]
+        patterns_path = optional_path(patterns_value, "patterns file")
+    except InputError as err:
+        msg.fail(str(err), exits=1)
+    if not inputs:
+        msg.fail("No raw texts given (vars.raw_texts is empty): annotate needs texts to suggest entities on", exits=1)
+    if patterns_path is not None and patterns_path.is_dir():
+        msg.fail(f"{patterns_path}: a folder, not a patterns file", exits=1)
+    return inputs, patterns_path
+
+
 def main(
     model: Annotated[
         str, typer.Argument(help="Pipeline to run: package name or path, e.g. training/updated/model-best")
     ],
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(exists=True, help="Raw texts: .txt (one per line), .json (list) or .jsonl, or folders of them"),
+    input_values: Annotated[
+        list[str],
+        typer.Argument(help="Raw texts: .txt (one per line), .json (list) or .jsonl, or folders of them"),
     ],
     output_path: Annotated[
         Path, typer.Option("--output", dir_okay=False, help="Where to write the span records to review (JSONL)")
     ],
-    patterns_path: Annotated[
-        Path | None,
+    patterns_value: Annotated[
+        str,
         typer.Option(
             "--patterns",
-            exists=True,
-            dir_okay=False,
-            help="EntityRuler patterns (JSONL, as for bootstrap); texts where they and the pipeline disagree come first",
+            help="EntityRuler patterns (JSONL, as for bootstrap); texts where they and the pipeline disagree come "
+            "first; '' (empty): none",
         ),
-    ] = None,
+    ] = "",
     labels_value: Annotated[
         str,
         typer.Option(
@@ -298,6 +312,7 @@ def main(
 
     Never replaces an output that changed since annotate wrote it (your corrections):
     the checksum of what it wrote is kept in .NAME.sha256 beside each output."""
+    inputs, patterns_path = given_inputs(input_values, patterns_value)
     if only_disagreements and patterns_path is None:
         msg.fail("--only-disagreements needs --patterns to disagree with", exits=1)
     check_outputs(output_path, html_path, force)

@@ -41,6 +41,7 @@ from common import (
     iter_jsonl,
     iter_numbered_texts,
     iter_texts,
+    optional_path,
     write_atomic,
 )
 
@@ -61,7 +62,7 @@ def load_patterns(path: Path) -> List[dict]:
             {"label": record["label"], "pattern": record["pattern"], "id": f"line {i}", "source": str(path)}
         )
     if not patterns:
-        raise InputError(f"{path}: no patterns")
+        raise InputError(f'{path}: no patterns (to use none, set vars.patterns to "")')
     return patterns
 
 
@@ -101,11 +102,14 @@ def _regexes(value: object) -> Iterator[str]:
 
 
 def pattern_pipeline(lang: str, patterns: List[dict]) -> Language:
-    """A blank pipeline with only an entity_ruler holding the patterns (validated)."""
+    """A blank pipeline with only an entity_ruler holding the patterns (validated);
+    the tokenizer alone (no entities) without patterns."""
     try:
         nlp = spacy.blank(lang)
     except ImportError:
         raise InputError(f"unknown language {lang!r}: spaCy has no language class for it (e.g. en, de, fr)") from None
+    if not patterns:
+        return nlp
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
     for p in patterns:
         try:
@@ -238,13 +242,13 @@ def read_exclusions(paths: List[Path]) -> Set[str]:
 
 
 def main(
-    texts_paths: List[Path] = typer.Argument(
+    texts_paths: List[str] = typer.Argument(
         ...,
-        exists=True,
-        help="Raw texts: .txt (one per line), .json (list) or .jsonl ({'text': ...}), or folders of them",
+        help="Raw texts: .txt (one per line), .json (list) or .jsonl ({'text': ...}), or folders of them; "
+        "'' (empty): none, and every output is written empty",
     ),
-    patterns_path: Path = typer.Option(
-        ..., "--patterns", exists=True, dir_okay=False, help="Patterns, JSONL: one {'label', 'pattern'} per line"
+    patterns_value: str = typer.Option(
+        ..., "--patterns", help="Patterns, JSONL: one {'label', 'pattern'} per line; '': none (nothing is matched)"
     ),
     output_path: Path = typer.Option(..., "--output", dir_okay=False, help="Annotations (course format, .json)"),
     rehearsal_path: Optional[Path] = typer.Option(
@@ -253,12 +257,8 @@ def main(
     heldout_path: Optional[Path] = typer.Option(
         None, "--heldout-output", dir_okay=False, help="Texts without a match held out to measure agreement (.jsonl)"
     ),
-    exclude: List[Path] = typer.Option(
-        [],
-        "--exclude",
-        exists=True,
-        dir_okay=False,
-        help="Files whose texts are never used (evaluation sets); repeatable",
+    exclude: List[str] = typer.Option(
+        [], "--exclude", help="Files whose texts are never used (evaluation sets); repeatable; '' is ignored"
     ),
     negative_ratio: float = typer.Option(
         1.0, "--negative-ratio", min=0.0, help="Texts without a match per matched text"
@@ -273,13 +273,18 @@ def main(
 ):
     """Label raw texts with patterns and sample annotations, rehearsal and held-out texts."""
     try:
-        patterns = load_patterns(patterns_path)
+        texts = [p for p in (optional_path(v, "raw texts") for v in texts_paths) if p is not None]
+        patterns_path = optional_path(patterns_value, "patterns file")
+        excluded_paths = [p for p in (optional_path(v, "file to exclude") for v in exclude) if p is not None]
+        if patterns_path is not None and patterns_path.is_dir():
+            raise InputError(f"{patterns_path}: a folder, not a patterns file")
+        patterns = load_patterns(patterns_path) if patterns_path is not None else []
         nlp = pattern_pipeline(lang, patterns)
-        excluded = read_exclusions(exclude)
+        paths = list(dict.fromkeys(p.resolve() for p in expand_text_files(texts))) if texts else []
         outputs, per_label, per_pattern, per_file, counts = bootstrap(
             nlp,
-            list(dict.fromkeys(p.resolve() for p in expand_text_files(texts_paths))),
-            excluded,
+            paths,
+            read_exclusions(excluded_paths),
             seed,
             negative_ratio,
             max_matched,
@@ -294,6 +299,17 @@ def main(
     for path, name in ((rehearsal_path, "rehearsal"), (heldout_path, "heldout")):
         if path is not None:
             write_atomic(path, "".join(srsly.json_dumps(r) + "\n" for r in outputs[name]))
+    if not paths:
+        msg.info("No raw texts (vars.raw_texts is empty): nothing bootstrapped, the outputs are written empty")
+    else:
+        print_counts(per_file, counts, patterns, per_label, per_pattern)
+    msg.good(f"Wrote {len(outputs['annotations'])} annotated texts to {output_path}")
+
+
+def print_counts(
+    per_file: Dict[str, Counter], counts: Counter, patterns: List[dict], per_label: Counter, per_pattern: Counter
+) -> None:
+    """Tables of texts per file, matches per label and per pattern."""
     columns = (
         "texts",
         "with a match",
@@ -306,13 +322,17 @@ def main(
     rows = [(Path(f).name, *(c[k] for k in columns)) for f, c in per_file.items()]
     msg.table(rows, header=("file", *columns), divider=True)
     msg.info(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no text skipped")
+    if not patterns:
+        msg.info("No patterns (vars.patterns is empty): texts sampled for rehearsal and held-out agreement only")
+        return
     msg.table(sorted(per_label.items()), header=("label", "matches"), divider=True)
     pattern_rows = [(p["id"], p["label"], per_pattern.get(p["id"], 0)) for p in patterns]
     msg.table(pattern_rows, header=("pattern", "label", "matches"), divider=True)
     unused = [r[0] for r in pattern_rows if r[2] == 0]
-    if unused:
+    if len(unused) == len(pattern_rows):
+        msg.warn("The patterns matched no text: 0 bootstrapped annotations (training uses your annotations alone)")
+    elif unused:
         msg.warn(f"{len(unused)} patterns matched nothing: {', '.join(unused)}")
-    msg.good(f"Wrote {len(outputs['annotations'])} annotated texts to {output_path}")
 
 
 if __name__ == "__main__":

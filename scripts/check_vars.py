@@ -5,7 +5,10 @@ package's name and version): a wrong recipe, label map, language, base,
 package name or version, path or override fails here, in seconds, with what is
 wrong and what would be right, instead of after training or with a traceback.
 Only the vars given are checked. With --output, the checked values are written
-as JSON (weasel then skips the step until a var changes).
+as JSON. Raw texts, patterns and the checked dev set are optional (an empty
+value turns one off); with --inputs, the content md5 of each is written to
+NAME.json there, and the steps that read them depend on those files (`all`
+runs this step every time, so an edited input re-runs what reads it).
 """
 
 import re
@@ -19,10 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wasabi import msg
 
 import evaluate
-from common import DEFAULT_BASE, write_atomic
+from common import DEFAULT_BASE, content_md5, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_CONFIGS = ROOT / "configs" / "recipes"
+OPTIONAL_INPUTS = ("raw_texts", "patterns", "checked_dev")
+OFF = {
+    "raw_texts": "no bootstrapping, no rehearsal or agreement texts of your domain",
+    "patterns": "no bootstrapping, no rules in the pipeline, no patterns baseline",
+    "checked_dev": "no hand-checked evaluation set; training picks its checkpoint on dev",
+}
 # a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
 VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
 
@@ -44,10 +53,10 @@ class ProjectVars(BaseModel):
     lang: Optional[str] = None
     base_model: Optional[str] = None
     old_label_map: Optional[str] = None
-    raw_texts: Optional[Path] = None
-    patterns: Optional[Path] = None
-    annotations: Optional[Path] = None
-    checked_dev: Optional[Path] = None
+    raw_texts: Optional[str] = None  # optional inputs: "" turns one off
+    patterns: Optional[str] = None
+    annotations: Optional[str] = None
+    checked_dev: Optional[str] = None
     rehearsal_texts: Optional[Path] = None
     negative_ratio: Optional[float] = Field(None, ge=0)
     max_matched: Optional[int] = Field(None, ge=0)
@@ -97,10 +106,19 @@ class ProjectVars(BaseModel):
         evaluate.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
         return value
 
-    @field_validator("raw_texts", "patterns", "annotations", "checked_dev")
+    @field_validator("raw_texts", "patterns", "checked_dev")
     @classmethod
-    def existing_input(cls, value: Path) -> Path:
-        if not value.exists():
+    def optional_input(cls, value: str) -> str:
+        if value.strip() and not Path(value).exists():
+            raise ValueError('no such file or folder (an empty value, "", turns this input off)')
+        return value
+
+    @field_validator("annotations")
+    @classmethod
+    def existing_input(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the annotations are the one input every run needs: give a file or folder")
+        if not Path(value).exists():
             raise ValueError("no such file or folder")
         return value
 
@@ -182,10 +200,31 @@ def check_vars(values: Dict[str, str]) -> List[str]:
     return []
 
 
+def write_fingerprints(values: Dict[str, str], folder: Path) -> List[str]:
+    """Write folder/NAME.json with the path and content md5 of each optional input
+    given (md5 null when it is off); steps depend on these files, not on the vars:
+    weasel would hash the whole project for an empty dependency. Returns the inputs that are off."""
+    off = []
+    for name in OPTIONAL_INPUTS:
+        if name not in values:
+            continue
+        path = values[name].strip()
+        off += [] if path else [name]
+        record = {"var": name, "path": path, "md5": content_md5(Path(path)) if path else None}
+        write_atomic(folder / f"{name}.json", srsly.json_dumps(record, indent=2))
+    return off
+
+
 def main(
     assignments: List[str] = typer.Argument(..., help="Vars to check as NAME=VALUE, e.g. recipe=second_ner"),
     output_path: Optional[Path] = typer.Option(
         None, "--output", dir_okay=False, help="Write the checked vars here (JSON), only if all are fine"
+    ),
+    inputs_dir: Optional[Path] = typer.Option(
+        None,
+        "--inputs",
+        file_okay=False,
+        help="Write NAME.json with the content md5 of each optional input (raw_texts, patterns, checked_dev) here",
     ),
 ):
     """Check project vars before the long steps run."""
@@ -202,6 +241,11 @@ def main(
         )
     if output_path is not None:
         write_atomic(output_path, srsly.json_dumps(values, indent=2, sort_keys=True))
+    if inputs_dir is not None:
+        for name in write_fingerprints(values, inputs_dir):
+            msg.info(f"vars.{name} is empty: {OFF[name]}")
+    if values.get("checkpoint_set") == "checked_dev" and "checked_dev" in values and not values["checked_dev"].strip():
+        msg.warn("checkpoint_set is checked_dev but there is no checked dev set: training picks its checkpoint on dev")
     msg.good(f"{len(values)} vars checked")
 
 

@@ -216,6 +216,30 @@ def write_atomic(path: Path, content: Union[str, bytes]) -> None:
 LABEL_RULE = "a label is a non-empty string without spaces"
 
 
+def optional_path(value: Optional[str], what: str) -> Optional[Path]:
+    """An optional input given as a string: None if empty (the input is off), else
+    the path; InputError if it does not exist. An empty var reaches a script as
+    an empty argument ("--patterns ''"), which typer's Path would read as '.'."""
+    if value is None or not str(value).strip():
+        return None
+    path = Path(value)
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found (an empty value turns it off)")
+    return path
+
+
+def content_md5(path: Path) -> str:
+    """md5 of a file, or of a folder's files (relative paths and contents, sorted)."""
+    digest = hashlib.md5()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path)).encode("utf8") if path.is_dir() else b"")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def is_valid_label(label: object) -> bool:
     """A label `convert` accepts: a non-empty string without whitespace."""
     return isinstance(label, str) and bool(label) and not re.search(r"\s", label)

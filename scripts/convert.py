@@ -15,14 +15,14 @@ spans, never all docs.
 
 from collections import Counter
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import spacy
 import typer
 from spacy.language import Language
 from wasabi import msg
 
-from common import InputError, atomic_path, iter_texts
+from common import InputError, atomic_path, iter_texts, optional_path
 from formats import expand_inputs
 from gold import Record, Report, label_variants, load_records, names, split_records, write_docbin
 
@@ -69,7 +69,8 @@ def print_summary(report: Report) -> None:
         f"{report.duplicates} duplicate records merged, {report.repeated_spans} repeated spans merged, "
         f"{len(report.errors)} bad records skipped "
         f"({report.conflicts} texts annotated two ways: every version of them left out), "
-        f"{report.case_variants} labels differing only in case from another label (kept as given)"
+        f"{report.case_variants} labels differing only in case from another label (kept as given), "
+        f"{report.nested_values} values inside a longer value of the same text (the longer one kept)"
     )
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))
     if skipped or report.binary_merged:
@@ -86,14 +87,17 @@ def collect(
     try:
         excluded = {text for path in exclude for text in iter_texts(path, Counter())}
         records = load_records(expand_inputs(inputs), nlp, report)
-        by_rules = load_records(bootstrapped, nlp, report) if bootstrapped else []
+        by_rules = load_records(bootstrapped, nlp, report, allow_empty=True) if bootstrapped else []
     except InputError as err:
         msg.fail(str(err), exits=1)
     checked_texts = {r.text.strip() for r in records}
     records += [r for r in by_rules if r.text.strip() not in checked_texts]
     if bootstrapped:
         replaced = sum(1 for r in by_rules if r.text.strip() in checked_texts)
-        msg.info(f"{replaced} bootstrapped records replaced by the hand-checked annotation of the same text")
+        msg.info(
+            f"{replaced} bootstrapped records replaced by the hand-checked annotation of the same text "
+            f"({len(by_rules)} bootstrapped records in all)"
+        )
     n_records = len(records)
     records = [r for r in records if r.text.strip() not in excluded]
     if exclude:
@@ -119,16 +123,31 @@ def warn_empty_split(n_train: int, n_dev: int, dev_ratio: float, split: str) -> 
         )
 
 
+def given_paths(input_values: List[str], exclude_values: List[str]) -> Tuple[List[Path], List[Path]]:
+    """The inputs and the files to exclude that are given ('' is none); fail if one does not exist."""
+    try:
+        inputs = [p for p in (optional_path(v, "annotations") for v in input_values) if p is not None]
+        exclude = [p for p in (optional_path(v, "file to exclude") for v in exclude_values) if p is not None]
+    except InputError as err:
+        msg.fail(str(err), exits=1)
+    folders = [p for p in exclude if p.is_dir()]
+    if folders:
+        msg.fail(f"{folders[0]}: --exclude takes files, not folders", exits=1)
+    return inputs, exclude
+
+
 def main(
-    inputs: List[Path] = typer.Argument(
-        ..., exists=True, help="Annotation files in any supported format, or folders of .json/.jsonl files"
+    input_values: List[str] = typer.Argument(
+        ...,
+        help="Annotation files in any supported format, or folders of .json/.jsonl files; with --output, '' "
+        "(no set) writes an empty DocBin",
     ),
     bootstrapped: List[Path] = typer.Option(
         [],
         "--bootstrapped",
         exists=True,
         dir_okay=False,
-        help="Annotations made by rules (bootstrap): a text that is also in the other inputs is taken from those (hand-checked wins); repeatable",
+        help="Annotations made by rules (bootstrap; may have no records): a text that is also in the other inputs is taken from those (hand-checked wins); repeatable",
     ),
     train_output: Optional[Path] = typer.Option(
         None, "--train-output", dir_okay=False, help="Where to write the training DocBin (.spacy)"
@@ -142,12 +161,11 @@ def main(
         dir_okay=False,
         help="Instead of a split: write every record to this DocBin (an evaluation set)",
     ),
-    exclude: List[Path] = typer.Option(
+    exclude_values: List[str] = typer.Option(
         [],
         "--exclude",
-        exists=True,
-        dir_okay=False,
-        help="Leave out (and count) records whose text is in these files, e.g. an evaluation set; repeatable",
+        help="Leave out (and count) records whose text is in these files, e.g. an evaluation set; repeatable; "
+        "'' is ignored",
     ),
     dev_ratio: float = typer.Option(0.2, "--dev-ratio", min=0.0, max=1.0, help="Share of documents that go to dev"),
     seed: int = typer.Option(0, "--seed", help="Random seed of the split"),
@@ -167,7 +185,15 @@ def main(
         msg.fail(f"--split must be 'entity' or 'random', not {split!r}", exits=1)
     if (output is None) == (train_output is None or dev_output is None) or (output and (train_output or dev_output)):
         msg.fail("Give --train-output and --dev-output (a split), or --output alone (no split)", exits=1)
+    inputs, exclude = given_paths(input_values, exclude_values)
     nlp = spacy.blank(lang)
+    if not inputs and output is not None:
+        with atomic_path(output) as tmp:
+            write_docbin(nlp, [], tmp)
+        msg.info(f"No set given (the input is ''): wrote an empty {output}")
+        return
+    if not inputs:
+        msg.fail("No annotations given (the input is ''): nothing to train on", exits=1)
     report = Report()
     records = collect(inputs, bootstrapped, exclude, nlp, report)
     warn_case_variants(records, report)

@@ -35,7 +35,7 @@ from wasabi import msg
 
 import functions  # noqa: F401  (registers the components a shipped pipeline may use)
 from bootstrap import load_patterns, pattern_pipeline
-from common import InputError, iter_texts, load_base, write_atomic
+from common import InputError, iter_texts, load_base, optional_path, write_atomic
 
 TOKEN_ATTRS = ("tag_", "pos_", "morph", "lemma_", "dep_", "head.i", "is_sent_start")
 MAX_EXAMPLES = 150
@@ -226,7 +226,7 @@ def run_pipeline(
 def evaluate(
     base: Language,
     shipped: Language,
-    patterns: Language,
+    patterns: Optional[Language],
     new_sets: Dict[str, List[Doc]],
     old_sets: Dict[str, List[Doc]],
     agreement_sets: Dict[str, List[str]],
@@ -236,6 +236,7 @@ def evaluate(
 ) -> Dict:
     """Every metric of patterns, base, model and shipped; see the module docstring.
 
+    patterns: None without patterns (no "patterns" system in the metrics).
     cache: pass the same dict to several calls with the same base and patterns
     to run those over each set only once.
     """
@@ -264,7 +265,7 @@ def evaluate(
         "pipeline": shipped.pipe_names,
         "recipe": shipped.meta.get("ner_update", {}).get("recipe"),
         "systems": {
-            "patterns": "the patterns alone (entity_ruler, tokenizer only)",
+            **({"patterns": "the patterns alone (entity_ruler, tokenizer only)"} if patterns is not None else {}),
             "base": "the base pipeline",
             "model": f"the shipped pipeline without {list(rulers) or 'rules'}"
             if rulers
@@ -282,10 +283,11 @@ def evaluate(
         texts = [d.text for d in gold]
         gold = gold_restricted(gold, new)
         runs = {
-            "patterns": run(patterns, texts, f"{name}: patterns"),
+            "patterns": run(patterns, texts, f"{name}: patterns") if patterns is not None else None,
             "model": run(shipped, texts, f"{name}: model", rulers),
             "shipped": run(shipped, texts, f"{name}: shipped"),
         }
+        runs = {system: docs for system, docs in runs.items() if docs is not None}
         metrics["new_label_sets"][name] = {system: score(docs, gold, new) for system, docs in runs.items()}
         metrics["new_label_sets"][name]["docs"] = len(gold)
         # away from the gold new-label spans, do the base's entities (all its labels) stay as they were?
@@ -296,7 +298,7 @@ def evaluate(
             system: score(away_from(runs[system], gold, own), reference, own) for system in ("model", "shipped")
         }
         metrics["new_label_sets"][name]["relabel"] = {
-            system: relabel(base_docs, runs[system], gold, own) for system in ("patterns", "model", "shipped")
+            system: relabel(base_docs, docs, gold, own) for system, docs in runs.items()
         }
         metrics["confusion"][name] = confusion(gold, runs["shipped"], new)
         metrics["errors"][name] = errors(gold, runs["shipped"], new)
@@ -308,8 +310,9 @@ def evaluate(
             "base": run(base, texts, f"{name}: base"),
             "model": run(shipped, texts, f"{name}: model", rulers),
             "shipped": run(shipped, texts, f"{name}: shipped"),
-            "patterns": run(patterns, texts, f"{name}: patterns"),
         }
+        if patterns is not None:
+            runs["patterns"] = run(patterns, texts, f"{name}: patterns")
         reference = [restricted(d, own) for d in runs["base"]]
         entry: Dict = {"docs": len(texts)}
         for system, docs in runs.items():
@@ -337,6 +340,8 @@ def summary_rows(metrics: Dict) -> List[Tuple]:
     rows = []
     for name, entry in metrics["new_label_sets"].items():
         for system in ("patterns", "model", "shipped"):
+            if system not in entry:
+                continue
             s = entry[system]
             rows.append((f"{name}: new labels P/R/F", system, f"{s['p']:.1f} / {s['r']:.1f} / {s['f']:.1f}"))
     for group in ("old_label_sets", "agreement_sets"):
@@ -354,12 +359,45 @@ def summary_rows(metrics: Dict) -> List[Tuple]:
     return rows
 
 
+def learning_problems(metrics: Dict, checkpoint_set: str, min_f: float) -> Tuple[str, List[str], List[str]]:
+    """The set the checkpoint was picked on (`checkpoint_set`, else dev, else the first new-label set),
+    one warning per sign that learning failed (a new label's F of the learned model below
+    min_f there, or the shipped pipeline below the patterns alone on a set) and one per
+    new label that set has no gold spans of (nothing measured it)."""
+    sets = metrics["new_label_sets"]
+    name = next((n for n in (checkpoint_set, "dev", *sets) if n in sets), "")
+    warnings, unmeasured = [], []
+    gold_labels = metrics["confusion"].get(name, {})  # labels with gold spans in the set
+    for label, prf in (sets[name]["model"]["per_label"] if name else {}).items():
+        if label not in gold_labels:
+            unmeasured.append(
+                f"{name} has no gold {label} spans: nothing measured {label}, and training picked its checkpoint "
+                f'without it. Try: a hand-checked dev set with {label} (vars.checked_dev), or vars.split "random" '
+                "(the entity split keeps every record that shares a name in one split)."
+            )
+        elif prf["f"] < min_f:
+            warnings.append(
+                f"The model learned almost nothing of {label}: F {prf['f']:.1f} on {name}, the set training picked "
+                f"its checkpoint on (below {min_f:g}). Try: more annotations of {label} (a few hundred mentions at "
+                "least), a hand-checked dev set (vars.checked_dev) to pick the checkpoint on, more steps "
+                '(vars.train_overrides, e.g. "--training.max_steps 4000"), or patterns (vars.patterns).'
+            )
+    for set_name, entry in sets.items():
+        if "patterns" in entry and entry["shipped"]["f"] < entry["patterns"]["f"]:
+            warnings.append(
+                f"The shipped pipeline scores below the patterns alone on {set_name}: F {entry['shipped']['f']:.1f} "
+                f"vs {entry['patterns']['f']:.1f}. Try: more annotations, more steps (vars.train_overrides), "
+                "the recipe's rules_win setting (the patterns win over the model), or shipping the patterns alone."
+            )
+    return name, warnings, unmeasured
+
+
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     shipped_model: Path = typer.Argument(
         ..., exists=True, file_okay=False, help="The pipeline to ship (from `assemble`)"
     ),
-    patterns_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The patterns (EntityRuler JSONL)"),
+    patterns_value: str = typer.Argument(..., help="The patterns (EntityRuler JSONL); '' (empty): none"),
     output_path: Path = typer.Option(
         Path("training/metrics.json"), "--output", dir_okay=False, help="Where to write the metrics"
     ),
@@ -380,6 +418,12 @@ def main(
         help="Map the pipelines' old labels onto the gold labels, e.g. 'PERSON:PER,GPE:LOC,LOC:LOC,FAC:LOC,ORG:ORG' for en_core_web_sm",
     ),
     lang: str = typer.Option("en", "--lang", help="Language of the patterns' tokenizer"),
+    checkpoint_set: str = typer.Option(
+        "checked_dev", "--checkpoint-set", help="The new-label set training picked its checkpoint on (else dev)"
+    ),
+    min_f: float = typer.Option(
+        10.0, "--min-f", help="A new label's F below this on the checkpoint set: learning failed"
+    ),
 ):
     """Score patterns, model and shipped pipeline on new labels, and old-label retention, side by side."""
     try:
@@ -387,16 +431,24 @@ def main(
         new_paths = parse_named_paths(new_label_sets, "--new-label-set")
         old_paths = parse_named_paths(old_label_sets, "--old-label-set")
         text_paths = parse_named_paths(agreement_texts, "--agreement-texts")
-        patterns = pattern_pipeline(lang, load_patterns(patterns_path))
+        patterns_path = optional_path(patterns_value, "patterns file")
+        patterns = pattern_pipeline(lang, load_patterns(patterns_path)) if patterns_path else None
         agreement = {name: list(iter_texts(path, Counter())) for name, path in text_paths.items()}
     except (ValueError, InputError) as err:
         msg.fail(str(err), exits=1)
     base = load_base(base_model)
     shipped = load_base(str(shipped_model))
     new_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in new_paths.items()}
+    for sets, paths in ((new_sets, new_paths), (agreement, text_paths)):
+        for name in [name for name, items in sets.items() if not items]:
+            msg.info(f"{name}: {paths[name]} is empty (no such set, e.g. an input turned off): left out")
+            del sets[name]
     old_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in old_paths.items()}
     metrics = evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping)
     metrics.update(base_model=base_model, shipped_model=str(shipped_model))
+    picked_on, failures, unmeasured = learning_problems(metrics, checkpoint_set, min_f)
+    warnings = failures + unmeasured
+    metrics["learning"] = {"checkpoint_set": picked_on, "min_f": min_f, "failed": bool(failures), "warnings": warnings}
     write_atomic(output_path, srsly.json_dumps(metrics, indent=2))
     msg.table(summary_rows(metrics), header=("set", "system", "scores"), divider=True)
     frozen = metrics.get("frozen_outputs")
@@ -405,7 +457,9 @@ def main(
             f"Frozen components' outputs on {frozen['set']}: "
             f"{'identical' if frozen['identical'] else 'DIFFERENT: ' + str(frozen['differing_tokens'])}"
         )
-    msg.good(f"Wrote {output_path}")
+    for warning in warnings:
+        msg.warn(warning)
+    msg.good(f"Wrote {output_path}" + (" (learning failed: see the warnings)" if failures else ""))
 
 
 if __name__ == "__main__":

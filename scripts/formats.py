@@ -74,26 +74,31 @@ def expand_inputs(paths: Iterable[Path]) -> List[Path]:
     return files
 
 
-def iter_raw_records(path: Path) -> Iterator[Tuple[str, object]]:
+def iter_raw_records(path: Path, allow_empty: bool = False) -> Iterator[Tuple[str, object]]:
     """Stream (where, raw record) pairs; a JSON list is read whole, JSONL line by line.
-    A file that is not UTF-8 text is an InputError naming the file, line and column."""
+
+    An empty file or list is an InputError unless allow_empty (a file a step wrote,
+    e.g. bootstrap's when no pattern matched). A file that is not UTF-8 text is an
+    InputError naming the file, line and column."""
     try:
-        yield from _raw_records(path)
+        yield from _raw_records(path, allow_empty)
     except UnicodeDecodeError:
         raise decoding_error(path) from None
 
 
-def _raw_records(path: Path) -> Iterator[Tuple[str, object]]:
+def _raw_records(path: Path, allow_empty: bool) -> Iterator[Tuple[str, object]]:
     with path.open(encoding="utf-8-sig") as handle:  # a BOM, as Windows tools write, is dropped
         head = handle.read(4096)
     if not head.strip():
+        if allow_empty:
+            return
         raise InputError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     if suffix == ".json" or (suffix != ".jsonl" and head.lstrip().startswith("[")):
         data = parse_json(path.read_text(encoding="utf-8-sig"), path)
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
-        if not data:
+        if not data and not allow_empty:
             raise InputError(f"{path}: the file has no records")
         for i, rec in enumerate(data, start=1):
             yield f"{path}: record {i}", rec
@@ -107,7 +112,7 @@ def _raw_records(path: Path) -> Iterator[Tuple[str, object]]:
             if line.strip():
                 found = True
                 yield f"{path}: line {i}", parse_json(line, path, line=i)
-    if not found:
+    if not found and not allow_empty:
         raise InputError(f"{path}: the file is empty")
 
 

@@ -42,6 +42,7 @@ class Report:
     repeated_spans: int = 0  # identical spans listed twice within one record
     case_variants: int = 0  # labels that differ only in case from another label
     binary_merged: int = 0  # binary answers merged into another record of the same text
+    nested_values: int = 0  # value-format occurrences inside a longer one (the longer one is kept)
     skipped: Counter = field(default_factory=Counter)  # records that teach nothing, by reason
 
 
@@ -122,6 +123,18 @@ def values_to_spans(doc: Doc, values: List[Tuple[str, str]]) -> List[Span]:
     return spans
 
 
+def drop_nested(spans: List[Span]) -> Tuple[List[Span], int]:
+    """Spans without those that lie inside a longer one ("server 2008" inside
+    "server 2008 R2": the longest occurrence wins, as in bootstrapping), and how
+    many were dropped; spans that only cross each other are kept (an error later)."""
+    kept = [
+        (s, e, label)
+        for s, e, label in spans
+        if not any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _ in spans)
+    ]
+    return kept, len(spans) - len(kept)
+
+
 def check_tokens(doc: Doc, ann: Annotation) -> None:
     """Prodigy's "tokens" must match the text, token_start/token_end the character offsets."""
     text = doc.text
@@ -153,9 +166,11 @@ def check_tokens(doc: Doc, ann: Annotation) -> None:
 def to_record(nlp: Language, ann: Annotation, where: str, report: Report) -> Record:
     """Validate one annotation against the tokenizer; the doc is not kept."""
     doc = nlp.make_doc(ann.text)
-    spans = validate_spans(doc, ann.spans + values_to_spans(doc, ann.values), report)
+    values, nested = drop_nested(values_to_spans(doc, ann.values))
+    spans = validate_spans(doc, ann.spans + values, report)
     incorrect = checked_spans(doc, ann.incorrect, report)
     check_tokens(doc, ann)
+    report.nested_values += nested
     return Record(where, ann.text, _interned(spans), _interned(incorrect), ann.complete, len(doc))
 
 
@@ -205,13 +220,14 @@ def _shown(record: Record) -> str:
     return f"{list(record.spans)}{rejected}"
 
 
-def load_records(paths: Iterable[Path], nlp: Language, report: Report) -> List[Record]:
+def load_records(paths: Iterable[Path], nlp: Language, report: Report, allow_empty: bool = False) -> List[Record]:
     """Parse, validate and merge every record of every file, streaming; errors go
-    to report.errors. Texts that differ only by surrounding whitespace are one text."""
+    to report.errors. Texts that differ only by surrounding whitespace are one text.
+    allow_empty: a file without records is no error (one a step wrote)."""
     by_text: Dict[str, Record] = {}
     conflicted: Set[str] = set()
     for path in paths:
-        for where, raw in iter_raw_records(path):
+        for where, raw in iter_raw_records(path, allow_empty):
             try:
                 annotations = parse_record(raw, report.skipped)
             except RecordError as err:

@@ -30,6 +30,7 @@ OLD_SYSTEMS = ("base", "model", "shipped", "patterns")
 LABEL_COLORS = ["#9be564", "#f7d046", "#aa9cfc", "#7aecec", "#ff9561", "#f48fb1", "#4dd0e1", "#feca74", "#c5e1a5"]
 LINE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f"]
 MAX_NAMES = 25  # rows per false positive / false negative table
+MIN_F = 10.0  # a new-label F below this is a failure, never highlighted as best (evaluate's --min-f)
 
 
 def esc(value: object) -> str:
@@ -167,6 +168,7 @@ METRICS = Obj(
         ),
         "disagreements?": MapOf(ListOf(TextWithSpans(("base", "shipped")))),
         "frozen_outputs?": Obj({"set?": STR, "identical": BOOL, "tokens?": INT, "differing_tokens?": MapOf(INT)}),
+        "learning?": Obj({"checkpoint_set?": STR, "min_f?": NUM, "failed?": BOOL, "warnings?": ListOf(STR)}),
     }
 )  # fmt: skip
 METRICS_SECTIONS = ("new_label_sets", "old_label_sets", "agreement_sets", "frozen_outputs")
@@ -266,11 +268,11 @@ def table(header: Sequence[str] | str, rows: Iterable[Sequence[str]], caption: s
     return f"<table class='{cls}'>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
 
 
-def best_cells(values: dict[str, float | None], exclude: Iterable[str] = ()) -> set[str]:
-    """The systems with the highest (non-zero) value, ties included."""
+def best_cells(values: dict[str, float | None], exclude: Iterable[str] = (), floor: float = 0.0) -> set[str]:
+    """The systems with the highest value, ties included, if it is above `floor` (a failed score is never best)."""
     candidates = {k: v for k, v in values.items() if v is not None and k not in exclude}
     top = max(candidates.values(), default=None)
-    return {k for k, v in candidates.items() if top and v == top}
+    return {k for k, v in candidates.items() if top and top > floor and v == top}
 
 
 def score_cell(value: float | None, best: bool, cls: str = "") -> str:
@@ -482,14 +484,15 @@ def _prf_header(groups: list[tuple[str, int]]) -> str:
     return top + sub
 
 
-def new_label_table(name: str, entry: dict) -> str:
+def new_label_table(name: str, entry: dict, floor: float = MIN_F) -> str:
+    """P/R/F per system and new label; the best F is highlighted unless it is below `floor` (failed)."""
     systems = [s for s in NEW_SYSTEMS if entry.get(s)]
     if not systems:
         return note(f"{esc(name)}: no system was scored.")
     labels = sorted({label for s in systems for label in entry[s].get("per_label") or {}})
-    best_all = best_cells({s: entry[s]["f"] for s in systems})
+    best_all = best_cells({s: entry[s]["f"] for s in systems}, floor=floor)
     best_label = {
-        label: best_cells({s: (entry[s].get("per_label") or {}).get(label, {}).get("f") for s in systems})
+        label: best_cells({s: (entry[s].get("per_label") or {}).get(label, {}).get("f") for s in systems}, floor=floor)
         for label in labels
     }
     rows = []
@@ -598,12 +601,14 @@ def section_metrics(inp: Inputs) -> str:
         note(
             "P/R/F in percent (spaCy's <code>get_ner_prf</code>; predictions over tokens without gold annotation "
             "are not counted). <span class='best'>Highlighted</span>: the best F in each column (for agreement, "
-            "the base is left out: it agrees with itself)."
+            "the base is left out: it agrees with itself); a new-label F below the failure threshold is never "
+            "highlighted."
         )
     )
     out.append("<h3>New labels</h3>")
     new_sets = m.get("new_label_sets") or {}
-    out += [new_label_table(name, entry) + relabel_table(name, entry) for name, entry in new_sets.items()] or [
+    floor = (m.get("learning") or {}).get("min_f", MIN_F)
+    out += [new_label_table(name, entry, floor) + relabel_table(name, entry) for name, entry in new_sets.items()] or [
         note("No new-label sets in the metrics.")
     ]
     out.append("<h3>Old labels</h3>")
@@ -818,6 +823,20 @@ def section_frozen(inp: Inputs) -> str:
     return "".join(out)
 
 
+def learning_verdict(metrics: dict) -> str:
+    """At the very top, in words: whether learning failed, and what to try."""
+    learning = metrics.get("learning")
+    if not learning:
+        return ""
+    warnings = learning.get("warnings") or []
+    if not warnings:
+        where = esc(learning.get("checkpoint_set") or "the checkpoint set")
+        return f"<p class='verdict ok'>Learning worked: every new label scores F ≥ {num(learning.get('min_f'))} on {where}.</p>"
+    items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
+    verdict = "Learning failed." if learning.get("failed", True) else "Learning could not be fully measured."
+    return f"<div class='verdict bad'><p><strong>{verdict}</strong></p><ul>{items}</ul></div>"
+
+
 def summary(inp: Inputs) -> str:
     """A few lines at the top: the headline numbers."""
     m, items = inp.metrics, []
@@ -883,6 +902,8 @@ svg .alabel{font-size:13px;fill:#333}svg .legend{font-size:13px;fill:#222}svg .c
 .view .entities{line-height:2.3 !important}
 .badge{color:#fff;border-radius:4px;padding:.1em .5em;font-weight:600;margin-right:.4em}.ok{background:#2e7d32}
 .bad{background:#c62828}ul.summary{margin:.6em 0 0}
+.verdict{border-radius:6px;padding:.5em 1em;margin:.8em 0}.verdict.bad{background:#ffe1e1;color:#222;border:2px solid #c62828}
+.verdict.ok{background:#e3f4e4;border:1px solid #2e7d32}
 """
 
 
@@ -908,7 +929,7 @@ def render_page(inp: Inputs) -> str:
         f"<title>Update report: {esc(name)}</title><style>{CSS}</style></head><body><main>"
         f"<h1>Update report: {esc(name)}</h1>"
         f"<p class='sub'>From <code>{esc(inp.metrics_path)}</code> and <code>{esc(inp.losses_path)}</code>.</p>"
-        f"{summary(inp)}<nav><ol>{toc}</ol></nav>{''.join(sections)}</main></body></html>\n"
+        f"{learning_verdict(m)}{summary(inp)}<nav><ol>{toc}</ol></nav>{''.join(sections)}</main></body></html>\n"
     )
 
 

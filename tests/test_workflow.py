@@ -9,8 +9,7 @@ OVERRIDES = {
     "vars.rehearsal_texts_per_file": 300,
     "vars.heldout_texts_per_file": 100,
 }
-STEPS = (
-    "check-vars",
+STEPS = (  # check-vars runs every time (seconds): it records the optional inputs' content
     "bootstrap",
     "convert",
     "convert-ewt",

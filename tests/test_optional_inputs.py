@@ -1,0 +1,150 @@
+"""Raw texts, patterns and the checked dev set are optional: an empty value turns one off,
+and every script then does the right thing (empty outputs, no patterns system, dev as the
+checkpoint set); nested values keep the longest occurrence."""
+
+import shutil
+
+import spacy
+import srsly
+from spacy.tokens import DocBin
+
+import bootstrap
+import check_vars
+import checkpoint_set
+import convert
+import evaluate
+import report
+from conftest import ROOT, run_cli
+
+OUT = ("annotations.json", "rehearsal.jsonl", "heldout.jsonl")
+
+
+def bootstrap_args(tmp_path, texts, patterns):
+    paths = [tmp_path / "out" / name for name in OUT]
+    args = [texts, "--patterns", patterns, "--output", paths[0], "--rehearsal-output", paths[1]]
+    return [*args, "--heldout-output", paths[2], "--exclude", ""], paths
+
+
+def test_bootstrap_without_raw_texts_writes_empty_outputs_and_says_so(tmp_path):
+    args, paths = bootstrap_args(tmp_path, "", "")
+    code, out = run_cli(bootstrap.main, args)
+    assert code == 0, out
+    assert "nothing bootstrapped, the outputs are written empty" in out
+    assert srsly.read_json(paths[0]) == [] and paths[1].read_text() == "" and paths[2].read_text() == ""
+
+
+def test_bootstrap_without_patterns_samples_rehearsal_and_heldout_texts(tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"text number {i}\n" for i in range(10)), encoding="utf8")
+    args, paths = bootstrap_args(tmp_path, texts, "")
+    code, out = run_cli(bootstrap.main, [*args, "--rehearsal-texts", 6, "--heldout-texts", 4])
+    assert code == 0, out
+    assert "No patterns" in out and srsly.read_json(paths[0]) == []
+    assert len(list(srsly.read_jsonl(paths[1]))) == 6 and len(list(srsly.read_jsonl(paths[2]))) == 4
+
+
+def test_zero_pattern_matches_is_a_count_and_convert_accepts_the_empty_file(tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("nothing to see here\n", encoding="utf8")
+    patterns = tmp_path / "patterns.jsonl"
+    srsly.write_jsonl(patterns, [{"label": "GADGET", "pattern": "never matches"}])
+    args, paths = bootstrap_args(tmp_path, texts, patterns)
+    code, out = run_cli(bootstrap.main, args)
+    assert code == 0 and "The patterns matched no text: 0 bootstrapped annotations" in out
+    annotations = tmp_path / "values.json"
+    srsly.write_json(
+        annotations, [{"sentence": "I use the iPhone X", "entities": [{"label": "GADGET", "value": "iPhone X"}]}]
+    )
+    out_dir = tmp_path / "corpus"
+    options = [
+        "--bootstrapped",
+        paths[0],
+        "--train-output",
+        out_dir / "train.spacy",
+        "--dev-output",
+        out_dir / "dev.spacy",
+    ]
+    code, out = run_cli(convert.main, [annotations, *options, "--split", "random", "--dev-ratio", "0", "--exclude", ""])
+    assert code == 0, out
+    assert "0 bootstrapped records replaced" in out and "(0 bootstrapped records in all)" in out
+
+
+def test_nested_values_keep_the_longest_occurrence_and_are_counted(tmp_path):
+    text = "I run server 2008 R2 at work and server 2008 at home"
+    record = {
+        "sentence": text,
+        "entities": [{"label": "PRODUCT", "value": v} for v in ("server 2008", "server 2008 R2")],
+    }
+    annotations = tmp_path / "values.json"
+    srsly.write_json(annotations, [record])
+    out_dir = tmp_path / "corpus"
+    args = [annotations, "--train-output", out_dir / "train.spacy", "--dev-output", out_dir / "dev.spacy"]
+    code, out = run_cli(convert.main, [*args, "--split", "random", "--dev-ratio", "0"])
+    assert code == 0, out
+    assert "1 values inside a longer value of the same text (the longer one kept)" in out
+    doc = next(DocBin().from_disk(out_dir / "train.spacy").get_docs(spacy.blank("en").vocab))
+    assert [e.text for e in doc.ents] == ["server 2008 R2", "server 2008"]
+
+
+def test_without_a_checked_set_convert_writes_it_empty_and_the_checkpoint_set_falls_back_to_dev(tmp_path):
+    checked, dev = tmp_path / "checked_dev.spacy", tmp_path / "dev.spacy"
+    code, out = run_cli(convert.main, ["", "--output", checked])
+    assert code == 0 and "wrote an empty" in out and len(DocBin().from_disk(checked)) == 0
+    nlp = spacy.blank("en")
+    DocBin(docs=[nlp("a dev text")]).to_disk(dev)
+    output = tmp_path / "checkpoint.spacy"
+    code, out = run_cli(checkpoint_set.main, [checked, dev, "--use", "checked_dev", "--output", output])
+    assert code == 0 and "has no docs (no checked dev set)" in out and "picks its checkpoint on" in out
+    assert output.read_bytes() == dev.read_bytes()
+
+
+def test_check_vars_accepts_empty_optional_inputs_and_records_their_content(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    patterns = tmp_path / "patterns.jsonl"
+    shutil.copy(ROOT / "assets" / "gadget_patterns.jsonl", patterns)
+    values = ["raw_texts=", f"patterns={patterns}", "checked_dev=", "checkpoint_set=checked_dev"]
+    code, out = run_cli(check_vars.main, [*values, "--inputs", tmp_path / "inputs"])
+    assert code == 0, out
+    assert "training picks its checkpoint on dev" in out and "vars.raw_texts is empty" in out
+    assert srsly.read_json(tmp_path / "inputs" / "raw_texts.json")["md5"] is None
+    first = srsly.read_json(tmp_path / "inputs" / "patterns.json")["md5"]
+    patterns.write_text(patterns.read_text() + '{"label": "GADGET", "pattern": "walkman"}\n')
+    run_cli(check_vars.main, [*values, "--inputs", tmp_path / "inputs"])
+    assert srsly.read_json(tmp_path / "inputs" / "patterns.json")["md5"] != first
+    assert "annotations" in check_vars.check_vars({"annotations": ""})[0]
+
+
+def metrics_of(model_f: float, shipped_f: float, patterns_f: float = None) -> dict:
+    entry = {"model": {"p": 0, "r": 0, "f": model_f, "per_label": {"PRODUCT": {"p": 0, "r": 0, "f": model_f}}}}
+    entry["shipped"] = {"p": 0, "r": 0, "f": shipped_f, "per_label": {"PRODUCT": {"p": 0, "r": 0, "f": shipped_f}}}
+    if patterns_f is not None:
+        entry["patterns"] = {
+            "p": 0,
+            "r": 0,
+            "f": patterns_f,
+            "per_label": {"PRODUCT": {"p": 0, "r": 0, "f": patterns_f}},
+        }
+    return {"new_label_sets": {"dev": entry}, "confusion": {"dev": {"PRODUCT": {"none": 3}}}}
+
+
+def test_learning_failed_is_said_with_what_to_try():
+    name, warnings, unmeasured = evaluate.learning_problems(metrics_of(3.6, 3.6), "checked_dev", 10.0)
+    assert name == "dev" and len(warnings) == 1 and unmeasured == []
+    assert "learned almost nothing of PRODUCT: F 3.6 on dev" in warnings[0] and "more annotations" in warnings[0]
+    _, warnings, _ = evaluate.learning_problems(metrics_of(50.0, 60.0, patterns_f=74.4), "dev", 10.0)
+    assert len(warnings) == 1 and "below the patterns alone on dev: F 60.0 vs 74.4" in warnings[0]
+    assert evaluate.learning_problems(metrics_of(50.0, 80.0, patterns_f=74.4), "dev", 10.0)[1] == []
+    metrics = metrics_of(0.0, 0.0)
+    metrics["confusion"]["dev"] = {}  # no gold PRODUCT spans in dev: not a failure, but nothing measured it
+    _, warnings, unmeasured = evaluate.learning_problems(metrics, "dev", 10.0)
+    assert warnings == [] and "dev has no gold PRODUCT spans" in unmeasured[0]
+
+
+def test_report_states_failed_learning_at_the_top_and_highlights_no_failed_score(tmp_path):
+    metrics = metrics_of(1.8, 3.6)
+    _, warnings, _ = evaluate.learning_problems(metrics, "dev", 10.0)
+    metrics["learning"] = {"checkpoint_set": "dev", "min_f": 10.0, "failed": True, "warnings": warnings}
+    inp = report.Inputs(metrics, [], tmp_path / "m.json", tmp_path / "l.jsonl")
+    page = report.render_page(inp)
+    assert page.index("Learning failed.") < page.index("<nav>")
+    assert "num best'" not in page and "patterns" not in page.split("<section id='metrics'>")[1]
