@@ -1,6 +1,7 @@
 """convert_btc: Broad Twitter Corpus CoNLL into DocBins; '@' + name read as one token."""
 
 import spacy
+import srsly
 from spacy.tokens import DocBin
 
 import convert_btc
@@ -39,3 +40,13 @@ def test_bad_line_fails_with_its_number_and_writes_nothing(tmp_path):
     assert code == 1
     assert "btc.conll: line 2: expected 'token<TAB>IOB tag'" in output
     assert not (tmp_path / "out.spacy").exists()
+
+
+def test_texts_output_holds_the_tweets_as_raw_text(tmp_path):
+    (tmp_path / "btc.conll").write_text(CONLL, encoding="utf8")
+    args = [tmp_path / "btc.conll", tmp_path / "out.spacy", "--texts-output", tmp_path / "texts.jsonl"]
+    code, output = run_cli(convert_btc.main, args)
+    assert code == 0, output
+    texts = [r["text"] for r in srsly.read_jsonl(tmp_path / "texts.jsonl")]
+    docs = list(DocBin().from_disk(tmp_path / "out.spacy").get_docs(spacy.blank("en").vocab))
+    assert texts == [d.text for d in docs] and texts
