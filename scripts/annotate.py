@@ -26,7 +26,6 @@ from tqdm import tqdm
 from wasabi import msg
 
 import functions  # noqa: F401  (registers the components a shipped pipeline may use)
-from bootstrap import load_patterns, pattern_pipeline
 from common import (
     InputError,
     atomic_path,
@@ -37,6 +36,7 @@ from common import (
     optional_path,
     record_written,
 )
+from patterns import load_patterns, pattern_pipeline
 
 NER_FACTORIES = {"ner", "beam_ner"}
 # components that set no entities: running them cannot change what the ner predicts

@@ -26,10 +26,10 @@ from spacy.tokens import DocBin
 from spacy.util import load_config
 from wasabi import MarkdownRenderer, msg
 
-import evaluate
-from bootstrap import load_patterns, pattern_pipeline
+import scoring
 from common import InputError, load_base, optional_path, resolve_base_name, write_atomic
-from make_config import adapt_config, recipe_base
+from patterns import load_patterns, pattern_pipeline
+from recipes import adapt_config, recipe_base
 
 SCRIPTS = Path(__file__).parent
 RECIPES = SCRIPTS.parent / "configs" / "recipes"
@@ -96,8 +96,8 @@ def evaluate_one(job: Dict) -> Dict:
     old_sets = {n: list(DocBin().from_disk(p).get_docs(base.vocab)) for n, p in sets["old"].items()}
     agreement = {n: [r["text"] for r in srsly.read_jsonl(p)] for n, p in sets["agreement"].items()}
     shipped = spacy.load(Path(job["out"]) / "model-best")
-    mapping = evaluate.parse_label_map(job["label_map"])
-    metrics = evaluate.evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping, progress=False)
+    mapping = scoring.parse_label_map(job["label_map"])
+    metrics = scoring.evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping, progress=False)
     texts = [d.text for d in next(iter(old_sets.values()))]
     # base and result timed back to back, so both see the same machine load
     speed = words_per_second(shipped, texts) / words_per_second(base, texts)
@@ -286,7 +286,7 @@ def main(
     if unknown:
         msg.fail(f"Unknown recipes {unknown}; choose from {sorted(p.stem for p in RECIPES.glob('*.cfg'))}", exits=1)
     try:
-        evaluate.parse_label_map(label_map)
+        scoring.parse_label_map(label_map)
         patterns_path = optional_path(patterns_value, "patterns file")
         if patterns_path is not None:
             load_patterns(patterns_path)

@@ -21,7 +21,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from wasabi import msg
 
-import evaluate
+import scoring
 from common import DEFAULT_BASE, content_md5, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ class ProjectVars(BaseModel):
     @field_validator("old_label_map")
     @classmethod
     def label_map(cls, value: str) -> str:
-        evaluate.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
+        scoring.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
         return value
 
     @field_validator("raw_texts", "patterns", "checked_dev")

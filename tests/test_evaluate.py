@@ -12,6 +12,7 @@ from spacy.tokens import Doc, DocBin
 
 import evaluate
 import functions  # noqa: F401  (the second-ner components)
+import scoring
 from bootstrap import load_patterns, pattern_pipeline
 from conftest import ROOT, run_cli
 
@@ -33,27 +34,27 @@ def test_label_map_scores_other_label_schemes_against_gold():
     nlp = spacy.blank("en")
     gold = doc_with(nlp, "Angela Merkel visited Paris", [(0, 2, "PER"), (3, 4, "LOC")])
     pred = doc_with(nlp, "Angela Merkel visited Paris", [(0, 2, "PERSON"), (3, 4, "GPE")])
-    mapping = evaluate.parse_label_map("PERSON:PER, GPE:LOC")
+    mapping = scoring.parse_label_map("PERSON:PER, GPE:LOC")
     assert mapping == {"PERSON": "PER", "GPE": "LOC"}
-    scores = evaluate.score([pred], [gold], OLD, mapping)
+    scores = scoring.score([pred], [gold], OLD, mapping)
     assert (scores["p"], scores["r"], scores["f"], scores["support"]) == (100.0, 100.0, 100.0, 2)
     assert scores["per_label"]["PER"]["f"] == 100.0 and scores["per_label"]["LOC"]["f"] == 100.0
-    assert evaluate.score([pred], [gold], OLD)["f"] == 0.0
+    assert scoring.score([pred], [gold], OLD)["f"] == 0.0
 
 
 def test_predictions_over_missing_gold_are_not_counted():
     nlp = spacy.blank("en")
     gold = doc_with(nlp, "I like Mc.Donald s and Bob", [(5, 6, "PER")], missing=[2])
     pred = doc_with(nlp, "I like Mc.Donald s and Bob", [(2, 3, "ORG"), (5, 6, "PER")])
-    assert evaluate.score([pred], [gold], OLD)["p"] == 100.0
+    assert scoring.score([pred], [gold], OLD)["p"] == 100.0
     complete = doc_with(nlp, "I like Mc.Donald s and Bob", [(5, 6, "PER")])
-    assert evaluate.score([pred], [complete], OLD)["p"] == 50.0
+    assert scoring.score([pred], [complete], OLD)["p"] == 50.0
 
 
 def test_restricted_keeps_mapped_labels_only():
     nlp = spacy.blank("en")
     pred = doc_with(nlp, "Angela Merkel bought an iPhone", [(0, 2, "PERSON"), (4, 5, "GADGET")])
-    kept = evaluate.restricted(pred, {"PER"}, {"PERSON": "PER"})
+    kept = scoring.restricted(pred, {"PER"}, {"PERSON": "PER"})
     assert [(e.text, e.label_) for e in kept.ents] == [("Angela Merkel", "PER")]
     assert all(t.ent_iob_ in ("B", "I", "O") for t in kept)  # no token left missing
 
@@ -61,12 +62,12 @@ def test_restricted_keeps_mapped_labels_only():
 def test_gold_restricted_makes_other_entities_outside_and_keeps_missing():
     nlp = spacy.blank("en")
     gold = doc_with(nlp, "Bob bought an iPhone in Paris", [(0, 1, "PER"), (3, 4, "GADGET")], missing=[5])
-    only_new = evaluate.gold_restricted([gold], {"GADGET"})[0]
+    only_new = scoring.gold_restricted([gold], {"GADGET"})[0]
     assert [(e.text, e.label_) for e in only_new.ents] == [("iPhone", "GADGET")]
     assert only_new[0].ent_iob_ == "O" and only_new[5].ent_iob_ == ""
     # a new-label prediction over the dropped PER is a false positive, over the missing token it is ignored
     pred = doc_with(nlp, "Bob bought an iPhone in Paris", [(0, 1, "GADGET"), (3, 4, "GADGET"), (5, 6, "GADGET")])
-    assert evaluate.score([pred], [only_new], {"GADGET"})["p"] == 50.0
+    assert scoring.score([pred], [only_new], {"GADGET"})["p"] == 50.0
 
 
 def test_token_diffs_finds_changed_frozen_outputs():
@@ -74,9 +75,9 @@ def test_token_diffs_finds_changed_frozen_outputs():
     a = Doc(nlp.vocab, words=["Bob", "runs"], tags=["NNP", "VBZ"], heads=[1, 1], deps=["nsubj", "ROOT"])
     b = Doc(nlp.vocab, words=["Bob", "runs"], tags=["NNP", "NN"], heads=[1, 1], deps=["nsubj", "ROOT"])
     c = Doc(nlp.vocab, words=["Bob", "runs"], tags=["NNP", "VBZ"], heads=[0, 0], deps=["ROOT", "dep"])
-    assert not any(evaluate.token_diffs([a], [a]).values())
-    assert evaluate.token_diffs([a], [b]) == {**{attr: 0 for attr in evaluate.TOKEN_ATTRS}, "tag_": 1}
-    diffs = evaluate.token_diffs([a], [c])
+    assert not any(scoring.token_diffs([a], [a]).values())
+    assert scoring.token_diffs([a], [b]) == {**{attr: 0 for attr in scoring.TOKEN_ATTRS}, "tag_": 1}
+    diffs = scoring.token_diffs([a], [c])
     assert diffs["head.i"] == 2 and diffs["dep_"] == 2 and diffs["tag_"] == 0
 
 
@@ -93,7 +94,7 @@ def bad_option_run(tmp_path, *options):
 )
 def test_bad_label_map_fails_clearly(tmp_path, value, item):
     with pytest.raises(ValueError, match="is not LABEL:GOLD_LABEL"):
-        evaluate.parse_label_map(value)
+        scoring.parse_label_map(value)
     code, output = bad_option_run(tmp_path, "--label-map", value)
     assert code == 1 and f"label map item '{item}' is not LABEL:GOLD_LABEL" in output
     assert not (tmp_path / "m.json").exists()
@@ -216,7 +217,7 @@ def metrics(shipped_dirs, patterns_path):
         patterns = pattern_pipeline("en", load_patterns(patterns_path))
         new_sets = {"dev": gold_docs(base, NEW_SET)}
         old_sets = {"heldout": gold_docs(base, OLD_SET)}
-        results[mode] = evaluate.evaluate(base, shipped, patterns, new_sets, old_sets, {"domain": DOMAIN_TEXTS}, {})
+        results[mode] = scoring.evaluate(base, shipped, patterns, new_sets, old_sets, {"domain": DOMAIN_TEXTS}, {})
     return results
 
 
@@ -258,7 +259,7 @@ def test_metrics_structure(metrics, mode):
         "set": "heldout",
         "identical": True,
         "tokens": 31,
-        "differing_tokens": {attr: 0 for attr in evaluate.TOKEN_ATTRS},
+        "differing_tokens": {attr: 0 for attr in scoring.TOKEN_ATTRS},
     }
     srsly.json_dumps(m)  # what main writes
     assert len(evaluate.summary_rows(m)) == 3 + 2 * 3
@@ -271,8 +272,8 @@ def test_new_label_scores_per_system(metrics, mode, patterns_path):
     assert prf(dev["patterns"]) == (50.0, 50.0, 50.0) and dev["patterns"]["support"] == 4
     base = spacy.blank("en")
     patterns = pattern_pipeline("en", load_patterns(patterns_path))
-    gold = evaluate.gold_restricted(gold_docs(base, NEW_SET), {"GADGET"})
-    assert dev["patterns"] == evaluate.score([patterns(t) for t, _ in NEW_SET], gold, {"GADGET"})
+    gold = scoring.gold_restricted(gold_docs(base, NEW_SET), {"GADGET"})
+    assert dev["patterns"] == scoring.score([patterns(t) for t, _ in NEW_SET], gold, {"GADGET"})
     # model: the learned part without the entity_ruler: no rule false positives
     assert prf(dev["model"]) == (100.0, 75.0, 85.71)
     # shipped: learned + rules

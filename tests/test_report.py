@@ -26,7 +26,7 @@ def prf(p: float, r: float, f: float) -> dict:
 
 
 def make_metrics() -> dict:
-    """A metrics dict with the schema of evaluate.evaluate() plus the two paths main() adds."""
+    """A metrics dict with the schema of scoring.evaluate() plus the two paths main() adds."""
     per_old = {"LOC": prf(80.0, 75.0, 77.42), "ORG": prf(60.0, 50.0, 54.55), "PER": prf(90.0, 85.0, 87.43)}
     agreement = {"LOC": prf(92.0, 90.0, 90.99), "ORG": prf(88.0, 85.0, 86.47), "PER": prf(97.0, 96.0, 96.5)}
     return {
@@ -347,8 +347,8 @@ def test_losses_without_rehearsal(tmp_path, steps):
 
 
 def test_renders_real_evaluate_output(tmp_path):
-    """evaluate.evaluate() on tiny rule-based pipelines gives metrics the report renders."""
-    import evaluate
+    """scoring.evaluate() on tiny rule-based pipelines gives metrics the report renders."""
+    import scoring
 
     def ruler_pipeline(patterns):
         nlp = spacy.blank("en")
@@ -380,7 +380,7 @@ def test_renders_real_evaluate_output(tmp_path):
             gold("Acme Corp <b>hires</b>.", [(0, 9, "ORG")]),
         ]
     }
-    metrics = evaluate.evaluate(
+    metrics = scoring.evaluate(
         base, shipped, patterns, new_sets, old_sets, {"domain": ["Bob met Alice Smith in Paris."]}, {}
     )
     metrics.update(base_model="base", shipped_model="shipped")

@@ -17,10 +17,10 @@ from spacy.util import load_config
 
 import assemble
 import convert
-import evaluate
 import functions  # registers the ner_update.* functions
-import make_config
+import recipes
 import rehearsal
+import scoring
 from conftest import ROOT, run_cli
 from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
 
@@ -51,8 +51,8 @@ def prepare_data(root: Path, base: Path) -> Path:
 
 def recipe_config(root: Path, base: Path, recipe: str, patterns: str):
     template = load_config(ROOT / "configs" / "recipes" / f"{recipe}.cfg", interpolate=False)
-    nlp, source = make_config.recipe_base(template, str(base), root / "recipe_base")
-    return make_config.adapt_config(template, nlp, source, patterns)
+    nlp, source = recipes.recipe_base(template, str(base), root / "recipe_base")
+    return recipes.adapt_config(template, nlp, source, patterns)
 
 
 def run_update(root: Path, base: Path, corpus: Path, recipe: str, **extra) -> Path:
@@ -76,7 +76,7 @@ def agreement(base: Path, updated: Path) -> float:
     """F of the updated pipeline's old-label entities against the base's, on unseen sentences."""
     texts = [t for t, _ in old_label_sentences(60, seed=5)]
     base_docs, upd_docs = list(spacy.load(base).pipe(texts)), list(spacy.load(updated).pipe(texts))
-    return evaluate.score(upd_docs, [evaluate.restricted(d, OLD) for d in base_docs], OLD)["f"]
+    return scoring.score(upd_docs, [scoring.restricted(d, OLD) for d in base_docs], OLD)["f"]
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +247,7 @@ def test_rehearsal_draws_are_seeded_fresh_each_epoch_and_keep_the_ratio():
 @pytest.mark.parametrize("listening", [False, True])
 def test_shared_features_leave_the_base_outputs_unchanged(tmp_path_factory, tiny_base, listening):
     base = build_tiny_base(tmp_path_factory.mktemp("listening"), listening_ner=True) if listening else tiny_base
-    shared = make_config.share_ner_features(spacy.load(base))
+    shared = recipes.share_ner_features(spacy.load(base))
     shared.to_disk(tmp_path_factory.mktemp("shared") / "nlp")
     assert shared.get_pipe("ner_tok2vec").listening_components == ["ner"]
     texts = [t for t, _ in old_label_sentences(40, seed=13)]
@@ -276,7 +276,7 @@ def test_checked_in_recipe_is_the_default_base_instance(recipe):
     """Each recipe equals what make_config writes for a base with the default base's pipeline."""
     template = load_config(ROOT / "configs" / "recipes" / f"{recipe}.cfg", interpolate=False)
     nlp = spacy.blank("en")
-    own = make_config.recipe_components(template)
+    own = recipes.recipe_components(template)
     for name in [n for n in template["nlp"]["pipeline"] if n not in own]:
         if name == "lemmatizer":
             nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
@@ -284,7 +284,7 @@ def test_checked_in_recipe_is_the_default_base_instance(recipe):
             nlp.add_pipe("tok2vec" if name == "ner_tok2vec" else name, name=name)
     for label in OLD:
         nlp.get_pipe("ner").add_label(label)
-    adapted = make_config.adapt_config(template, nlp, template["paths"]["base"], template["paths"]["patterns"])
+    adapted = recipes.adapt_config(template, nlp, template["paths"]["base"], template["paths"]["patterns"])
     assert adapted == template  # the same sections and values (in any order)
 
 

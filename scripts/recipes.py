@@ -1,0 +1,134 @@
+"""Recipes (configs/recipes/*.cfg) adapted to a base pipeline. A library: prints nothing.
+
+A recipe is written for the default base. Its components are of two kinds: the
+base's own (sourced from ${paths.base} without a `component` key), replaced by
+whatever the base has, and the recipe's own (an entity_ruler, a second ner
+sourced from the base's ner, the components around it), kept as written and
+placed right after the base's ner. Every base component is frozen. A ner that
+listens to a shared tok2vec gets its own copy (`replace_listeners`), so the
+shared layer stays frozen.
+
+A recipe whose pipeline has `ner_tok2vec` reads the base ner's own
+token-to-vector layer as a component of its own, so that a second ner can
+listen to it (the base's features computed once, not twice); a recipe with a
+second copy of the base's ner needs that copy as a component of its own. The
+base is rewritten so (the same weights, the same outputs) and the config
+sources from there. Without patterns, the recipe's entity_ruler is left out.
+"""
+
+import copy
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import spacy
+from spacy.language import Language
+from spacy.util import registry, replace_model_node
+from thinc.api import Config
+
+from common import atomic_dir, load_base
+
+FEATURES = "ner_tok2vec"
+RULER = "entity_ruler"
+
+
+def share_ner_features(nlp: Language, ner: str = "ner", name: str = FEATURES) -> Language:
+    """Move `ner`'s own token-to-vector layer into a tok2vec component `name`
+    that the ner listens to (modifies and returns `nlp`; outputs unchanged)."""
+    if ner in [c for _, proc in nlp.pipeline for c in getattr(proc, "listening_components", [])]:
+        upstream = next(n for n, p in nlp.pipeline if ner in getattr(p, "listening_components", []))
+        nlp.replace_listeners(upstream, ner, ["model.tok2vec"])
+    ner_config = nlp.get_pipe_config(ner)
+    inner = nlp.get_pipe(ner).model.get_ref("tok2vec").layers[0]
+    features = nlp.add_pipe(
+        "tok2vec", name=name, before=ner, config={"model": copy.deepcopy(ner_config["model"]["tok2vec"])}
+    )
+    features.model.from_bytes(inner.to_bytes())
+    listener_config = {"@architectures": "spacy.Tok2VecListener.v1", "width": inner.get_dim("nO"), "upstream": name}
+    listener = registry.resolve({"model": listener_config})["model"]
+    replace_model_node(nlp.get_pipe(ner).model, inner, listener)
+    nlp._pipe_configs[ner]["model"]["tok2vec"] = listener_config
+    nlp._link_components()  # connect the listener, as loading the pipeline would
+    return nlp
+
+
+def write_prepared_base(nlp: Language, path: Path, copies: Dict[str, str], features: bool) -> None:
+    """Write `nlp` (its ner's features shared if `features`: changes `nlp`) plus a
+    disabled copy of a component for each {name: component} in `copies`."""
+    if features:
+        share_ner_features(nlp)
+    nlp.to_disk(path)
+    if not copies:
+        return
+    full, source = spacy.load(path), spacy.load(path)
+    for name, component in copies.items():
+        full.add_pipe(component, name=name, source=source)
+        full.disable_pipe(name)
+    full.to_disk(path)
+
+
+def recipe_base(recipe: Config, base_model: str, prepared: Path) -> Tuple[Language, str]:
+    """The base pipeline a recipe's config sources from, and its name or path.
+
+    Where the recipe needs it, the base is rewritten into `prepared`: with its
+    ner's features as a component (`ner_tok2vec` in the recipe's pipeline),
+    and with a copy of each component the recipe sources from the base under a
+    name of its own (`recipe` is changed to source them by that name: sourcing
+    one component twice from a pipeline would give one object). Otherwise the
+    base itself."""
+    nlp = load_base(base_model)
+    sections = recipe["components"]
+    copies = {name: sections[name]["component"] for name in recipe_components(recipe) if "component" in sections[name]}
+    features = FEATURES in recipe["nlp"]["pipeline"] and FEATURES not in nlp.component_names
+    if not features and not copies:
+        return nlp, base_model
+    with atomic_dir(prepared) as tmp:
+        write_prepared_base(nlp, tmp, copies, features)
+    for name in copies:
+        sections[name]["component"] = name
+    return nlp, str(prepared)
+
+
+def recipe_components(recipe: Config) -> List[str]:
+    """The recipe's own components, in pipeline order (not the base's)."""
+    own = []
+    for name in recipe["nlp"]["pipeline"]:
+        section = recipe["components"].get(name, {})
+        if name != FEATURES and not (section.get("source") == "${paths.base}" and "component" not in section):
+            own.append(name)
+    return own
+
+
+def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optional[str] = None) -> Config:
+    """A copy of `recipe` for the base `nlp` (sourced from `base_model`)."""
+    if "ner" not in nlp.component_names:
+        raise ValueError(f"The base pipeline has no 'ner' component: {nlp.component_names}")
+    cfg = Config(recipe).copy()
+    own = [n for n in recipe_components(cfg) if n != RULER or patterns]
+    listened = any("ner" in getattr(proc, "listening_components", []) for _, proc in nlp.components)
+    cfg["paths"]["base"] = base_model
+    if "patterns" in cfg["paths"]:
+        cfg["paths"]["patterns"] = patterns or None
+    cfg["paths"]["vectors"] = "${paths.base}" if nlp.vocab.vectors.shape[0] else None
+    cfg["nlp"]["lang"] = nlp.lang
+    base_names = list(nlp.component_names)
+    at = base_names.index("ner") + 1
+    cfg["nlp"]["pipeline"] = base_names[:at] + own + base_names[at:]
+    cfg["nlp"]["disabled"] = list(nlp.disabled)
+    trainable = set(recipe["nlp"]["pipeline"]) - set(recipe["training"]["frozen_components"])
+    components = {}
+    for name in base_names:
+        components[name] = {"source": "${paths.base}"}
+        if name == "ner" and listened and "ner" in trainable:
+            components[name]["replace_listeners"] = ["model.tok2vec"]
+    for name in own:
+        components[name] = copy.deepcopy(recipe["components"][name])
+        if "old_labels" in components[name]:
+            components[name]["old_labels"] = sorted(nlp.get_pipe("ner").labels)
+    cfg["components"] = components
+    cfg["training"]["frozen_components"] = [n for n in base_names if n not in trainable]
+    cfg["training"]["annotating_components"] = [
+        n for n in recipe["training"]["annotating_components"] if n in base_names
+    ]
+    if RULER not in own:
+        cfg["initialize"]["components"].pop(RULER, None)
+    return cfg

@@ -1,0 +1,316 @@
+"""Scoring for `evaluate` and `benchmark`: patterns, model and shipped pipeline
+side by side against gold and against the base. A library: prints nothing
+(the progress bars aside). What each metric means is in evaluate.py.
+
+Scores use spaCy's `get_ner_prf`, which ignores predictions over tokens whose
+gold annotation is missing.
+"""
+
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Tuple
+
+from spacy.language import Language
+from spacy.pipeline import EntityRecognizer, EntityRuler
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from tqdm import tqdm
+
+TOKEN_ATTRS = ("tag_", "pos_", "morph", "lemma_", "dep_", "head.i", "is_sent_start")
+MAX_EXAMPLES = 150
+
+
+def parse_label_map(value: str) -> Dict[str, str]:
+    """'PERSON:PER,GPE:LOC' -> {'PERSON': 'PER', 'GPE': 'LOC'}; ValueError if malformed."""
+    mapping = {}
+    for item in filter(str.strip, value.split(",")):
+        source, sep, target = (part.strip() for part in item.partition(":"))
+        if not sep or not source or not target:
+            raise ValueError(f"label map item {item.strip()!r} is not LABEL:GOLD_LABEL (e.g. 'PERSON:PER,GPE:LOC')")
+        mapping[source] = target
+    return mapping
+
+
+def parse_named_paths(values: List[str], option: str) -> Dict[str, Path]:
+    """['dev=corpus/dev.spacy', ...] -> {'dev': Path(...)}; ValueError if malformed or missing."""
+    result = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{option} {value!r} is not NAME=PATH")
+        if not Path(path).exists():
+            raise ValueError(f"{option} {name}: {path} does not exist")
+        result[name] = Path(path)
+    return result
+
+
+def restricted(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> Doc:
+    """A copy of `doc` whose entities are only those with (mapped) labels in `labels`."""
+    label_map = label_map or {}
+    copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+    ents = []
+    for ent in doc.ents:
+        label = label_map.get(ent.label_, ent.label_)
+        if label in labels:
+            ents.append(Span(copy, ent.start, ent.end, label=label))
+    copy.set_ents(ents, default="outside")
+    return copy
+
+
+def score(
+    predicted: List[Doc], reference: List[Doc], labels: Set[str], label_map: Optional[Dict[str, str]] = None
+) -> Dict:
+    """P/R/F (percent) overall and per label, with spaCy's get_ner_prf."""
+    examples = [Example(restricted(p, labels, label_map), r) for p, r in zip(predicted, reference)]
+    prf = get_ner_prf(examples)
+    per_type = prf.get("ents_per_type") or {}
+    # get_ner_prf gives None when neither side has an entity: nothing was missed or wrong
+    result = {
+        "p": round(100 * (prf["ents_p"] if prf["ents_p"] is not None else 1.0), 2),
+        "r": round(100 * (prf["ents_r"] if prf["ents_r"] is not None else 1.0), 2),
+        "f": round(100 * (prf["ents_f"] if prf["ents_f"] is not None else 1.0), 2),
+        "per_label": {
+            label: {k: round(100 * per_type.get(label, {}).get(k, 0.0), 2) for k in ("p", "r", "f")}
+            for label in sorted(labels)
+        },
+    }
+    result["support"] = sum(1 for r in reference for e in r.ents if e.label_ in labels)
+    return result
+
+
+def gold_restricted(docs: List[Doc], labels: Set[str]) -> List[Doc]:
+    """Gold docs with only `labels` kept; tokens of other entities become O, missing stays missing."""
+    out = []
+    for doc in docs:
+        copy = doc.copy()
+        keep = [Span(copy, e.start, e.end, label=e.label_) for e in doc.ents if e.label_ in labels]
+        drop = [Span(copy, e.start, e.end) for e in doc.ents if e.label_ not in labels]
+        copy.set_ents(keep, outside=drop, default="unmodified")
+        out.append(copy)
+    return out
+
+
+def token_diffs(a: List[Doc], b: List[Doc]) -> Dict[str, int]:
+    """How many tokens differ per attribute between two runs over the same texts."""
+    diffs = {attr: 0 for attr in TOKEN_ATTRS}
+    for doc_a, doc_b in zip(a, b):
+        for ta, tb in zip(doc_a, doc_b):
+            for attr in TOKEN_ATTRS:
+                va = ta.head.i if attr == "head.i" else str(getattr(ta, attr))
+                vb = tb.head.i if attr == "head.i" else str(getattr(tb, attr))
+                diffs[attr] += va != vb
+    return diffs
+
+
+def ner_labels(nlp: Language) -> Set[str]:
+    """Entity labels of every entity recognizer and entity_ruler in the pipeline."""
+    labels: Set[str] = set()
+    for _, proc in nlp.pipeline:
+        if isinstance(proc, (EntityRecognizer, EntityRuler)):
+            labels.update(proc.labels)
+    return labels
+
+
+def model_only(nlp: Language) -> List[str]:
+    """Names of the entity_rulers to switch off to see the learned part alone."""
+    return [name for name, proc in nlp.pipeline if isinstance(proc, EntityRuler)]
+
+
+def spans_of(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> List[list]:
+    label_map = label_map or {}
+    result = []
+    for ent in doc.ents:
+        label = label_map.get(ent.label_, ent.label_)
+        if label in labels:
+            result.append([ent.start_char, ent.end_char, label])
+    return result
+
+
+def confusion(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict[str, Dict[str, int]]:
+    """For each gold span of `labels`: the label of the predicted span with the same
+    boundaries, 'partial LABEL' if a predicted span only overlaps it, or 'none'."""
+    table: Dict[str, Counter] = {}
+    for g, p in zip(gold, predicted):
+        for ent in g.ents:
+            if ent.label_ not in labels:
+                continue
+            same = [e for e in p.ents if (e.start, e.end) == (ent.start, ent.end)]
+            overlap = [e for e in p.ents if e.start < ent.end and ent.start < e.end]
+            got = same[0].label_ if same else f"partial {overlap[0].label_}" if overlap else "none"
+            table.setdefault(ent.label_, Counter())[got] += 1
+    return {label: dict(counts.most_common()) for label, counts in sorted(table.items())}
+
+
+def errors(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict:
+    """False positives and negatives by name (most frequent first) and example texts."""
+    fp, fn = Counter(), Counter()
+    examples = []
+    for g, p in zip(gold, predicted):
+        gold_spans = {tuple(s) for s in spans_of(g, labels)}
+        pred_spans = {tuple(s) for s in spans_of(p, labels)}
+        fp.update(g.text[s:e] for s, e, _ in pred_spans - gold_spans)
+        fn.update(g.text[s:e] for s, e, _ in gold_spans - pred_spans)
+        if gold_spans != pred_spans and len(examples) < MAX_EXAMPLES:
+            examples.append({"text": g.text, "gold": sorted(gold_spans), "predicted": sorted(pred_spans)})
+    return {"false_positives": fp.most_common(), "false_negatives": fn.most_common(), "examples": examples}
+
+
+def away_from(docs: List[Doc], gold: List[Doc], labels: Set[str]) -> List[Doc]:
+    """Copies of `docs` with only the entities of `labels` that overlap no gold entity."""
+    out = []
+    for doc, ref in zip(docs, gold):
+        taken = {i for e in ref.ents for i in range(e.start, e.end)}
+        copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+        ents = [Span(copy, e.start, e.end, label=e.label_) for e in doc.ents if e.label_ in labels]
+        copy.set_ents([e for e in ents if not taken.intersection(range(e.start, e.end))], default="outside")
+        out.append(copy)
+    return out
+
+
+def relabel(base: List[Doc], predicted: List[Doc], gold: List[Doc], old: Set[str]) -> Dict:
+    """Of the gold new-label spans that a base entity overlaps, how many the
+    system labels exactly right (the new label wins where the base was wrong)."""
+    overlapped = right = 0
+    by_label: Counter = Counter()
+    for b, p, g in zip(base, predicted, gold):
+        found = {(e.start, e.end, e.label_) for e in p.ents}
+        for ent in g.ents:
+            under = [e.label_ for e in b.ents if e.label_ in old and e.start < ent.end and ent.start < e.end]
+            if under:
+                overlapped += 1
+                by_label.update(under[:1])
+                right += (ent.start, ent.end, ent.label_) in found
+    rate = round(100 * right / overlapped, 2) if overlapped else 100.0
+    return {"overlapped": overlapped, "relabelled": right, "rate": rate, "base_labels": dict(by_label.most_common())}
+
+
+def disagreements(base: List[Doc], predicted: List[Doc], labels: Set[str], label_map: Dict[str, str]) -> List[Dict]:
+    """Texts where the old-label entities differ from the base's."""
+    found = []
+    for b, p in zip(base, predicted):
+        base_spans, pred_spans = spans_of(b, labels, label_map), spans_of(p, labels, label_map)
+        if base_spans != pred_spans and len(found) < MAX_EXAMPLES:
+            found.append({"text": b.text, "base": base_spans, "shipped": pred_spans})
+    return found
+
+
+def run_pipeline(
+    nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = (), progress: bool = True
+) -> List[Doc]:
+    with nlp.select_pipes(disable=list(disable)):
+        docs = nlp.pipe(texts, batch_size=64)
+        return list(tqdm(docs, total=len(texts), desc=desc, unit="doc", disable=None if progress else True))
+
+
+def evaluate(
+    base: Language,
+    shipped: Language,
+    patterns: Optional[Language],
+    new_sets: Dict[str, List[Doc]],
+    old_sets: Dict[str, List[Doc]],
+    agreement_sets: Dict[str, List[str]],
+    label_map: Dict[str, str],
+    progress: bool = True,
+    cache: Optional[Dict] = None,
+) -> Dict:
+    """Every metric of patterns, base, model and shipped; see the module docstring.
+
+    patterns: None without patterns (no "patterns" system in the metrics).
+    cache: pass the same dict to several calls with the same base and patterns
+    to run those over each set only once.
+    """
+    cache = {} if cache is None else cache
+
+    def run(nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = ()) -> List[Doc]:
+        # the base and the patterns give the same docs for the same set: run them once
+        key = (id(nlp), desc.split(":")[0])
+        if nlp is shipped:
+            return run_pipeline(nlp, texts, desc, disable, progress)
+        if key not in cache:
+            cache[key] = run_pipeline(nlp, texts, desc, disable, progress)
+        return cache[key]
+
+    base_labels = {label_map.get(label, label) for label in ner_labels(base)}
+    new_labels = sorted(ner_labels(shipped) - ner_labels(base))
+    # the old labels are the gold labels of the old-label sets, or else the base's (mapped) labels
+    old_labels = sorted({e.label_ for docs in old_sets.values() for d in docs for e in d.ents} or base_labels)
+    new, old = set(new_labels), set(old_labels)
+    own = ner_labels(base)  # agreement with the base counts all its labels, unmapped
+    rulers = tuple(model_only(shipped))
+    metrics: Dict = {
+        "new_labels": new_labels,
+        "old_labels": old_labels,
+        "base_labels": sorted(base_labels),
+        "pipeline": shipped.pipe_names,
+        "recipe": shipped.meta.get("ner_update", {}).get("recipe"),
+        "systems": {
+            **({"patterns": "the patterns alone (entity_ruler, tokenizer only)"} if patterns is not None else {}),
+            "base": "the base pipeline",
+            "model": f"the shipped pipeline without {list(rulers) or 'rules'}"
+            if rulers
+            else "the shipped pipeline (it has no rules)",
+            "shipped": "the shipped pipeline",
+        },
+        "new_label_sets": {},
+        "old_label_sets": {},
+        "agreement_sets": {},
+        "confusion": {},
+        "errors": {},
+        "disagreements": {},
+    }
+    for name, gold in new_sets.items():
+        texts = [d.text for d in gold]
+        gold = gold_restricted(gold, new)
+        runs = {
+            "patterns": run(patterns, texts, f"{name}: patterns") if patterns is not None else None,
+            "model": run(shipped, texts, f"{name}: model", rulers),
+            "shipped": run(shipped, texts, f"{name}: shipped"),
+        }
+        runs = {system: docs for system, docs in runs.items() if docs is not None}
+        metrics["new_label_sets"][name] = {system: score(docs, gold, new) for system, docs in runs.items()}
+        metrics["new_label_sets"][name]["docs"] = len(gold)
+        # away from the gold new-label spans, do the base's entities (all its labels) stay as they were?
+        # where a base entity overlaps one, does the new label win?
+        base_docs = run(base, texts, f"{name}: base")
+        reference = away_from(base_docs, gold, own)
+        metrics["new_label_sets"][name]["old_label_agreement"] = {
+            system: score(away_from(runs[system], gold, own), reference, own) for system in ("model", "shipped")
+        }
+        metrics["new_label_sets"][name]["relabel"] = {
+            system: relabel(base_docs, docs, gold, own) for system, docs in runs.items()
+        }
+        metrics["confusion"][name] = confusion(gold, runs["shipped"], new)
+        metrics["errors"][name] = errors(gold, runs["shipped"], new)
+    sets = {name: (gold, [d.text for d in gold]) for name, gold in old_sets.items()}
+    sets.update({name: (None, texts) for name, texts in agreement_sets.items()})
+    frozen_checked = False
+    for name, (gold, texts) in sets.items():
+        runs = {
+            "base": run(base, texts, f"{name}: base"),
+            "model": run(shipped, texts, f"{name}: model", rulers),
+            "shipped": run(shipped, texts, f"{name}: shipped"),
+        }
+        if patterns is not None:
+            runs["patterns"] = run(patterns, texts, f"{name}: patterns")
+        reference = [restricted(d, own) for d in runs["base"]]
+        entry: Dict = {"docs": len(texts)}
+        for system, docs in runs.items():
+            entry[system] = {"new_label_predictions": sum(len(spans_of(d, new)) for d in docs)}
+            if system == "patterns":
+                continue
+            entry[system]["agreement"] = score(docs, reference, own)
+            if gold is not None:
+                entry[system]["gold"] = score(docs, gold, old, label_map)
+        (metrics["old_label_sets"] if gold is not None else metrics["agreement_sets"])[name] = entry
+        metrics["disagreements"][name] = disagreements(runs["base"], runs["shipped"], own, {})
+        if gold is not None and not frozen_checked:
+            diffs = token_diffs(runs["base"], runs["shipped"])
+            metrics["frozen_outputs"] = {
+                "set": name,
+                "identical": not any(diffs.values()),
+                "tokens": sum(len(d) for d in gold),
+                "differing_tokens": diffs,
+            }
+            frozen_checked = True
+    return metrics
