@@ -405,13 +405,40 @@ class MergeNewEntities:
         return doc
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
-        """new_ents_p/r/f: the new labels only; old_ents_f: the old labels (on a
-        dev set with the base's own predictions merged in, agreement with the
-        base). Predictions over tokens whose gold is missing are not counted."""
-        return {
-            **prf(examples, lambda label: label not in self.old, "new_ents"),
-            **prf(examples, self.old.__contains__, "old_ents"),
-        }
+        return label_scores(examples, self.old)
+
+
+@Language.factory("ner_update_label_scores", default_config={"old_labels": [], "agreement_floor": 0.0})
+def make_label_scores(nlp: Language, name: str, old_labels: List[str], agreement_floor: float) -> "LabelScores":
+    return LabelScores(old_labels, agreement_floor)
+
+
+class LabelScores:
+    """Changes nothing; scores the new and the old labels apart for checkpoint
+    selection (a single updated ner: the base's sourced ner keeps its own scorer).
+    new_ents_f_floored is new_ents_f where old_ents_f reaches agreement_floor, else
+    a hundredth of it: a checkpoint that keeps the old labels always wins, and
+    without one, the best new-label F (never the untrained start)."""
+
+    def __init__(self, old_labels: List[str], agreement_floor: float) -> None:
+        self.old, self.floor = set(old_labels), agreement_floor
+
+    def __call__(self, doc: Doc) -> Doc:
+        return doc
+
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
+        scores = label_scores(examples, self.old)
+        new_f = scores["new_ents_f"]
+        scores["new_ents_f_floored"] = new_f if scores["old_ents_f"] >= self.floor else new_f / 100
+        return scores
+
+
+def label_scores(examples: Iterable[Example], old: set) -> Dict[str, float]:
+    """new_ents_p/r/f: the new labels only; old_ents_f: the old labels (on a dev
+    set with the base's own predictions merged in, agreement with the base).
+    Predictions over tokens whose gold is missing are not counted."""
+    examples = list(examples)
+    return {**prf(examples, lambda label: label not in old, "new_ents"), **prf(examples, old.__contains__, "old_ents")}
 
 
 def prf(examples: Iterable[Example], keep: Callable[[str], bool], prefix: str) -> Dict[str, float]:
