@@ -60,7 +60,7 @@ def route(tmp_path_factory) -> Dict:
     recipe = ROOT / "configs" / "recipes" / "second_ner.cfg"
     args = [recipe, BASE, config, "--patterns", patterns, "--prepared-base", root / "training" / "recipe_base"]
     out["config"] = ok(make_config.main, args)
-    overrides = {f"paths.{n}": str(corpus / f"{n}.spacy") for n in ("train", "dev", "dev_base_ents")}
+    overrides = {f"paths.{n}": str(corpus / f"{n}.spacy") for n in ("train", "dev", "dev_base_ents", "rehearsal")}
     overrides.update(
         {"paths.losses": str(root / "losses.jsonl"), "training.max_steps": 40, "training.eval_frequency": 20}
     )

@@ -163,7 +163,10 @@ def test_no_command_script_imports_another():
 
     config = load_project_config(ROOT)
     commands = {
-        m for c in config["commands"] for line in c.get("script", []) for m in re.findall(r"python scripts/(\w+\.py)", line)
+        m
+        for c in config["commands"]
+        for line in c.get("script", [])
+        for m in re.findall(r"python scripts/(\w+\.py)", line)
     }
     crossing = {c: sorted((local_imports(SCRIPTS / c) & commands) - {c}) for c in sorted(commands)}
     assert not {c: found for c, found in crossing.items() if found}
