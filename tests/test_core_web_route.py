@@ -158,3 +158,9 @@ def test_the_package_is_the_updated_pipeline_and_loads_without_the_project(route
     assert got["name"] == "gadget_route"
     assert ["steam deck", "GADGET"] in got["ents"] and ["Paris", "GPE"] in got["ents"]
     assert all(got["pos"]) and all(got["lemmas"])
+
+
+def test_check_vars_accepts_en_core_web_sm_when_only_its_re_upload_is_installed():
+    import check_vars
+
+    assert check_vars.check_vars({"base_model": BASE}) == []
