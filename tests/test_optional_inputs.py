@@ -134,6 +134,11 @@ def test_learning_failed_is_said_with_what_to_try():
     _, warnings, _ = evaluate.learning_problems(metrics_of(50.0, 60.0, patterns_f=74.4), "dev", 10.0)
     assert len(warnings) == 1 and "below the patterns alone on dev: F 60.0 vs 74.4" in warnings[0]
     assert evaluate.learning_problems(metrics_of(50.0, 80.0, patterns_f=74.4), "dev", 10.0)[1] == []
+    # beside a checked set, the dev split (labelled partly by the patterns) is not held against the model
+    both = metrics_of(50.0, 60.0, patterns_f=74.4)
+    both["new_label_sets"]["checked_dev"] = metrics_of(50.0, 85.0, patterns_f=74.4)["new_label_sets"]["dev"]
+    both["confusion"]["checked_dev"] = both["confusion"]["dev"]
+    assert evaluate.learning_problems(both, "checked_dev", 10.0)[1] == []
     metrics = metrics_of(0.0, 0.0)
     metrics["confusion"]["dev"] = {}  # no gold PRODUCT spans in dev: not a failure, but nothing measured it
     _, warnings, unmeasured = evaluate.learning_problems(metrics, "dev", 10.0)
