@@ -15,7 +15,7 @@ from spacy.language import Language
 from wasabi import msg
 
 import functions  # noqa: F401  (registers the components a recipe may use)
-from common import atomic_dir, load_base, resolve_base_name
+from common import atomic_dir, load_base, load_base_meta
 
 SCORES = ("new_ents_p", "new_ents_r", "new_ents_f", "old_ents_f", "ents_p", "ents_r", "ents_f", "ents_per_type")
 
@@ -48,7 +48,7 @@ def main(
     recipe: str = typer.Option("", "--recipe", help="The recipe it was trained with (recorded in the meta)"),
 ):
     """Copy the trained pipeline with a meta of its own."""
-    base_meta = load_base(resolve_base_name(base_model)).meta
+    base_meta = load_base_meta(base_model)
     nlp = load_base(str(trained_model))
     nlp.meta.update(pipeline_meta(nlp, base_meta, name, version, recipe, base_model))
     with atomic_dir(output_dir) as tmp:

@@ -294,6 +294,15 @@ def resolve_base_name(name: str) -> str:
     return next((alias for alias in PACKAGE_ALIASES.get(name, ()) if is_package(alias)), name)
 
 
+def load_base_meta(name: str) -> dict:
+    """The meta of a pipeline folder or installed package, without loading the pipeline."""
+    from spacy.util import get_package_path, is_package, load_meta
+
+    name = resolve_base_name(name)
+    folder = get_package_path(name) if not Path(name).exists() and is_package(name) else Path(name)
+    return load_meta(folder / "meta.json")
+
+
 def load_base(name: str, **kwargs):
     """spacy.load the base pipeline, or fail with a message saying how to get one."""
     import spacy

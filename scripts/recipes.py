@@ -34,8 +34,8 @@ RULER = "entity_ruler"
 def share_ner_features(nlp: Language, ner: str = "ner", name: str = FEATURES) -> Language:
     """Move `ner`'s own token-to-vector layer into a tok2vec component `name`
     that the ner listens to (modifies and returns `nlp`; outputs unchanged)."""
-    if ner in [c for _, proc in nlp.pipeline for c in getattr(proc, "listening_components", [])]:
-        upstream = next(n for n, p in nlp.pipeline if ner in getattr(p, "listening_components", []))
+    upstream = next((n for n, p in nlp.pipeline if ner in getattr(p, "listening_components", [])), None)
+    if upstream is not None:  # the ner listens to a shared layer: give it its own copy first
         nlp.replace_listeners(upstream, ner, ["model.tok2vec"])
     ner_config = nlp.get_pipe_config(ner)
     inner = nlp.get_pipe(ner).model.get_ref("tok2vec").layers[0]
@@ -76,6 +76,8 @@ def recipe_base(recipe: Config, base_model: str, prepared: Path) -> Tuple[Langua
     one component twice from a pipeline would give one object). Otherwise the
     base itself."""
     nlp = load_base(base_model)
+    if "ner" not in nlp.component_names:
+        raise ValueError(f"The base pipeline '{base_model}' has no 'ner' component: {nlp.component_names}")
     sections = recipe["components"]
     copies = {name: sections[name]["component"] for name in recipe_components(recipe) if "component" in sections[name]}
     features = FEATURES in recipe["nlp"]["pipeline"] and FEATURES not in nlp.component_names

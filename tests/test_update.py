@@ -17,6 +17,7 @@ from spacy.util import load_config
 import assemble
 import convert
 import functions  # registers the ner_update.* functions
+import make_config
 import recipes
 import rehearsal
 import scoring
@@ -362,3 +363,16 @@ def test_rehearsal_bad_texts_file_fails_with_its_line_and_writes_nothing(tiny_ba
     )
     assert code == 1 and "raw.jsonl: line 2" in output
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_make_config_fails_on_a_missing_patterns_file_or_a_base_without_ner(tiny_base, tmp_path):
+    recipe = ROOT / "configs" / "recipes" / "second_ner.cfg"
+    out = tmp_path / "config.cfg"
+    args = [recipe, tiny_base, out, "--patterns", tmp_path / "nope.jsonl", "--prepared-base", tmp_path / "prepared"]
+    code, output = run_cli(make_config.main, args)
+    assert code == 1 and "nope.jsonl not found" in output and not out.exists()
+    no_ner = spacy.blank("en")
+    no_ner.add_pipe("sentencizer")
+    no_ner.to_disk(tmp_path / "no_ner")
+    code, output = run_cli(make_config.main, [recipe, tmp_path / "no_ner", out, "--prepared-base", tmp_path / "p2"])
+    assert code == 1 and "has no 'ner' component" in output and not out.exists()
