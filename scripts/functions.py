@@ -26,14 +26,28 @@ the package, so it imports nothing from the project's other scripts.
 import random
 import sys
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
+import spacy
 import srsly
 from spacy.language import Language
+from spacy.ml.models.tok2vec import MaxoutWindowEncoder, MultiHashEmbed, build_Tok2Vec_model
+from spacy.pipeline.tagger import Tagger
+from spacy.pipeline.tok2vec import Tok2VecListener
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.util import registry
-from thinc.api import set_dropout_rate
+from thinc.api import (
+    Maxout,
+    Model,
+    SequenceCategoricalCrossentropy,
+    chain,
+    concatenate,
+    expand_window,
+    set_dropout_rate,
+    with_array,
+)
+from thinc.types import Floats2d
 
 
 class _TrainingState:
@@ -178,6 +192,7 @@ def rehearsal(
     teacher_ratio: float = 0.0,
     dropout: float = 0.1,
     seed: int = 0,
+    patterns: Optional[List[dict]] = None,
 ) -> Callable[[Language, dict], None]:
     """Before every update, add rehearsal gradients for the trainable components.
 
@@ -189,6 +204,10 @@ def rehearsal(
         new-label example for a teacher-student step (`masked_rehearse`): the
         model's scores are pulled towards those of the frozen copy of the
         starting model that `resume_training` keeps.
+    patterns: EntityRuler patterns; where one matches a silver text, the match
+        becomes a new-label entity that replaces a base entity it overlaps
+        (the base read an "iPad" in a tweet as ORG): silver examples never
+        teach that a new-label name is an old label or no entity.
     """
     cache: dict = {}
     _STATE.batch_size = None  # a new run: only this run's batcher may set it
@@ -206,6 +225,11 @@ def rehearsal(
         if not cache:
             # tokenize once: nothing in an update writes to the unannotated (predicted) docs
             examples = [Example(nlp.make_doc(d.text), d) for d in _read_docs(path, nlp)]
+            if patterns:
+                changed = relabel_matches([eg.reference for eg in examples], patterns, nlp)
+                sys.stdout.write(
+                    f"    rehearsal: pattern matches relabelled {changed} silver docs of {len(examples)}\n"
+                )
             frozen = set(nlp.config["training"]["frozen_components"])
             cache["examples"] = examples
             cache["components"] = [
@@ -213,12 +237,16 @@ def rehearsal(
                 for name, proc in nlp.pipeline
                 if name not in frozen and getattr(proc, "is_trainable", False) and hasattr(proc, "update")
             ]
+            annotating = set(nlp.config["training"]["annotating_components"])
+            cache["annotating"] = [proc for name, proc in nlp.pipeline if name in annotating]
             cache["known_labels"] = {name: set(getattr(proc, "labels", ())) for name, proc in cache["components"]}
             cache["silver"] = RehearsalSampler(len(examples), silver_ratio, seed)
             cache["teacher"] = RehearsalSampler(len(examples), teacher_ratio, seed + 1)
         examples: List[Example] = cache["examples"]
         silver = [examples[i] for i in cache["silver"].draw(info["epoch"], n_new)]
         teacher = [examples[i].predicted for i in cache["teacher"].draw(info["epoch"], n_new)]
+        if silver:
+            _annotate([eg.predicted for eg in silver], cache["annotating"])
         for name, proc in cache["components"]:
             if silver:
                 losses: Dict[str, float] = {}
@@ -228,6 +256,28 @@ def rehearsal(
                 _add(f"{name}_teacher", masked_rehearse(proc, teacher, cache["known_labels"][name]))
 
     return before_update
+
+
+def relabel_matches(docs: List[Doc], patterns: List[dict], nlp: Language) -> int:
+    """Set the pattern matches in `docs` as entities, replacing the entities
+    they overlap (in place); the number of docs changed."""
+    matcher = spacy.blank(nlp.lang, vocab=nlp.vocab)  # the patterns' own pipeline: phrases need only the tokenizer
+    matcher.tokenizer = nlp.tokenizer
+    ruler = matcher.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True})
+    ruler.add_patterns(patterns)
+    changed = 0
+    for doc in docs:
+        before = [(e.start, e.end, e.label_) for e in doc.ents]
+        ruler(doc)
+        changed += before != [(e.start, e.end, e.label_) for e in doc.ents]
+    return changed
+
+
+def _annotate(docs: List[Doc], procs: list) -> None:
+    """Run the annotating components over `docs` in one batch, so that a
+    component listening to one of them (a shared tok2vec) gets their output."""
+    for proc in procs:
+        proc.set_annotations(docs, proc.predict(docs))
 
 
 def masked_rehearse(proc, docs: List[Doc], known_labels: set) -> float:
@@ -452,3 +502,108 @@ def prf(examples: Iterable[Example], keep: Callable[[str], bool], prefix: str) -
     p = tp / n_pred if n_pred else 1.0
     r = tp / n_gold if n_gold else 1.0
     return {f"{prefix}_p": p, f"{prefix}_r": r, f"{prefix}_f": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+@registry.architectures("ner_update.SharedFeatures.v1")
+def shared_features(
+    upstream: str,
+    width: int,
+    embed_width: int = 32,
+    rows: int = 2000,
+    attrs: Tuple[str, ...] = ("NORM", "SHAPE"),
+    depth: int = 1,
+    hidden_width: int = 0,
+    window_size: int = 1,
+) -> Model[List[Doc], List[Floats2d]]:
+    """The features a tok2vec component `upstream` computes anyway (`width`
+    wide; frozen in training), side by side with a small trainable embedding of
+    each token's `attrs` (`embed_width` wide, `depth` convolution layers): the
+    word identity frozen features lack, at a small part of a tok2vec's cost.
+    hidden_width > 0: then a maxout layer over each token and `window_size`
+    tokens either side mixes the two."""
+    embed = MultiHashEmbed(width=embed_width, attrs=list(attrs), rows=[rows] * len(attrs), include_static_vectors=False)
+    own = build_Tok2Vec_model(
+        embed, MaxoutWindowEncoder(width=embed_width, window_size=1, maxout_pieces=3, depth=depth)
+    )
+    features = concatenate(Tok2VecListener(upstream_name=upstream, width=width), own)
+    if not hidden_width:
+        return features
+    n_in = (width + embed_width) * (2 * window_size + 1)
+    mix = chain(expand_window(window_size), Maxout(nO=hidden_width, nI=n_in, nP=3, normalize=True))
+    return chain(features, with_array(mix))
+
+
+@Language.factory(
+    "ner_update_new_label_tagger",
+    default_config={"old_labels": [], "label_smoothing": 0.0},
+    default_score_weights={},
+)
+def make_new_label_tagger(
+    nlp: Language, name: str, model: Model, old_labels: List[str], label_smoothing: float
+) -> "NewLabelTagger":
+    return NewLabelTagger(nlp.vocab, model, name, old_labels=old_labels, label_smoothing=label_smoothing)
+
+
+class NewLabelTagger(Tagger):
+    """A token classifier for the new labels: one BILUO tag per token (the
+    labels not in `old_labels`, every other entity is "O"), decoded into
+    entities set as doc.ents. A cheap second entity recogniser: no transition
+    loop, and with SharedFeatures no second token-to-vector layer."""
+
+    def __init__(self, vocab, model: Model, name: str, *, old_labels: List[str], label_smoothing: float = 0.0):
+        super().__init__(vocab, model, name, scorer=None, label_smoothing=label_smoothing)
+        self.cfg["old_labels"] = sorted(old_labels)
+
+    def _gold_tags(self, example: Example) -> List[Optional[str]]:
+        old = set(self.cfg["old_labels"])
+        tags: List[Optional[str]] = []
+        for tag in example.get_aligned_ner():
+            if tag is None or tag == "-":
+                tags.append(None)
+            else:
+                tags.append("O" if tag == "O" or tag.split("-", 1)[1] in old else tag)
+        return tags
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp=None, labels=None) -> None:
+        tags = set(labels or ())
+        if not tags:
+            for example in get_examples():
+                tags.update(tag for tag in self._gold_tags(example) if tag)
+        for tag in sorted(tags | {"O"}):
+            self.add_label(tag)
+        docs = [example.x for example in list(get_examples())[:10]]
+        output = next(node for node in self.model.walk() if node.name == "softmax")
+        if not output.has_dim("nO"):
+            output.set_dim("nO", len(self.labels))
+        self.model.initialize(X=docs)
+
+    def get_loss(self, examples: Iterable[Example], scores) -> tuple:
+        loss_func = SequenceCategoricalCrossentropy(
+            names=self.labels, normalize=False, label_smoothing=self.cfg["label_smoothing"]
+        )
+        d_scores, loss = loss_func(scores, [self._gold_tags(example) for example in examples])
+        return float(loss), d_scores
+
+    def set_annotations(self, docs: Iterable[Doc], batch_tag_ids) -> None:
+        labels = self.labels
+        for doc, tag_ids in zip(docs, batch_tag_ids):
+            ids = tag_ids.tolist() if hasattr(tag_ids, "tolist") else list(tag_ids)
+            doc.set_ents(biluo_spans(doc, [labels[i] for i in ids]), default="unmodified")
+
+
+def biluo_spans(doc: Doc, tags: List[str]) -> List[Span]:
+    """Entities from BILUO tags, leniently: a B or I run that is not closed by
+    an L still ends where the next tag does not continue it."""
+    spans: List[Span] = []
+    start, label = None, ""
+    for i, tag in enumerate([*tags, "O"]):
+        move, _, tag_label = tag.partition("-")
+        if start is not None and (move in ("O", "B", "U") or tag_label != label):
+            spans.append(Span(doc, start, i, label))
+            start = None
+        if move in ("B", "U", "I", "L") and start is None:
+            start, label = i, tag_label
+        if move in ("L", "U") and start is not None:
+            spans.append(Span(doc, start, i + 1, label))
+            start = None
+    return spans

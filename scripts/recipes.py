@@ -126,6 +126,7 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
         components[name] = copy.deepcopy(recipe["components"][name])
         if "old_labels" in components[name]:
             components[name]["old_labels"] = sorted(nlp.get_pipe("ner").labels)
+        _set_feature_width(components[name], nlp)
     cfg["components"] = components
     cfg["training"]["frozen_components"] = [n for n in base_names if n not in trainable]
     cfg["training"]["annotating_components"] = [
@@ -134,3 +135,13 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
     if RULER not in own:
         cfg["initialize"]["components"].pop(RULER, None)
     return cfg
+
+
+def _set_feature_width(section: dict, nlp: Language) -> None:
+    """Give every block of `section` that reads the shared ner features
+    (upstream = "ner_tok2vec") the width of the base ner's features."""
+    for value in section.values():
+        if isinstance(value, dict):
+            if value.get("upstream") == FEATURES and "width" in value:
+                value["width"] = nlp.get_pipe("ner").model.get_ref("tok2vec").layers[0].get_dim("nO")
+            _set_feature_width(value, nlp)

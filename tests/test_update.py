@@ -25,7 +25,11 @@ from conftest import ROOT, run_cli
 from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
 
 STEPS = 120
-RECIPES = ("single_ner", "new_label_only", "second_ner", "second_ner_shared")
+RECIPES = ("single_ner", "new_label_only", "second_ner", "second_ner_shared", "new_label_tagger")
+# the recipes whose base ner runs untouched beside a second recogniser for the new labels
+BESIDE = ("second_ner", "second_ner_shared", "new_label_tagger")
+# the recipes that read the base ner's features as a component of their own (ner_tok2vec)
+SHARED = ("second_ner_shared", "new_label_tagger")
 OLD = {"PER", "ORG", "LOC"}
 PATTERNS = [
     {"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}]},
@@ -92,7 +96,9 @@ def update_runs(tiny_base, tmp_path_factory):
 
 
 def trained_ner(recipe: str) -> str:
-    return "new_ner" if recipe.startswith("second_ner") else "ner"
+    return {"second_ner": "new_ner", "second_ner_shared": "new_ner", "new_label_tagger": "new_labels"}.get(
+        recipe, "ner"
+    )
 
 
 def test_tiny_base_knows_old_labels(tiny_base):
@@ -109,11 +115,11 @@ def test_only_the_recipes_ner_learns(tiny_base, update_runs, recipe):
     for name in ("tok2vec", "tagger"):
         assert updated.get_pipe(name).model.to_bytes() == base.get_pipe(name).model.to_bytes(), name
     # the ner as the recipe sources it (second_ner_shared: with its features moved into ner_tok2vec)
-    source = spacy.load(runs[recipe][0] / "recipe_base") if recipe == "second_ner_shared" else base
+    source = spacy.load(runs[recipe][0] / "recipe_base") if recipe in SHARED else base
     base_ner = source.get_pipe("ner").model.to_bytes()
     assert updated.get_pipe(trained_ner(recipe)).model.to_bytes() != base_ner
-    assert (updated.get_pipe("ner").model.to_bytes() == base_ner) == recipe.startswith("second_ner")
-    if recipe == "second_ner_shared":
+    assert (updated.get_pipe("ner").model.to_bytes() == base_ner) == (recipe in BESIDE)
+    if recipe in SHARED:
         assert updated.get_pipe("ner_tok2vec").model.to_bytes() == source.get_pipe("ner_tok2vec").model.to_bytes()
     texts = [t for t, _ in old_label_sentences(20, seed=9)]
     assert [t.tag_ for d in base.pipe(texts) for t in d] == [t.tag_ for d in updated.pipe(texts) for t in d]
@@ -123,7 +129,8 @@ def test_only_the_recipes_ner_learns(tiny_base, update_runs, recipe):
 def test_new_label_is_learned(update_runs, recipe):
     _, runs = update_runs
     nlp = spacy.load(runs[recipe][1])
-    assert "GADGET" in nlp.get_pipe(trained_ner(recipe)).labels
+    labels = nlp.get_pipe(trained_ner(recipe)).labels
+    assert "GADGET" in labels or "U-GADGET" in labels  # a ner's label, or the tagger's BILUO tags
     texts = ["The Pixel 7 is much better than I expected.", "My Xbox One stopped working after a week."]
     with nlp.select_pipes(disable=["entity_ruler"]):  # the model, not the patterns
         assert any(e.label_ == "GADGET" for d in nlp.pipe(texts) for e in d.ents)
@@ -136,7 +143,7 @@ def test_rehearsal_retains_old_labels_better(tiny_base, update_runs):
     assert with_rehearsal > without + 20, (with_rehearsal, without)
 
 
-@pytest.mark.parametrize("recipe", ["second_ner", "second_ner_shared"])
+@pytest.mark.parametrize("recipe", BESIDE)
 def test_second_ner_changes_an_old_label_entity_only_where_a_new_label_wins(tiny_base, update_runs, recipe):
     _, runs = update_runs
     base, shipped = spacy.load(tiny_base), spacy.load(runs[recipe][1])
@@ -376,3 +383,33 @@ def test_make_config_fails_on_a_missing_patterns_file_or_a_base_without_ner(tiny
     no_ner.to_disk(tmp_path / "no_ner")
     code, output = run_cli(make_config.main, [recipe, tmp_path / "no_ner", out, "--prepared-base", tmp_path / "p2"])
     assert code == 1 and "has no 'ner' component" in output and not out.exists()
+
+
+def test_tagger_decodes_biluo_tags_leniently():
+    doc = spacy.blank("en")("a b c d e f g h")
+    tags = ["B-GADGET", "L-GADGET", "O", "U-GADGET", "I-GADGET", "I-GADGET", "O", "B-GADGET"]
+    found = [(e.text, e.label_) for e in functions.biluo_spans(doc, tags)]
+    # an I run without B or L is still one entity, as is a B at the end
+    assert found == [("a b", "GADGET"), ("d", "GADGET"), ("e f", "GADGET"), ("h", "GADGET")]
+
+
+def test_tagger_learns_only_the_new_labels(update_runs):
+    """Gold old-label entities (the base's, merged into the silver examples) are "O" to the tagger."""
+    _, runs = update_runs
+    tagger = spacy.load(runs["new_label_tagger"][1]).get_pipe("new_labels")
+    assert set(tagger.labels) == {"O", "B-GADGET", "I-GADGET", "L-GADGET", "U-GADGET"}
+    assert tagger.cfg["old_labels"] == sorted(OLD)
+
+
+def test_silver_pattern_matches_replace_the_base_entity_they_overlap():
+    nlp = spacy.blank("en")
+    docs = [nlp("Alice Smith sold her Steam Deck in Paris."), nlp("Bob Jones lives in Oslo.")]
+    docs[0].ents = [Span(docs[0], 0, 2, "PER"), Span(docs[0], 4, 6, "ORG"), Span(docs[0], 7, 8, "LOC")]
+    docs[1].ents = [Span(docs[1], 0, 2, "PER"), Span(docs[1], 4, 5, "LOC")]
+    assert functions.relabel_matches(docs, PATTERNS, nlp) == 1
+    assert [(e.text, e.label_) for e in docs[0].ents] == [
+        ("Alice Smith", "PER"),
+        ("Steam Deck", "GADGET"),
+        ("Paris", "LOC"),
+    ]
+    assert [(e.text, e.label_) for e in docs[1].ents] == [("Bob Jones", "PER"), ("Oslo", "LOC")]
