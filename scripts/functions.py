@@ -26,7 +26,7 @@ the package, so it imports nothing from the project's other scripts.
 import random
 import sys
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
 import spacy
 import srsly
@@ -510,7 +510,7 @@ def shared_features(
     width: int,
     embed_width: int = 32,
     rows: int = 2000,
-    attrs: Tuple[str, ...] = ("NORM", "SHAPE"),
+    attrs: Optional[List[str]] = None,
     depth: int = 1,
     hidden_width: int = 0,
     window_size: int = 1,
@@ -520,8 +520,9 @@ def shared_features(
     each token's `attrs` (`embed_width` wide, `depth` convolution layers): the
     word identity frozen features lack, at a small part of a tok2vec's cost.
     hidden_width > 0: then a maxout layer over each token and `window_size`
-    tokens either side mixes the two."""
-    embed = MultiHashEmbed(width=embed_width, attrs=list(attrs), rows=[rows] * len(attrs), include_static_vectors=False)
+    tokens either side mixes the two. attrs null: NORM and SHAPE."""
+    attrs = attrs or ["NORM", "SHAPE"]
+    embed = MultiHashEmbed(width=embed_width, attrs=attrs, rows=[rows] * len(attrs), include_static_vectors=False)
     own = build_Tok2Vec_model(
         embed, MaxoutWindowEncoder(width=embed_width, window_size=1, maxout_pieces=3, depth=depth)
     )
