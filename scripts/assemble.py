@@ -16,13 +16,14 @@ from wasabi import msg
 
 import functions  # noqa: F401  (registers the components a recipe may use)
 from common import atomic_dir, load_base, load_base_meta
+from scoring import ner_labels
 
 SCORES = ("new_ents_p", "new_ents_r", "new_ents_f", "old_ents_f", "ents_p", "ents_r", "ents_f", "ents_per_type")
 
 
 def pipeline_meta(nlp: Language, base: Dict, name: str, version: str, recipe: str, base_model: str) -> Dict:
     """The shipped pipeline's meta: its own name and scores, the base it came from."""
-    labels = sorted(nlp.pipe_labels.get("new_ner", []) or nlp.pipe_labels.get("ner", []))
+    labels = sorted(ner_labels(nlp))
     performance = {k: v for k, v in nlp.meta.get("performance", {}).items() if k in SCORES}
     return {
         **nlp.meta,

@@ -558,6 +558,11 @@ class NewLabelTagger(Tagger):
         super().__init__(vocab, model, name, scorer=None, label_smoothing=label_smoothing)
         self.cfg["old_labels"] = sorted(old_labels)
 
+    @property
+    def entity_labels(self) -> List[str]:
+        """The entity labels its tags stand for."""
+        return sorted({tag.split("-", 1)[1] for tag in self.labels if "-" in tag})
+
     def _gold_tags(self, example: Example) -> List[Optional[str]]:
         old = set(self.cfg["old_labels"])
         tags: List[Optional[str]] = []

@@ -104,10 +104,13 @@ def token_diffs(a: List[Doc], b: List[Doc]) -> Dict[str, int]:
 
 
 def ner_labels(nlp: Language) -> Set[str]:
-    """Entity labels of every entity recognizer and entity_ruler in the pipeline."""
+    """Entity labels of every entity recognizer, entity_ruler and new-label
+    tagger (its `entity_labels`) in the pipeline."""
     labels: Set[str] = set()
     for _, proc in nlp.pipeline:
-        if isinstance(proc, (EntityRecognizer, EntityRuler)):
+        if hasattr(proc, "entity_labels"):
+            labels.update(proc.entity_labels)
+        elif isinstance(proc, (EntityRecognizer, EntityRuler)):
             labels.update(proc.labels)
     return labels
 
