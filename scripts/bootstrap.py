@@ -40,13 +40,13 @@ from common import (
     write_atomic,
 )
 from engine import (
-    ENGINE_HELP,
-    SCHEDULER_HELP,
-    WORKERS_HELP,
     Engine,
     EngineError,
+    EngineOption,
     EngineOptions,
     Job,
+    SchedulerOption,
+    WorkersOption,
     engine_options,
     open_engine,
     shards_of,
@@ -261,14 +261,15 @@ def main(
     n_heldout: int = typer.Option(500, "--heldout-texts", min=0, help="Held-out texts kept per input file"),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling"),
     lang: str = typer.Option("en", "--lang", help="Language of the blank tokenizer"),
-    engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
-    workers: int = typer.Option(1, "--workers", min=1, help=WORKERS_HELP),
-    scheduler: str = typer.Option("", "--scheduler", help=SCHEDULER_HELP),
+    engine: EngineOption = Engine.local,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = "",
+    shard_size: int = typer.Option(SHARD_SIZE, "--shard-size", min=1, help="Texts per task sent to a worker"),
 ):
     """Label raw texts with patterns and sample annotations, rehearsal and held-out texts."""
     sampling = Sampling(seed, negative_ratio, max_matched, max_negatives, n_rehearsal, n_heldout)
     try:
-        options = engine_options(engine, workers, scheduler, SHARD_SIZE)
+        options = engine_options(engine, workers, scheduler, shard_size)
         paths, patterns, excluded = read_inputs(texts_paths, patterns_value, exclude, lang)
         outputs, tally = bootstrap(lang, patterns, paths, excluded, sampling, options)
     except (InputError, EngineError) as err:

@@ -26,6 +26,7 @@ import pickle
 import resource
 import sys
 import threading
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -99,13 +100,15 @@ class Job:
 
 @dataclass
 class ShardResult:
-    """One shard's items and results, with the process that ran it and that process's peak RSS (bytes)."""
+    """One shard's items and results, with the process that ran it, that process's peak RSS (bytes)
+    and the CPU time it has used so far (seconds)."""
 
     index: int
     items: list
     results: list
     pid: int = 0
     peak_rss: int = 0
+    cpu_seconds: float = 0.0
 
 
 _RUNNERS: Dict[str, Callable[[list], list]] = {}
@@ -118,8 +121,8 @@ def peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def run_job(job: Job, items: list) -> Tuple[list, int, int]:
-    """Run `job` over one shard in this process (set up on first use); results, pid and peak RSS."""
+def run_job(job: Job, items: list) -> Tuple[list, int, int, float]:
+    """Run `job` over one shard in this process (set up on first use); results, pid, peak RSS, CPU time."""
     with _LOCK:
         key = job.key()
         if key not in _RUNNERS:
@@ -127,7 +130,7 @@ def run_job(job: Job, items: list) -> Tuple[list, int, int]:
         results = _RUNNERS[key](items)
     if len(results) != len(items):
         raise RuntimeError(f"{job.setup.__name__} returned {len(results)} results for {len(items)} items")
-    return results, os.getpid(), peak_rss()
+    return results, os.getpid(), peak_rss(), time.process_time()
 
 
 def shards_of(items: Iterable, size: int) -> Iterator[list]:
@@ -175,8 +178,7 @@ class Runner:
 
     @staticmethod
     def _collect(index: int, items: list, future) -> ShardResult:
-        results, pid, rss = future.result()
-        return ShardResult(index, items, results, pid, rss)
+        return ShardResult(index, items, *future.result())
 
 
 @contextmanager
@@ -220,7 +222,7 @@ def _dask_runner(options: EngineOptions) -> Iterator[Runner]:
                 n_workers=options.workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never clashes with another cluster
                 silence_logs=40,  # logging.ERROR
             )
             client = distributed.Client(cluster)

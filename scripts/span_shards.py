@@ -12,7 +12,7 @@ place, so a shard file that exists is complete. `manifest.json` records what
 the shards were made from (pipeline and its content md5, input files and their
 sizes, shard size); a rerun with the same manifest skips the shards that exist
 and writes the rest, and a rerun with other settings fails instead of mixing
-outputs. The inputs are read once before anything is written: a bad file or
+outputs (or, asked to replace them, deletes the old shards first). The inputs are read once before anything is written: a bad file or
 record fails with its name and line and leaves no output.
 """
 
@@ -59,7 +59,8 @@ class Summary:
     shards_written: int = 0
     shards_kept: int = 0
     labels: Counter = field(default_factory=Counter)
-    worker_peak_rss: Dict[int, int] = field(default_factory=dict)
+    worker_peak_rss: Dict[int, int] = field(default_factory=dict)  # pid -> bytes
+    worker_cpu_seconds: Dict[int, float] = field(default_factory=dict)  # pid -> CPU time used by the process
 
 
 def iter_records(files: List[Path], counts: Counter) -> Iterator[Tuple[str, int, str]]:
@@ -98,20 +99,24 @@ def plan(model: str, inputs: List[Path], shard_size: int) -> Plan:
     return Plan(files, n_texts, skipped, manifest)
 
 
-def finished_shards(output_dir: Path, plan_: Plan) -> set:
-    """Indexes of the shards already written for this plan; InputError if the folder holds another run's."""
+def finished_shards(output_dir: Path, plan_: Plan, replace: bool = False) -> set:
+    """Indexes of the shards already written for this plan. If the folder holds another run's shards:
+    InputError, or (replace) they and its manifest are deleted and nothing is finished."""
     manifest_path = output_dir / MANIFEST
-    if manifest_path.exists():
-        found = srsly.read_json(manifest_path)
-        if found != plan_.manifest:
-            changed = sorted(k for k in set(found) | set(plan_.manifest) if found.get(k) != plan_.manifest.get(k))
-            raise InputError(
-                f"{output_dir} holds the output of another run (different {', '.join(changed)}): "
-                "remove the folder or write to another one"
-            )
-    elif output_dir.exists() and any(output_dir.glob(f"{SHARD_PREFIX}*.jsonl")):
-        raise InputError(f"{output_dir} holds shards without a {MANIFEST}: remove them or write to another folder")
-    return {i for i in range(plan_.n_shards) if shard_path(output_dir, i).exists()}
+    found = srsly.read_json(manifest_path) if manifest_path.exists() else None
+    shards = sorted(output_dir.glob(f"{SHARD_PREFIX}*.jsonl")) if output_dir.is_dir() else []
+    if found is None and shards:
+        problem = f"{output_dir} holds shards without a {MANIFEST}"
+    elif found is not None and found != plan_.manifest:
+        changed = sorted(k for k in set(found) | set(plan_.manifest) if found.get(k) != plan_.manifest.get(k))
+        problem = f"{output_dir} holds the output of another run (different {', '.join(changed)})"
+    else:
+        return {i for i in range(plan_.n_shards) if shard_path(output_dir, i).exists()}
+    if not replace:
+        raise InputError(f"{problem}: remove the folder, write to another one, or pass --replace")
+    for path in [*shards, manifest_path]:
+        path.unlink(missing_ok=True)
+    return set()
 
 
 def write_durably(path: Path, content: str) -> None:
@@ -136,10 +141,12 @@ def apply(
     output_dir: Path,
     options: EngineOptions,
     progress: Optional[Callable[[int], None]] = None,
+    replace: bool = False,
 ) -> Summary:
     """Run `model` over the planned texts with the engine; write the missing shards, keep the others.
-    `progress` is called with the number of texts done (those of the kept shards first)."""
-    done = finished_shards(output_dir, plan_)
+    `progress` is called with the number of texts done (those of the kept shards first); `replace`:
+    see finished_shards."""
+    done = finished_shards(output_dir, plan_, replace)
     output_dir.mkdir(parents=True, exist_ok=True)
     for leftover in output_dir.glob(f".{SHARD_PREFIX}*.tmp"):  # an interrupted write
         leftover.unlink()
@@ -159,6 +166,7 @@ def apply(
             summary.spans += sum(len(r["spans"]) for r in records)
             summary.labels.update(s["label"] for r in records for s in r["spans"])
             summary.worker_peak_rss[result.pid] = max(summary.worker_peak_rss.get(result.pid, 0), result.peak_rss)
+            summary.worker_cpu_seconds[result.pid] = result.cpu_seconds
             if progress is not None:
                 progress(len(records))
     return summary
