@@ -16,7 +16,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 from common import InputError
-from engine import ENGINE_HELP, SCHEDULER_HELP, WORKERS_HELP, Engine, EngineError, engine_options
+from engine import Engine, EngineError, EngineOption, SchedulerOption, WorkersOption, engine_options
 from span_shards import apply, plan
 
 
@@ -27,9 +27,14 @@ def main(
     ),
     output_dir: Path = typer.Option(..., "--output", file_okay=False, help="Folder of the shards (and manifest.json)"),
     shard_size: int = typer.Option(5000, "--shard-size", min=1, help="Texts per output shard (and per task)"),
-    engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
-    workers: int = typer.Option(1, "--workers", min=1, help=WORKERS_HELP),
-    scheduler: str = typer.Option("", "--scheduler", help=SCHEDULER_HELP),
+    engine: EngineOption = Engine.local,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = "",
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="If OUTPUT holds shards of another run (other pipeline, inputs or shard size), delete them",
+    ),
 ) -> None:
     """Write a pipeline's entities over raw texts as sharded span records; resumes an interrupted run."""
     try:
@@ -42,7 +47,7 @@ def main(
     msg.info(f"{planned.n_texts:,} texts in {len(planned.files)} files: {planned.n_shards} shards of {shard_size:,}")
     with tqdm(total=planned.n_texts, desc="apply", unit="text", disable=None) as bar:
         try:
-            summary = apply(model, planned, output_dir, options, progress=bar.update)
+            summary = apply(model, planned, output_dir, options, progress=bar.update, replace=replace)
         except (InputError, EngineError) as err:
             msg.fail(str(err), exits=1)
     if summary.shards_kept:
