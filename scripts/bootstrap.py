@@ -16,7 +16,9 @@ unique text into one of four outputs:
 Texts of --exclude files (e.g. a hand-checked evaluation set) are skipped and
 counted. Sampling is deterministic: a text's rank is a hash of the seed and the
 text, so the same inputs give the same outputs, and memory is bounded by the
-caps, not by the size of the input.
+caps (and the set of texts seen), not by the size of the input. The matching
+runs on the engine (--engine, --workers: scripts/engine.py); deduplication and
+sampling stay in this process, so the outputs are the same whatever runs it.
 """
 
 import hashlib

@@ -2,8 +2,8 @@
 
 The steps that read raw text (`bootstrap`, `rehearsal`, `annotate`, `apply`) cut
 their input into shards (lists of texts, a few thousand each) and hand them to
-`open_engine(options).map(job, shards)`, which yields each shard's results in
-input order, whatever ran it:
+`runner.map(job, shards)` (`with open_engine(options) as runner`), which yields
+each shard's results in input order, whatever ran it:
 
 - `local`, 1 worker: in this process, no pool;
 - `local`, N workers: N processes (spawn start method) of a

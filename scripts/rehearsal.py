@@ -7,6 +7,9 @@ it listens to, if any), batched, over
   rehearsal examples and the teacher's texts;
 - the new-label train and dev docs (their tokens kept): the base's old-label
   predictions that training merges into the new-label examples.
+
+The ner runs on the engine (--engine, --workers: scripts/engine.py); the
+outputs are the same whatever runs it.
 """
 
 from collections import Counter
