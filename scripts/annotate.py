@@ -21,7 +21,6 @@ import srsly
 import typer
 from spacy import displacy
 from spacy.language import Language
-from spacy.tokens import Doc
 from tqdm import tqdm
 from wasabi import msg
 
@@ -36,16 +35,24 @@ from common import (
     optional_path,
     record_written,
 )
+from engine import (
+    Engine,
+    EngineError,
+    EngineOption,
+    EngineOptions,
+    Job,
+    Runner,
+    SchedulerOption,
+    WorkersOption,
+    engine_options,
+    open_engine,
+    shards_of,
+)
+from jobs import entity_components, entity_labels, pattern_matches_job, pipeline_spans_job
 from patterns import load_patterns, pattern_pipeline
 
-NER_FACTORIES = {"ner", "beam_ner"}
-# components that set no entities: running them cannot change what the ner predicts
-NO_ENTITY_FACTORIES = {
-    "tok2vec", "transformer", "curated_transformer", "tagger", "morphologizer", "parser", "beam_parser", "senter",
-    "sentencizer", "attribute_ruler", "lemmatizer", "trainable_lemmatizer", "textcat", "textcat_multilabel",
-    "spancat", "spancat_singlelabel", "entity_linker", "doc_cleaner",
-}  # fmt: skip
-ENTITY_FACTORIES = NER_FACTORIES | {"entity_ruler", "future_entity_ruler", "span_ruler"}
+SHARD_BATCHES = 8  # batches per task sent to a worker
+
 COLORS = ["#9be564", "#f7d046", "#aa9cfc", "#7aecec", "#ff9561", "#f48fb1", "#4dd0e1", "#feca74"]
 
 
@@ -100,41 +107,6 @@ def parse_labels(value: str) -> list[str]:
     if bad or not labels:
         raise ValueError(f"--labels takes comma-separated labels without spaces, e.g. GADGET,PRODUCT; got {value!r}")
     return list(dict.fromkeys(labels))
-
-
-def entity_components(nlp: Language) -> list[str]:
-    """Each ner and the components it listens to; every component if anything else may set entities."""
-    factories = {name: nlp.get_pipe_meta(name).factory for name in nlp.pipe_names}
-    ners = {name for name, factory in factories.items() if factory in NER_FACTORIES}
-    if not ners or any(f not in NER_FACTORIES | NO_ENTITY_FACTORIES for f in factories.values()):
-        return list(nlp.pipe_names)
-    return [
-        name for name, proc in nlp.pipeline if name in ners or ners & set(getattr(proc, "listening_components", []))
-    ]
-
-
-def entity_labels(nlp: Language) -> set[str]:
-    """The labels the pipeline's entity components know."""
-    labels: set[str] = set()
-    for name, proc in nlp.pipeline:
-        if nlp.get_pipe_meta(name).factory in ENTITY_FACTORIES:
-            labels.update(getattr(proc, "labels", ()))
-    return labels
-
-
-def doc_spans(doc: Doc, labels: set[str] | None) -> list[dict]:
-    """The doc's entities as span dicts, restricted to labels (None: all)."""
-    return [
-        {"start": ent.start_char, "end": ent.end_char, "label": ent.label_}
-        for ent in doc.ents
-        if labels is None or ent.label_ in labels
-    ]
-
-
-def run(nlp: Language, texts: list[str], labels: set[str] | None, desc: str, batch_size: int) -> list[list[dict]]:
-    """Entities per text, batched, with a progress bar."""
-    docs = tqdm(nlp.pipe(texts, batch_size=batch_size), total=len(texts), desc=desc, unit="text", disable=None)
-    return [doc_spans(doc, labels) for doc in docs]
 
 
 def render_page(
@@ -196,20 +168,38 @@ def check_outputs(output_path: Path, html_path: Path | None, force: bool) -> Non
         )
 
 
+def run(runner: Runner, job: Job, texts: list[str], desc: str, batch_size: int) -> list:
+    """One result per text from the engine, with a progress bar."""
+    found: list = []
+    with tqdm(total=len(texts), desc=desc, unit="text", disable=None) as bar:
+        for result in runner.map(job, shards_of(texts, batch_size * SHARD_BATCHES)):
+            found += result.results
+            bar.update(len(result.items))
+    return found
+
+
 def predict(
-    nlp: Language,
-    ruler_nlp: Language | None,
+    model: str,
+    patterns: list[dict] | None,
     found: list[tuple[str, int, str]],
     labels: set[str] | None,
+    lang: str,
+    options: EngineOptions,
     batch_size: int,
 ) -> list[Item]:
-    """Run the pipeline (only what its ner needs) and the patterns over the texts."""
-    needed = entity_components(nlp)
+    """Run the pipeline (only what its ner needs) and the patterns over the texts, with the engine."""
     texts = [text for _, _, text in found]
-    with nlp.select_pipes(enable=needed):
-        msg.info(f"Running {needed} of {nlp.pipe_names}")
-        predicted = run(nlp, texts, labels, "pipeline", batch_size)
-    matched = run(ruler_nlp, texts, labels, "patterns", batch_size) if ruler_nlp else [None] * len(texts)
+    keep = sorted(labels) if labels is not None else None
+    with open_engine(options) as runner:
+        predicted = run(runner, pipeline_spans_job(model, keep, batch_size=batch_size), texts, "pipeline", batch_size)
+        if patterns is None:
+            matched: list = [None] * len(texts)
+        else:
+            matches = run(runner, pattern_matches_job(lang, patterns, batch_size), texts, "patterns", batch_size)
+            matched = [
+                [{"start": s, "end": e, "label": label} for s, e, label, _ in spans if keep is None or label in keep]
+                for spans in matches
+            ]
     return [Item(src, line, text, p, m) for (src, line, text), p, m in zip(found, predicted, matched)]
 
 
@@ -252,7 +242,9 @@ def write_review(output_path: Path, jsonl: str, html_path: Path | None, page: st
             record_written(path)
 
 
-def given_inputs(input_values: list[str], patterns_value: str) -> tuple[list[Path], Path | None]:
+def given_inputs(
+    input_values: list[str], patterns_value: str, only_disagreements: bool = False
+) -> tuple[list[Path], Path | None]:
     """The raw-text paths and the patterns file given ('' is none); fail if one does not exist or no texts are given."""
     try:
         inputs = [p for p in (optional_path(v, "raw texts") for v in input_values) if p is not None]
@@ -263,7 +255,110 @@ def given_inputs(input_values: list[str], patterns_value: str) -> tuple[list[Pat
         msg.fail("No raw texts given (vars.raw_texts is empty): annotate needs texts to suggest entities on", exits=1)
     if patterns_path is not None and patterns_path.is_dir():
         msg.fail(f"{patterns_path}: a folder, not a patterns file", exits=1)
+    if only_disagreements and patterns_path is None:
+        msg.fail("--only-disagreements needs --patterns to disagree with", exits=1)
     return inputs, patterns_path
+
+
+def read_labels_and_patterns(labels_value: str, patterns_path: Path | None) -> tuple[list | None, list | None]:
+    """The labels given (None: not given) and the patterns read; fails with a message on a bad one."""
+    try:
+        labels = parse_labels(labels_value) if labels_value.strip() else None
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
+    try:
+        patterns = load_patterns(patterns_path) if patterns_path is not None else None
+    except InputError as err:
+        msg.fail(str(err), exits=1)
+    return labels, patterns
+
+
+def parse_engine(engine: Engine, workers: int, scheduler: str) -> EngineOptions:
+    try:
+        return engine_options(engine, workers, scheduler)
+    except (EngineError, ValueError) as err:
+        msg.fail(str(err), exits=1)
+
+
+def read_texts(inputs: list[Path], max_length: int) -> tuple[list[tuple[str, int, str]], int, int]:
+    """collect_texts, failing with a message on a bad input or when there is no text."""
+    try:
+        found, blanks, duplicates = collect_texts(inputs, max_length)
+    except InputError as err:
+        msg.fail(str(err), exits=1)
+    if not found:
+        msg.fail(f"No texts in {', '.join(map(str, inputs))}", exits=1)
+    return found, blanks, duplicates
+
+
+def restrict_patterns(
+    labels: list | None, patterns: list | None, patterns_path: Path | None, lang: str
+) -> tuple[list | None, list | None]:
+    """With patterns, the labels default to theirs and only the patterns of the labels are kept (checked here,
+    before any worker builds them)."""
+    if patterns is None:
+        return labels, None
+    labels = labels or list(dict.fromkeys(p["label"] for p in patterns))
+    patterns = [p for p in patterns if p["label"] in labels]
+    if not patterns:
+        msg.fail(f"{patterns_path}: no patterns for the labels {', '.join(labels)}", exits=1)
+    try:
+        pattern_pipeline(lang, patterns)
+    except InputError as err:
+        msg.fail(f"{patterns_path}: {err}", exits=1)
+    return labels, patterns
+
+
+def select(items: list[Item], only_disagreements: bool, limit: int) -> list[Item]:
+    """The records to write: disagreements first (input order otherwise), at most `limit` (0: all)."""
+    ordered = sorted(items, key=lambda item: not item.disagreement)  # stable: input order otherwise
+    selected = [item for item in ordered if item.disagreement] if only_disagreements else ordered
+    return selected[:limit] if limit else selected
+
+
+def print_review(items: list[Item], counts: list, labels: Sequence[str], with_patterns: bool, skipped: tuple) -> None:
+    msg.table(counts, divider=True, aligns=("l", "r"))
+    header, rows = label_rows(items, labels, with_patterns)
+    if rows:
+        msg.table(rows, header=header, divider=True)
+    msg.info(f"{skipped[0]} duplicate texts merged, {skipped[1]} blank lines skipped")
+
+
+def announce(nlp: Language, model: str, labels: list | None) -> None:
+    """Warn about labels the pipeline cannot predict; say which components run."""
+    known = entity_labels(nlp)
+    for label in [label for label in labels or [] if label not in known]:
+        msg.warn(f"Pipeline '{model}' has no entity component that knows {label}: it will predict none")
+    msg.info(f"Running {entity_components(nlp)} of {nlp.pipe_names}")
+
+
+@dataclass
+class Review:
+    """Where the review goes and which records: disagreements only, at most `limit` (0: all)."""
+
+    output_path: Path
+    html_path: Path | None
+    only_disagreements: bool
+    limit: int
+
+
+def write_and_report(
+    review: Review, items: list[Item], model: str, lang: str, labels: list | None, with_patterns: bool, skipped: tuple
+) -> None:
+    """Write the selected records (and the page), then print the counts."""
+    selected = select(items, review.only_disagreements, review.limit)
+    counts = review_counts(items, len(selected), with_patterns)
+    shown_labels = labels or sorted(
+        {s["label"] for item in items for s in item.pipeline_spans + (item.pattern_spans or [])}
+    )
+    jsonl = "".join(srsly.json_dumps(item.to_record(model)) + "\n" for item in selected)
+    page = render_page(selected, counts, shown_labels, model, lang) if review.html_path is not None else None
+    write_review(review.output_path, jsonl, review.html_path, page)
+    print_review(items, counts, shown_labels, with_patterns, skipped)
+    written = f"{review.output_path}" + (f" and {review.html_path}" if review.html_path is not None else "")
+    if not selected:
+        msg.warn(f"No records to review: {review.output_path} is empty")
+    msg.good(f"Wrote {len(selected)} records ({sum(i.disagreement for i in selected)} disagreements) to {written}")
 
 
 def main(
@@ -303,71 +398,27 @@ def main(
         bool, typer.Option("--only-disagreements", help="Write only texts where patterns and pipeline disagree")
     ] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per batch for nlp.pipe")] = 256,
+    engine: EngineOption = Engine.local,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = "",
     force: Annotated[
         bool,
         typer.Option("--force", help="Replace the output files even if they were edited since annotate wrote them"),
     ] = False,
 ) -> None:
     """Pre-annotate raw texts with a pipeline for review; disagreements with the patterns first.
-
-    Never replaces an output that changed since annotate wrote it (your corrections):
-    the checksum of what it wrote is kept in .NAME.sha256 beside each output."""
-    inputs, patterns_path = given_inputs(input_values, patterns_value)
-    if only_disagreements and patterns_path is None:
-        msg.fail("--only-disagreements needs --patterns to disagree with", exits=1)
+    Never replaces an output edited since annotate wrote it (checksums in .NAME.sha256 beside each)."""
+    inputs, patterns_path = given_inputs(input_values, patterns_value, only_disagreements)
     check_outputs(output_path, html_path, force)
-    try:
-        labels = parse_labels(labels_value) if labels_value.strip() else None
-    except ValueError as err:
-        msg.fail(str(err), exits=1)
-    try:
-        patterns = load_patterns(patterns_path) if patterns_path is not None else None
-    except InputError as err:
-        msg.fail(str(err), exits=1)
+    labels, patterns = read_labels_and_patterns(labels_value, patterns_path)
+    options = parse_engine(engine, workers, scheduler)
     nlp = load_base(model)
-    try:
-        found, blanks, duplicates = collect_texts(inputs, nlp.max_length)
-    except InputError as err:
-        msg.fail(str(err), exits=1)
-    if not found:
-        msg.fail(f"No texts in {', '.join(map(str, inputs))}", exits=1)
-    if patterns is not None:
-        labels = labels or list(dict.fromkeys(p["label"] for p in patterns))
-        patterns = [p for p in patterns if p["label"] in labels]
-        if not patterns:
-            msg.fail(f"{patterns_path}: no patterns for the labels {', '.join(labels)}", exits=1)
-    label_set = set(labels) if labels else None
-
-    try:
-        ruler_nlp = pattern_pipeline(nlp.lang, patterns) if patterns is not None else None
-    except InputError as err:
-        msg.fail(f"{patterns_path}: {err}", exits=1)
-    known = entity_labels(nlp)
-    for label in [label for label in labels or [] if label not in known]:
-        msg.warn(f"Pipeline '{model}' has no entity component that knows {label}: it will predict none")
-    items = predict(nlp, ruler_nlp, found, label_set, batch_size)
-
-    ordered = sorted(items, key=lambda item: not item.disagreement)  # stable: input order otherwise
-    selected = [item for item in ordered if item.disagreement] if only_disagreements else ordered
-    selected = selected[:limit] if limit else selected
-    counts = review_counts(items, len(selected), patterns is not None)
-
-    jsonl = "".join(srsly.json_dumps(item.to_record(model)) + "\n" for item in selected)
-    shown_labels = labels or sorted(
-        {s["label"] for item in items for s in item.pipeline_spans + (item.pattern_spans or [])}
-    )
-    page = render_page(selected, counts, shown_labels, model, nlp.lang) if html_path is not None else None
-    write_review(output_path, jsonl, html_path, page)
-
-    msg.table(counts, divider=True, aligns=("l", "r"))
-    header, rows = label_rows(items, shown_labels, patterns is not None)
-    if rows:
-        msg.table(rows, header=header, divider=True)
-    msg.info(f"{duplicates} duplicate texts merged, {blanks} blank lines skipped")
-    if not selected:
-        msg.warn(f"No records to review: {output_path} is empty")
-    written = f"{output_path}" + (f" and {html_path}" if html_path is not None else "")
-    msg.good(f"Wrote {len(selected)} records ({sum(i.disagreement for i in selected)} disagreements) to {written}")
+    found, blanks, duplicates = read_texts(inputs, nlp.max_length)
+    labels, patterns = restrict_patterns(labels, patterns, patterns_path, nlp.lang)
+    announce(nlp, model, labels)
+    items = predict(model, patterns, found, set(labels) if labels else None, nlp.lang, options, batch_size)
+    review = Review(output_path, html_path, only_disagreements, limit)
+    write_and_report(review, items, model, nlp.lang, labels, patterns is not None, (duplicates, blanks))
 
 
 if __name__ == "__main__":

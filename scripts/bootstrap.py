@@ -16,18 +16,20 @@ unique text into one of four outputs:
 Texts of --exclude files (e.g. a hand-checked evaluation set) are skipped and
 counted. Sampling is deterministic: a text's rank is a hash of the seed and the
 text, so the same inputs give the same outputs, and memory is bounded by the
-caps, not by the size of the input.
+caps (and the set of texts seen), not by the size of the input. The matching
+runs on the engine (--engine, --workers: scripts/engine.py); deduplication and
+sampling stay in this process, so the outputs are the same whatever runs it.
 """
 
 import hashlib
 import heapq
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import srsly
 import typer
-from spacy.language import Language
 from tqdm import tqdm
 from wasabi import msg
 
@@ -39,9 +41,23 @@ from common import (
     optional_path,
     write_atomic,
 )
+from engine import (
+    Engine,
+    EngineError,
+    EngineOption,
+    EngineOptions,
+    Job,
+    SchedulerOption,
+    WorkersOption,
+    engine_options,
+    open_engine,
+    shards_of,
+)
+from jobs import MAX_LENGTH, pattern_matches_job
 from patterns import load_patterns, pattern_pipeline
 
 OUTPUTS = ("annotations", "rehearsal", "heldout")
+SHARD_SIZE = 5000  # texts per task: the tokenizer and the patterns are fast
 
 
 def rank(seed: int, text: str) -> int:
@@ -91,51 +107,66 @@ def iter_unique(
                 yield path, text
 
 
-def bootstrap(
-    nlp: Language,
-    paths: List[Path],
-    exclude: Set[str],
-    seed: int = 0,
-    negative_ratio: float = 1.0,
-    max_matched: int = 5000,
-    max_negatives: int = 5000,
-    n_rehearsal: int = 2000,
-    n_heldout: int = 500,
-    batch_size: int = 500,
-    n_process: int = 1,
-    progress: bool = True,
-) -> Tuple[Dict[str, list], Counter, Counter, Dict[str, Counter], Counter]:
-    """Sort unique texts into annotations, rehearsal and held-out texts.
+@dataclass(frozen=True)
+class Sampling:
+    """How many texts of each kind are kept per input file, and the seed that ranks them."""
 
-    Returns the outputs, matches per label and per pattern id, counts per file
-    and counts of skipped texts.
-    """
-    counts: Counter = Counter()
-    per_label: Counter = Counter()
-    per_pattern: Counter = Counter()
-    per_file: Dict[str, Counter] = {}
-    matched: Dict[Path, Lowest] = {p: Lowest(max_matched) for p in paths}
-    unmatched: Dict[Path, Lowest] = {p: Lowest(max_negatives + n_rehearsal + n_heldout) for p in paths}
-    stream = iter_unique(paths, exclude, counts, nlp.max_length)
-    texts = ((text, path) for path, text in stream)
-    docs = nlp.pipe(texts, as_tuples=True, batch_size=batch_size, n_process=n_process)
-    for doc, path in tqdm(docs, desc="bootstrap", unit="text", disable=None if progress else True):
-        file_counts = per_file.setdefault(str(path), Counter())
-        file_counts["texts"] += 1
-        if doc.ents:
-            file_counts["with a match"] += 1
-            for ent in doc.ents:
-                per_label[ent.label_] += 1
-                per_pattern[ent.ent_id_] += 1
-            record = [doc.text, {"entities": [[e.start_char, e.end_char, e.label_] for e in doc.ents]}]
-            matched[path].offer(rank(seed, doc.text), record)
-        else:
-            unmatched[path].offer(rank(seed + 1, doc.text), doc.text)
+    seed: int = 0
+    negative_ratio: float = 1.0
+    max_matched: int = 5000
+    max_negatives: int = 5000
+    n_rehearsal: int = 2000
+    n_heldout: int = 500
+
+
+@dataclass
+class Tally:
+    """Matches per label and per pattern id, counts per file, and counts of skipped texts."""
+
+    per_label: Counter = field(default_factory=Counter)
+    per_pattern: Counter = field(default_factory=Counter)
+    per_file: Dict[str, Counter] = field(default_factory=dict)
+    counts: Counter = field(default_factory=Counter)
+
+
+def match_texts(
+    job: Job, paths: List[Path], exclude: Set[str], sampling: Sampling, options: EngineOptions, progress: bool
+) -> Tuple[Dict[Path, Lowest], Dict[Path, Lowest], Tally]:
+    """Run the patterns over every unique text (with the engine); keep the lowest-ranked matched and
+    unmatched texts per file."""
+    tally = Tally()
+    matched = {p: Lowest(sampling.max_matched) for p in paths}
+    pool_size = sampling.max_negatives + sampling.n_rehearsal + sampling.n_heldout
+    unmatched = {p: Lowest(pool_size) for p in paths}
+    shards = shards_of(iter_unique(paths, exclude, tally.counts, MAX_LENGTH), options.shard_size)
+    bar = tqdm(desc="bootstrap", unit="text", disable=None if progress else True)
+    with bar, open_engine(options) as runner:
+        for result in runner.map(job, shards):
+            bar.update(len(result.items))
+            for (path, text), ents in zip(result.items, result.results):
+                file_counts = tally.per_file.setdefault(str(path), Counter())
+                file_counts["texts"] += 1
+                if not ents:
+                    unmatched[path].offer(rank(sampling.seed + 1, text), text)
+                    continue
+                file_counts["with a match"] += 1
+                for _, _, label, pattern_id in ents:
+                    tally.per_label[label] += 1
+                    tally.per_pattern[pattern_id] += 1
+                record = [text, {"entities": [[start, end, label] for start, end, label, _ in ents]}]
+                matched[path].offer(rank(sampling.seed, text), record)
+    return matched, unmatched, tally
+
+
+def select_outputs(
+    paths: List[Path], matched: Dict[Path, Lowest], unmatched: Dict[Path, Lowest], sampling: Sampling, tally: Tally
+) -> Dict[str, list]:
+    """Annotations (matched texts, then negatives), rehearsal and held-out texts, per file, sorted by text."""
     outputs: Dict[str, list] = {name: [] for name in OUTPUTS}
+    n_rehearsal, n_heldout = sampling.n_rehearsal, sampling.n_heldout
     for path in paths:
-        file_counts = per_file.setdefault(str(path), Counter())
         kept = matched[path].items()
-        n_neg = min(max_negatives, int(round(negative_ratio * len(kept))))
+        n_neg = min(sampling.max_negatives, int(round(sampling.negative_ratio * len(kept))))
         pool = unmatched[path].items()
         negatives, rest = pool[:n_neg], pool[n_neg:]
         rehearsal, heldout = rest[:n_rehearsal], rest[n_rehearsal : n_rehearsal + n_heldout]
@@ -145,7 +176,7 @@ def bootstrap(
         )
         outputs["rehearsal"] += [{"text": t} for t in sorted(rehearsal)]
         outputs["heldout"] += [{"text": t} for t in sorted(heldout)]
-        file_counts.update(
+        tally.per_file.setdefault(str(path), Counter()).update(
             {
                 "matched kept": len(kept),
                 "matched over the cap": matched[path].seen - len(kept),
@@ -154,7 +185,23 @@ def bootstrap(
                 "held-out texts": len(heldout),
             }
         )
-    return outputs, per_label, per_pattern, per_file, counts
+    return outputs
+
+
+def bootstrap(
+    lang: str,
+    patterns: List[dict],
+    paths: List[Path],
+    exclude: Set[str],
+    sampling: Sampling = Sampling(),
+    options: EngineOptions = EngineOptions(),
+    progress: bool = True,
+) -> Tuple[Dict[str, list], Tally]:
+    """Sort unique texts into annotations, rehearsal and held-out texts; the outputs and the counts.
+    The patterns run in the engine's workers (pattern_pipeline: the tokenizer and an entity_ruler)."""
+    job = pattern_matches_job(lang, patterns)
+    matched, unmatched, tally = match_texts(job, paths, exclude, sampling, options, progress)
+    return select_outputs(paths, matched, unmatched, sampling, tally), tally
 
 
 def read_exclusions(paths: List[Path]) -> Set[str]:
@@ -164,6 +211,28 @@ def read_exclusions(paths: List[Path]) -> Set[str]:
         counts: Counter = Counter()
         texts.update(iter_texts(path, counts))
     return texts
+
+
+def read_inputs(
+    texts_paths: List[str], patterns_value: str, exclude: List[str], lang: str
+) -> Tuple[List[Path], List[dict], Set[str]]:
+    """The raw-text files, the checked patterns and the excluded texts; InputError for a bad one."""
+    texts = [p for p in (optional_path(v, "raw texts") for v in texts_paths) if p is not None]
+    patterns_path = optional_path(patterns_value, "patterns file")
+    excluded_paths = [p for p in (optional_path(v, "file to exclude") for v in exclude) if p is not None]
+    if patterns_path is not None and patterns_path.is_dir():
+        raise InputError(f"{patterns_path}: a folder, not a patterns file")
+    patterns = load_patterns(patterns_path) if patterns_path is not None else []
+    pattern_pipeline(lang, patterns)  # fails here, not in a worker, on an unknown language or bad pattern
+    paths = list(dict.fromkeys(p.resolve() for p in expand_text_files(texts))) if texts else []
+    return paths, patterns, read_exclusions(excluded_paths)
+
+
+def write_outputs(outputs: Dict[str, list], output_path: Path, rehearsal_path, heldout_path) -> None:
+    write_atomic(output_path, srsly.json_dumps(outputs["annotations"], indent=2))
+    for path, name in ((rehearsal_path, "rehearsal"), (heldout_path, "heldout")):
+        if path is not None:
+            write_atomic(path, "".join(srsly.json_dumps(r) + "\n" for r in outputs[name]))
 
 
 def main(
@@ -193,48 +262,31 @@ def main(
     n_rehearsal: int = typer.Option(2000, "--rehearsal-texts", min=0, help="Rehearsal texts kept per input file"),
     n_heldout: int = typer.Option(500, "--heldout-texts", min=0, help="Held-out texts kept per input file"),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling"),
-    n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for matching (2 pays off on large inputs)"),
     lang: str = typer.Option("en", "--lang", help="Language of the blank tokenizer"),
+    engine: EngineOption = Engine.local,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = "",
+    shard_size: int = typer.Option(SHARD_SIZE, "--shard-size", min=1, help="Texts per task sent to a worker"),
 ):
     """Label raw texts with patterns and sample annotations, rehearsal and held-out texts."""
+    sampling = Sampling(seed, negative_ratio, max_matched, max_negatives, n_rehearsal, n_heldout)
     try:
-        texts = [p for p in (optional_path(v, "raw texts") for v in texts_paths) if p is not None]
-        patterns_path = optional_path(patterns_value, "patterns file")
-        excluded_paths = [p for p in (optional_path(v, "file to exclude") for v in exclude) if p is not None]
-        if patterns_path is not None and patterns_path.is_dir():
-            raise InputError(f"{patterns_path}: a folder, not a patterns file")
-        patterns = load_patterns(patterns_path) if patterns_path is not None else []
-        nlp = pattern_pipeline(lang, patterns)
-        paths = list(dict.fromkeys(p.resolve() for p in expand_text_files(texts))) if texts else []
-        outputs, per_label, per_pattern, per_file, counts = bootstrap(
-            nlp,
-            paths,
-            read_exclusions(excluded_paths),
-            seed,
-            negative_ratio,
-            max_matched,
-            max_negatives,
-            n_rehearsal,
-            n_heldout,
-            n_process=n_process,
-        )
-    except InputError as err:
+        options = engine_options(engine, workers, scheduler, shard_size)
+        paths, patterns, excluded = read_inputs(texts_paths, patterns_value, exclude, lang)
+        outputs, tally = bootstrap(lang, patterns, paths, excluded, sampling, options)
+    except (InputError, EngineError) as err:
         msg.fail(str(err), exits=1)
-    write_atomic(output_path, srsly.json_dumps(outputs["annotations"], indent=2))
-    for path, name in ((rehearsal_path, "rehearsal"), (heldout_path, "heldout")):
-        if path is not None:
-            write_atomic(path, "".join(srsly.json_dumps(r) + "\n" for r in outputs[name]))
+    write_outputs(outputs, output_path, rehearsal_path, heldout_path)
     if not paths:
         msg.info("No raw texts (vars.raw_texts is empty): nothing bootstrapped, the outputs are written empty")
     else:
-        print_counts(per_file, counts, patterns, per_label, per_pattern)
+        print_counts(tally, patterns)
     msg.good(f"Wrote {len(outputs['annotations'])} annotated texts to {output_path}")
 
 
-def print_counts(
-    per_file: Dict[str, Counter], counts: Counter, patterns: List[dict], per_label: Counter, per_pattern: Counter
-) -> None:
+def print_counts(tally: Tally, patterns: List[dict]) -> None:
     """Tables of texts per file, matches per label and per pattern."""
+    per_file, counts, per_label, per_pattern = tally.per_file, tally.counts, tally.per_label, tally.per_pattern
     columns = (
         "texts",
         "with a match",

@@ -23,6 +23,7 @@ from wasabi import msg
 
 import scoring
 from common import DEFAULT_BASE, content_md5, resolve_base_name, write_atomic
+from engine import EngineError, import_dask
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_CONFIGS = ROOT / "configs" / "recipes"
@@ -75,6 +76,13 @@ class ProjectVars(BaseModel):
     seed: Optional[int] = None
     gpu_id: Optional[int] = Field(None, ge=-1)
     benchmark_recipes: Optional[str] = None  # checked by benchmark when it starts (outside `all`)
+    apply_model: Optional[str] = None
+    apply_input: Optional[Path] = None
+    apply_output: Optional[Path] = None
+    apply_shard_size: Optional[int] = Field(None, ge=1)
+    engine: Optional[Literal["local", "dask"]] = None
+    workers: Optional[int] = Field(None, ge=1)
+    dask_scheduler: Optional[str] = None
 
     @field_validator("lang")
     @classmethod
@@ -134,7 +142,7 @@ class ProjectVars(BaseModel):
             raise ValueError("no such file (only files in corpus/ may be written by a step before they are used)")
         return value
 
-    @field_validator("annotate_model")
+    @field_validator("annotate_model", "apply_model")
     @classmethod
     def annotate_pipeline(cls, value: str) -> str:
         from spacy.util import is_package
@@ -146,6 +154,37 @@ class ProjectVars(BaseModel):
         ):
             return value
         raise ValueError("neither a pipeline written in training/, a pipeline folder nor an installed package")
+
+    @field_validator("apply_input")
+    @classmethod
+    def apply_texts(cls, value: Path) -> Path:
+        if not value.exists():
+            raise ValueError("no such file or folder of raw texts")
+        return value
+
+    @field_validator("apply_output")
+    @classmethod
+    def apply_folder(cls, value: Path) -> Path:
+        if value.parts[:1] == ("assets",) or value.is_file():
+            raise ValueError("a folder to write shards to, not a file and not in assets/ (your inputs)")
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def engine_installed(cls, value: str) -> str:
+        if value == "dask":
+            try:
+                import_dask()
+            except EngineError as err:  # says how to install it
+                raise ValueError(str(err)) from None
+        return value
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def scheduler_address(cls, value: str) -> str:
+        if value.strip() and not re.fullmatch(r"[a-z]+://\S+", value.strip()):
+            raise ValueError("an address such as tcp://10.0.0.5:8786, or empty for a local cluster")
+        return value
 
     @field_validator("recipe")
     @classmethod

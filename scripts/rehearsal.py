@@ -7,29 +7,47 @@ it listens to, if any), batched, over
   rehearsal examples and the teacher's texts;
 - the new-label train and dev docs (their tokens kept): the base's old-label
   predictions that training merges into the new-label examples.
+
+The ner runs on the engine (--engine, --workers: scripts/engine.py); the
+outputs are the same whatever runs it.
 """
 
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, List
+from typing import Dict, List
 
 import typer
-from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
 from common import InputError, atomic_path, iter_texts, load_base
+from engine import (
+    Engine,
+    EngineError,
+    EngineOption,
+    Job,
+    Runner,
+    SchedulerOption,
+    WorkersOption,
+    engine_options,
+    open_engine,
+    shards_of,
+)
+from jobs import ner_components as entity_components
+from jobs import ner_predictions_job
+
+SHARD_BATCHES = 8  # batches per task sent to a worker
 
 
-def entity_components(nlp: Language, ner: str = "ner") -> List[str]:
-    """The ner and every component it listens to."""
-    return [name for name, proc in nlp.pipeline if name == ner or ner in getattr(proc, "listening_components", [])]
-
-
-def annotate(nlp: Language, docs: Iterable, total: int, desc: str, batch_size: int) -> List[Doc]:
-    """Run the enabled components over texts or docs, with a progress bar."""
-    return list(tqdm(nlp.pipe(docs, batch_size=batch_size), total=total, desc=desc, unit="doc", disable=None))
+def predictions(runner: Runner, job: Job, items: list, vocab, desc: str, batch_size: int) -> List[Doc]:
+    """The base's predictions on texts or (words, spaces) of docs, from the engine, with a progress bar."""
+    docs: List[Doc] = []
+    with tqdm(total=len(items), desc=desc, unit="doc", disable=None) as bar:
+        for result in runner.map(job, shards_of(items, batch_size * SHARD_BATCHES)):
+            docs += [Doc(vocab, words=words, spaces=spaces, ents=tags) for words, spaces, tags in result.results]
+            bar.update(len(result.items))
+    return docs
 
 
 def write_docbin(path: Path, docs: List[Doc]) -> None:
@@ -60,39 +78,53 @@ def main(
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Texts per batch for nlp.pipe"),
     limit: int = typer.Option(0, "--limit", help="Use at most this many rehearsal texts per file (0: all)"),
+    engine: EngineOption = Engine.local,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = "",
 ):
     """Store the base pipeline's entity predictions as silver data."""
+    try:
+        options = engine_options(engine, workers, scheduler)
+    except (EngineError, ValueError) as err:
+        msg.fail(str(err), exits=1)
     nlp = load_base(base_model)
     if "ner" not in nlp.pipe_names:
         msg.fail(f"Base pipeline '{base_model}' has no 'ner' component", exits=1)
-    needed = entity_components(nlp)
     counts: Counter = Counter()
+    texts = read_rehearsal_texts(texts_paths, limit, counts)
+    msg.info(f"Running only {entity_components(nlp)} of {nlp.component_names}")
+    job = ner_predictions_job(base_model, batch_size)
+    with open_engine(options) as runner:
+        outputs = {"rehearsal.spacy": predictions(runner, job, texts, nlp.vocab, "rehearsal text", batch_size)}
+        for path in (train_path, dev_path, *extra_paths):
+            gold = DocBin().from_disk(path).get_docs(nlp.vocab)
+            # same tokens as the gold docs, no annotation: predictions can be merged token by token
+            bare = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
+            outputs[f"{path.stem}_base_ents.spacy"] = predictions(runner, job, bare, nlp.vocab, path.name, batch_size)
+    for name, docs in outputs.items():
+        write_docbin(output_dir / name, docs)
+    print_counts(outputs, sorted(nlp.get_pipe("ner").labels))
+    msg.good(f"Wrote {', '.join(outputs)} to {output_dir} ({counts['blank texts skipped']} blank texts skipped)")
+
+
+def read_rehearsal_texts(paths: List[Path], limit: int, counts: Counter) -> List[str]:
+    """The unique texts of each file (at most `limit` per file, 0: all); fails with a message on a bad file."""
     texts: List[str] = []
     try:
-        for path in texts_paths:
+        for path in paths:
             found = list(dict.fromkeys(iter_texts(path, counts)))
             texts += found[:limit] if limit else found
     except InputError as err:
         msg.fail(str(err), exits=1)
-    with nlp.select_pipes(enable=needed):
-        msg.info(f"Running only {needed} of {nlp.component_names}")
-        silver = annotate(nlp, texts, len(texts), "rehearsal text", batch_size)
-        outputs = {"rehearsal.spacy": silver}
-        for path in (train_path, dev_path, *extra_paths):
-            name = f"{path.stem}_base_ents.spacy"
-            gold = list(DocBin().from_disk(path).get_docs(nlp.vocab))
-            # same tokens as the gold docs, no annotation: predictions can be merged token by token
-            bare = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in gold]
-            outputs[name] = annotate(nlp, bare, len(bare), path.name, batch_size)
-    for name, docs in outputs.items():
-        write_docbin(output_dir / name, docs)
-    labels = sorted(nlp.get_pipe("ner").labels)
+    return texts
+
+
+def print_counts(outputs: Dict[str, List[Doc]], labels: List[str]) -> None:
     rows = []
     for name, docs in outputs.items():
         found = Counter(ent.label_ for doc in docs for ent in doc.ents)
         rows.append((name, len(docs), *(found[label] for label in labels)))
     msg.table(rows, header=("output", "docs", *labels), divider=True)
-    msg.good(f"Wrote {', '.join(outputs)} to {output_dir} ({counts['blank texts skipped']} blank texts skipped)")
 
 
 if __name__ == "__main__":
