@@ -29,7 +29,7 @@ NO_ENTITY_FACTORIES = {
     "sentencizer", "attribute_ruler", "lemmatizer", "trainable_lemmatizer", "textcat", "textcat_multilabel",
     "spancat", "spancat_singlelabel", "entity_linker", "doc_cleaner",
 }  # fmt: skip
-ENTITY_FACTORIES = NER_FACTORIES | {"entity_ruler", "future_entity_ruler", "span_ruler"}
+ENTITY_FACTORIES = NER_FACTORIES | {"entity_ruler", "future_entity_ruler", "span_ruler", "ner_update_entity_ruler"}
 
 
 def text_of(item) -> str:
@@ -57,7 +57,9 @@ def entity_labels(nlp: Language) -> set:
     """The labels the pipeline's entity components know."""
     labels: set = set()
     for name, proc in nlp.pipeline:
-        if nlp.get_pipe_meta(name).factory in ENTITY_FACTORIES:
+        if hasattr(proc, "entity_labels"):  # a new-label tagger: its tags' labels
+            labels.update(proc.entity_labels)
+        elif nlp.get_pipe_meta(name).factory in ENTITY_FACTORIES:
             labels.update(getattr(proc, "labels", ()))
     return labels
 

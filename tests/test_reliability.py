@@ -376,7 +376,7 @@ def test_check_vars_accepts_the_project_defaults(tmp_path, monkeypatch):
     output = tmp_path / "vars.json"
     code, out = run_cli(check_vars.main, [*project_vars(), "--output", output])
     assert code == 0, out
-    assert srsly.read_json(output)["recipe"] == "second_ner"
+    assert srsly.read_json(output)["recipe"] == "new_label_tagger"
 
 
 @pytest.mark.parametrize(
@@ -409,7 +409,7 @@ def test_check_vars_names_each_bad_var_and_writes_nothing(tmp_path, monkeypatch,
 def test_check_vars_reads_the_recipes_from_their_config_folder():
     assert check_vars.check_vars({"recipe": "single_ner"}) == []
     assert (
-        "choose one of new_label_only, second_ner, second_ner_shared, single_ner"
+        "choose one of new_label_only, new_label_tagger, second_ner, second_ner_shared, single_ner"
         in check_vars.check_vars({"recipe": "ner_only"})[0]
     )
 
