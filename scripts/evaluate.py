@@ -16,7 +16,8 @@ packaged).
 - whether the frozen components' outputs are identical on the first old-label set.
 
 Scores use spaCy's `get_ner_prf`, which ignores predictions over tokens whose
-gold annotation is missing. Writes one JSON file that `report` renders.
+gold annotation is missing. Writes one JSON file, checked against its schema
+(metrics_schema.Metrics), that `report` renders.
 """
 
 from collections import Counter

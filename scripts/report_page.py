@@ -21,7 +21,6 @@ from report_charts import line_chart
 from report_inputs import BaseInfo, CorpusCounts, Inputs, LossRecord
 from report_tables import (
     MAX_NAMES,
-    MIN_F,
     NEW_SYSTEMS,
     Cell,
     Table,
@@ -145,11 +144,10 @@ def data(inp: Inputs, colors: dict) -> dict:
 def metrics(inp: Inputs, colors: dict) -> dict:
     """2. The systems' scores side by side, best F highlighted."""
     m = inp.metrics
-    floor = m.learning.min_f if m.learning else MIN_F
     new_sets = [
         {
             "name": name,
-            "table": new_label_table(name, entry, floor),
+            "table": new_label_table(name, entry, m.learning.min_f),
             "no_gold": support(entry) == 0,
             "relabel": relabel_table(name, entry),
         }
