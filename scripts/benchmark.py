@@ -286,7 +286,9 @@ def main(
         Path("training/benchmark"), "--output", file_okay=False, help="Where runs and tables go"
     ),
     recipes: str = typer.Option(
-        "new_label_tagger,second_ner,single_ner,new_label_only", "--recipes", help="Comma-separated recipes (configs/recipes/NAME.cfg)"
+        "new_label_tagger,second_ner,single_ner,new_label_only",
+        "--recipes",
+        help="Comma-separated recipes (configs/recipes/NAME.cfg)",
     ),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds; every recipe runs once per seed"),
     checkpoint_set: str = typer.Option(

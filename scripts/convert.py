@@ -14,6 +14,7 @@ spans, never all docs.
 """
 
 from collections import Counter
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -25,6 +26,13 @@ from wasabi import msg
 from common import InputError, atomic_path, iter_texts, optional_path
 from formats import expand_inputs
 from gold import Record, Report, label_variants, load_records, names, split_records, write_docbin
+
+
+class Split(str, Enum):
+    """How records are split into train and dev."""
+
+    entity = "entity"  # records sharing an entity name stay together: dev names are unseen in train
+    random = "random"
 
 
 def warn_case_variants(records: List[Record], report: Report) -> None:
@@ -136,6 +144,52 @@ def given_paths(input_values: List[str], exclude_values: List[str]) -> Tuple[Lis
     return inputs, exclude
 
 
+def valid_records(records: List[Record], report: Report, lenient: bool) -> List[Record]:
+    """The records, after the case-variant warning; fail on bad records unless lenient, or if none is left."""
+    warn_case_variants(records, report)
+    for error in report.errors:
+        (msg.warn if lenient else msg.fail)(error)
+    if report.errors and not lenient:
+        msg.fail(f"{len(report.errors)} bad records; nothing written (use --lenient to skip them)", exits=1)
+    if not records:
+        msg.fail("No valid records; nothing written", exits=1)
+    return records
+
+
+def write_empty(nlp: Language, output: Optional[Path]) -> None:
+    """'' as the input: an empty evaluation set, or (for a split) nothing to train on."""
+    if output is None:
+        msg.fail("No annotations given (the input is ''): nothing to train on", exits=1)
+    with atomic_path(output) as tmp:
+        write_docbin(nlp, [], tmp)
+    msg.info(f"No set given (the input is ''): wrote an empty {output}")
+
+
+def write_set(nlp: Language, records: List[Record], output: Path, report: Report) -> None:
+    """All records in one DocBin (an evaluation set), written atomically; the counts."""
+    with atomic_path(output) as tmp:
+        write_docbin(nlp, records, tmp)
+    msg.good(f"Wrote {len(records)} docs to {output}")
+    print_summary(report)
+    print_stats(records, [])
+
+
+def write_split(
+    nlp: Language, records: List[Record], outputs: Tuple[Path, Path], how: Tuple[float, int, str], report: Report
+) -> None:
+    """Split the records into train and dev (`how`: dev ratio, seed, split mode), write both
+    DocBins (atomically, together); the counts."""
+    (train_output, dev_output), (dev_ratio, seed, split) = outputs, how
+    train, dev = split_records(records, dev_ratio, seed, by_entity=split == "entity")
+    warn_empty_split(len(train), len(dev), dev_ratio, split)
+    with atomic_path(train_output) as train_tmp, atomic_path(dev_output) as dev_tmp:
+        write_docbin(nlp, train, train_tmp)
+        write_docbin(nlp, dev, dev_tmp)
+    msg.good(f"Wrote {len(train)} train docs to {train_output} and {len(dev)} dev docs to {dev_output}")
+    print_summary(report)
+    print_stats(train, dev)
+
+
 def main(
     input_values: List[str] = typer.Argument(
         ...,
@@ -169,8 +223,8 @@ def main(
     ),
     dev_ratio: float = typer.Option(0.2, "--dev-ratio", min=0.0, max=1.0, help="Share of documents that go to dev"),
     seed: int = typer.Option(0, "--seed", help="Random seed of the split"),
-    split: str = typer.Option(
-        "entity",
+    split: Split = typer.Option(
+        Split.entity,
         "--split",
         help="'entity': records sharing an entity name stay together, so dev names are unseen in train; "
         "'random': plain random split",
@@ -181,43 +235,19 @@ def main(
     ),
 ):
     """Validate annotations and write train/dev .spacy corpora."""
-    if split not in ("entity", "random"):
-        msg.fail(f"--split must be 'entity' or 'random', not {split!r}", exits=1)
     if (output is None) == (train_output is None or dev_output is None) or (output and (train_output or dev_output)):
         msg.fail("Give --train-output and --dev-output (a split), or --output alone (no split)", exits=1)
     inputs, exclude = given_paths(input_values, exclude_values)
     nlp = spacy.blank(lang)
-    if not inputs and output is not None:
-        with atomic_path(output) as tmp:
-            write_docbin(nlp, [], tmp)
-        msg.info(f"No set given (the input is ''): wrote an empty {output}")
-        return
     if not inputs:
-        msg.fail("No annotations given (the input is ''): nothing to train on", exits=1)
-    report = Report()
-    records = collect(inputs, bootstrapped, exclude, nlp, report)
-    warn_case_variants(records, report)
-    for error in report.errors:
-        (msg.warn if lenient else msg.fail)(error)
-    if report.errors and not lenient:
-        msg.fail(f"{len(report.errors)} bad records; nothing written (use --lenient to skip them)", exits=1)
-    if not records:
-        msg.fail("No valid records; nothing written", exits=1)
-    if output is not None:
-        with atomic_path(output) as tmp:
-            write_docbin(nlp, records, tmp)
-        msg.good(f"Wrote {len(records)} docs to {output}")
-        print_summary(report)
-        print_stats(records, [])
+        write_empty(nlp, output)
         return
-    train, dev = split_records(records, dev_ratio, seed, by_entity=split == "entity")
-    warn_empty_split(len(train), len(dev), dev_ratio, split)
-    with atomic_path(train_output) as train_tmp, atomic_path(dev_output) as dev_tmp:
-        write_docbin(nlp, train, train_tmp)
-        write_docbin(nlp, dev, dev_tmp)
-    msg.good(f"Wrote {len(train)} train docs to {train_output} and {len(dev)} dev docs to {dev_output}")
-    print_summary(report)
-    print_stats(train, dev)
+    report = Report()
+    records = valid_records(collect(inputs, bootstrapped, exclude, nlp, report), report, lenient)
+    if output is not None:
+        write_set(nlp, records, output, report)
+    else:
+        write_split(nlp, records, (train_output, dev_output), (dev_ratio, seed, split), report)
 
 
 if __name__ == "__main__":

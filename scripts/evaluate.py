@@ -16,48 +16,43 @@ packaged).
 - whether the frozen components' outputs are identical on the first old-label set.
 
 Scores use spaCy's `get_ner_prf`, which ignores predictions over tokens whose
-gold annotation is missing. Writes one JSON file that `report` renders.
+gold annotation is missing. Writes one JSON file, checked against its schema
+(metrics_schema.Metrics), that `report` renders.
 """
 
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
 
-import srsly
 import typer
-from spacy.tokens import DocBin
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
 import functions  # noqa: F401  (registers the components a shipped pipeline may use)
 from common import InputError, iter_texts, load_base, optional_path, write_atomic
+from metrics_schema import Learning, Metrics, dumps, validated
 from patterns import load_patterns, pattern_pipeline
 from scoring import evaluate, parse_label_map, parse_named_paths
 
 
-def summary_rows(metrics: Dict) -> List[Tuple]:
+def summary_rows(metrics: Metrics) -> list[tuple[str, str, str]]:
+    """(set, system, scores) rows for the console table."""
     rows = []
-    for name, entry in metrics["new_label_sets"].items():
+    for name, entry in metrics.new_label_sets.items():
         for system in ("patterns", "model", "shipped"):
-            if system not in entry:
-                continue
-            s = entry[system]
-            rows.append((f"{name}: new labels P/R/F", system, f"{s['p']:.1f} / {s['r']:.1f} / {s['f']:.1f}"))
-    for group in ("old_label_sets", "agreement_sets"):
-        for name, entry in metrics[group].items():
-            for system in ("base", "model", "shipped"):
-                s = entry[system]
-                gold = f"gold F {s['gold']['f']:.1f}, " if "gold" in s else ""
-                rows.append(
-                    (
-                        f"{name}: old labels",
-                        system,
-                        f"{gold}agreement {s['agreement']['f']:.1f}, new-label entities {s['new_label_predictions']}",
-                    )
-                )
+            s = getattr(entry, system)
+            if s is not None:
+                rows.append((f"{name}: new labels P/R/F", system, f"{s.p:.1f} / {s.r:.1f} / {s.f:.1f}"))
+    for name, entry in (*metrics.old_label_sets.items(), *metrics.agreement_sets.items()):
+        for system in ("base", "model", "shipped"):
+            s = getattr(entry, system)
+            gold = f"gold F {s.gold.f:.1f}, " if s.gold is not None else ""
+            scores = f"{gold}agreement {s.agreement.f:.1f}, new-label entities {s.new_label_predictions}"
+            rows.append((f"{name}: old labels", system, scores))
     return rows
 
 
-def learning_problems(metrics: Dict, checkpoint_set: str, min_f: float) -> Tuple[str, List[str], List[str]]:
+def learning_problems(metrics: dict, checkpoint_set: str, min_f: float) -> tuple[str, list[str], list[str]]:
     """The set the checkpoint was picked on (`checkpoint_set`, else dev, else the first new-label set),
     one warning per sign that learning failed (a new label's F of the learned model below
     min_f there, or the shipped pipeline below the patterns alone there) and one per
@@ -81,14 +76,53 @@ def learning_problems(metrics: Dict, checkpoint_set: str, min_f: float) -> Tuple
                 '(vars.train_overrides, e.g. "--training.max_steps 4000"), or patterns (vars.patterns).'
             )
     # on the checkpoint set only: the dev split beside a checked set is labelled partly by the patterns themselves
-    for set_name, entry in ((n, sets[n]) for n in ([name] if name else [])):
-        if "patterns" in entry and entry["shipped"]["f"] < entry["patterns"]["f"]:
-            warnings.append(
-                f"The shipped pipeline scores below the patterns alone on {set_name}: F {entry['shipped']['f']:.1f} "
-                f"vs {entry['patterns']['f']:.1f}. Try: more annotations, more steps (vars.train_overrides), "
-                "the recipe's rules_win setting (the patterns win over the model), or shipping the patterns alone."
-            )
+    entry = sets[name] if name else {}
+    if "patterns" in entry and entry["shipped"]["f"] < entry["patterns"]["f"]:
+        warnings.append(
+            f"The shipped pipeline scores below the patterns alone on {name}: F {entry['shipped']['f']:.1f} "
+            f"vs {entry['patterns']['f']:.1f}. Try: more annotations, more steps (vars.train_overrides), "
+            "the recipe's rules_win setting (the patterns win over the model), or shipping the patterns alone."
+        )
     return name, warnings, unmeasured
+
+
+def complete_metrics(scores: dict, base_model: str, shipped_model: str, checkpoint_set: str, min_f: float) -> Metrics:
+    """scoring.evaluate's scores with the two pipelines' names and the learning verdict, checked
+    against the schema of metrics.json (metrics_schema.Metrics)."""
+    picked_on, failures, unmeasured = learning_problems(scores, checkpoint_set, min_f)
+    learning = Learning(checkpoint_set=picked_on, min_f=min_f, failed=bool(failures), warnings=failures + unmeasured)
+    metrics = {**scores, "base_model": base_model, "shipped_model": shipped_model, "learning": learning.model_dump()}
+    return validated(metrics, "the metrics evaluate computed")
+
+
+def read_sets(
+    new_paths: dict[str, Path],
+    old_paths: dict[str, Path],
+    agreement: dict[str, list[str]],
+    text_paths: dict[str, Path],
+    base: Language,
+) -> tuple[dict[str, list[Doc]], dict[str, list[Doc]], dict[str, list[str]]]:
+    """The new-label and old-label sets' docs and the agreement texts; empty new-label and
+    agreement sets (an input turned off) are left out and said so."""
+    new_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in new_paths.items()}
+    for sets, paths in ((new_sets, new_paths), (agreement, text_paths)):
+        for name in [name for name, items in sets.items() if not items]:
+            msg.info(f"{name}: {paths[name]} is empty (no such set, e.g. an input turned off): left out")
+            del sets[name]
+    old_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in old_paths.items()}
+    return new_sets, old_sets, agreement
+
+
+def say(metrics: Metrics, output_path: Path) -> None:
+    """The scores as a table, the frozen check, the warnings and where the metrics went."""
+    msg.table(summary_rows(metrics), header=("set", "system", "scores"), divider=True)
+    frozen = metrics.frozen_outputs
+    if frozen is not None:
+        verdict = "identical" if frozen.identical else f"DIFFERENT: {frozen.differing_tokens}"
+        msg.info(f"Frozen components' outputs on {frozen.set}: {verdict}")
+    for warning in metrics.learning.warnings:
+        msg.warn(warning)
+    msg.good(f"Wrote {output_path}" + (" (learning failed: see the warnings)" if metrics.learning.failed else ""))
 
 
 def main(
@@ -100,13 +134,13 @@ def main(
     output_path: Path = typer.Option(
         Path("training/metrics.json"), "--output", dir_okay=False, help="Where to write the metrics"
     ),
-    new_label_sets: List[str] = typer.Option(
+    new_label_sets: list[str] = typer.Option(
         [], "--new-label-set", help="NAME=PATH of a .spacy set with gold new-label spans; repeatable"
     ),
-    old_label_sets: List[str] = typer.Option(
+    old_label_sets: list[str] = typer.Option(
         [], "--old-label-set", help="NAME=PATH of a held-out .spacy set with gold old-label spans; repeatable"
     ),
-    agreement_texts: List[str] = typer.Option(
+    agreement_texts: list[str] = typer.Option(
         [],
         "--agreement-texts",
         help="NAME=PATH of held-out raw texts (.txt/.json/.jsonl) to measure agreement with the base on; repeatable",
@@ -135,30 +169,15 @@ def main(
         agreement = {name: list(iter_texts(path, Counter())) for name, path in text_paths.items()}
     except (ValueError, InputError) as err:
         msg.fail(str(err), exits=1)
-    base = load_base(base_model)
-    shipped = load_base(str(shipped_model))
-    new_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in new_paths.items()}
-    for sets, paths in ((new_sets, new_paths), (agreement, text_paths)):
-        for name in [name for name, items in sets.items() if not items]:
-            msg.info(f"{name}: {paths[name]} is empty (no such set, e.g. an input turned off): left out")
-            del sets[name]
-    old_sets = {name: list(DocBin().from_disk(p).get_docs(base.vocab)) for name, p in old_paths.items()}
-    metrics = evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping)
-    metrics.update(base_model=base_model, shipped_model=str(shipped_model))
-    picked_on, failures, unmeasured = learning_problems(metrics, checkpoint_set, min_f)
-    warnings = failures + unmeasured
-    metrics["learning"] = {"checkpoint_set": picked_on, "min_f": min_f, "failed": bool(failures), "warnings": warnings}
-    write_atomic(output_path, srsly.json_dumps(metrics, indent=2))
-    msg.table(summary_rows(metrics), header=("set", "system", "scores"), divider=True)
-    frozen = metrics.get("frozen_outputs")
-    if frozen:
-        msg.info(
-            f"Frozen components' outputs on {frozen['set']}: "
-            f"{'identical' if frozen['identical'] else 'DIFFERENT: ' + str(frozen['differing_tokens'])}"
-        )
-    for warning in warnings:
-        msg.warn(warning)
-    msg.good(f"Wrote {output_path}" + (" (learning failed: see the warnings)" if failures else ""))
+    base, shipped = load_base(base_model), load_base(str(shipped_model))
+    new_sets, old_sets, agreement = read_sets(new_paths, old_paths, agreement, text_paths, base)
+    scores = evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping)
+    try:
+        metrics = complete_metrics(scores, base_model, str(shipped_model), checkpoint_set, min_f)
+    except InputError as err:  # a bug: the scores do not have the shape report reads
+        msg.fail(str(err), exits=1)
+    write_atomic(output_path, dumps(metrics))
+    say(metrics, output_path)
 
 
 if __name__ == "__main__":

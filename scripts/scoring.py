@@ -7,8 +7,8 @@ gold annotation is missing.
 """
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
 
 from spacy.language import Language
 from spacy.pipeline import EntityRecognizer, EntityRuler
@@ -21,7 +21,7 @@ TOKEN_ATTRS = ("tag_", "pos_", "morph", "lemma_", "dep_", "head.i", "is_sent_sta
 MAX_EXAMPLES = 150
 
 
-def parse_label_map(value: str) -> Dict[str, str]:
+def parse_label_map(value: str) -> dict[str, str]:
     """'PERSON:PER,GPE:LOC' -> {'PERSON': 'PER', 'GPE': 'LOC'}; ValueError if malformed."""
     mapping = {}
     for item in filter(str.strip, value.split(",")):
@@ -32,7 +32,7 @@ def parse_label_map(value: str) -> Dict[str, str]:
     return mapping
 
 
-def parse_named_paths(values: List[str], option: str) -> Dict[str, Path]:
+def parse_named_paths(values: list[str], option: str) -> dict[str, Path]:
     """['dev=corpus/dev.spacy', ...] -> {'dev': Path(...)}; ValueError if malformed or missing."""
     result = {}
     for value in values:
@@ -45,7 +45,7 @@ def parse_named_paths(values: List[str], option: str) -> Dict[str, Path]:
     return result
 
 
-def restricted(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> Doc:
+def restricted(doc: Doc, labels: set[str], label_map: dict[str, str] | None = None) -> Doc:
     """A copy of `doc` whose entities are only those with (mapped) labels in `labels`."""
     label_map = label_map or {}
     copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
@@ -59,8 +59,8 @@ def restricted(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] =
 
 
 def score(
-    predicted: List[Doc], reference: List[Doc], labels: Set[str], label_map: Optional[Dict[str, str]] = None
-) -> Dict:
+    predicted: list[Doc], reference: list[Doc], labels: set[str], label_map: dict[str, str] | None = None
+) -> dict:
     """P/R/F (percent) overall and per label, with spaCy's get_ner_prf."""
     examples = [Example(restricted(p, labels, label_map), r) for p, r in zip(predicted, reference)]
     prf = get_ner_prf(examples)
@@ -79,7 +79,7 @@ def score(
     return result
 
 
-def gold_restricted(docs: List[Doc], labels: Set[str]) -> List[Doc]:
+def gold_restricted(docs: list[Doc], labels: set[str]) -> list[Doc]:
     """Gold docs with only `labels` kept; tokens of other entities become O, missing stays missing."""
     out = []
     for doc in docs:
@@ -91,7 +91,7 @@ def gold_restricted(docs: List[Doc], labels: Set[str]) -> List[Doc]:
     return out
 
 
-def token_diffs(a: List[Doc], b: List[Doc]) -> Dict[str, int]:
+def token_diffs(a: list[Doc], b: list[Doc]) -> dict[str, int]:
     """How many tokens differ per attribute between two runs over the same texts."""
     diffs = {attr: 0 for attr in TOKEN_ATTRS}
     for doc_a, doc_b in zip(a, b):
@@ -103,10 +103,10 @@ def token_diffs(a: List[Doc], b: List[Doc]) -> Dict[str, int]:
     return diffs
 
 
-def ner_labels(nlp: Language) -> Set[str]:
+def ner_labels(nlp: Language) -> set[str]:
     """Entity labels of every entity recognizer, entity_ruler and new-label
     tagger (its `entity_labels`) in the pipeline."""
-    labels: Set[str] = set()
+    labels: set[str] = set()
     for _, proc in nlp.pipeline:
         if hasattr(proc, "entity_labels"):
             labels.update(proc.entity_labels)
@@ -115,12 +115,12 @@ def ner_labels(nlp: Language) -> Set[str]:
     return labels
 
 
-def model_only(nlp: Language) -> List[str]:
+def model_only(nlp: Language) -> list[str]:
     """Names of the entity_rulers to switch off to see the learned part alone."""
     return [name for name, proc in nlp.pipeline if isinstance(proc, EntityRuler)]
 
 
-def spans_of(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = None) -> List[list]:
+def spans_of(doc: Doc, labels: set[str], label_map: dict[str, str] | None = None) -> list[list]:
     label_map = label_map or {}
     result = []
     for ent in doc.ents:
@@ -130,10 +130,10 @@ def spans_of(doc: Doc, labels: Set[str], label_map: Optional[Dict[str, str]] = N
     return result
 
 
-def confusion(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict[str, Dict[str, int]]:
+def confusion(gold: list[Doc], predicted: list[Doc], labels: set[str]) -> dict[str, dict[str, int]]:
     """For each gold span of `labels`: the label of the predicted span with the same
     boundaries, 'partial LABEL' if a predicted span only overlaps it, or 'none'."""
-    table: Dict[str, Counter] = {}
+    table: dict[str, Counter] = {}
     for g, p in zip(gold, predicted):
         for ent in g.ents:
             if ent.label_ not in labels:
@@ -145,7 +145,7 @@ def confusion(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict[s
     return {label: dict(counts.most_common()) for label, counts in sorted(table.items())}
 
 
-def errors(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict:
+def errors(gold: list[Doc], predicted: list[Doc], labels: set[str]) -> dict:
     """False positives and negatives by name (most frequent first) and example texts."""
     fp, fn = Counter(), Counter()
     examples = []
@@ -159,7 +159,7 @@ def errors(gold: List[Doc], predicted: List[Doc], labels: Set[str]) -> Dict:
     return {"false_positives": fp.most_common(), "false_negatives": fn.most_common(), "examples": examples}
 
 
-def away_from(docs: List[Doc], gold: List[Doc], labels: Set[str]) -> List[Doc]:
+def away_from(docs: list[Doc], gold: list[Doc], labels: set[str]) -> list[Doc]:
     """Copies of `docs` with only the entities of `labels` that overlap no gold entity."""
     out = []
     for doc, ref in zip(docs, gold):
@@ -171,7 +171,7 @@ def away_from(docs: List[Doc], gold: List[Doc], labels: Set[str]) -> List[Doc]:
     return out
 
 
-def relabel(base: List[Doc], predicted: List[Doc], gold: List[Doc], old: Set[str]) -> Dict:
+def relabel(base: list[Doc], predicted: list[Doc], gold: list[Doc], old: set[str]) -> dict:
     """Of the gold new-label spans that a base entity overlaps, how many the
     system labels exactly right (the new label wins where the base was wrong)."""
     overlapped = right = 0
@@ -188,7 +188,7 @@ def relabel(base: List[Doc], predicted: List[Doc], gold: List[Doc], old: Set[str
     return {"overlapped": overlapped, "relabelled": right, "rate": rate, "base_labels": dict(by_label.most_common())}
 
 
-def disagreements(base: List[Doc], predicted: List[Doc], labels: Set[str], label_map: Dict[str, str]) -> List[Dict]:
+def disagreements(base: list[Doc], predicted: list[Doc], labels: set[str], label_map: dict[str, str]) -> list[dict]:
     """Texts where the old-label entities differ from the base's."""
     found = []
     for b, p in zip(base, predicted):
@@ -199,62 +199,152 @@ def disagreements(base: List[Doc], predicted: List[Doc], labels: Set[str], label
 
 
 def run_pipeline(
-    nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = (), progress: bool = True
-) -> List[Doc]:
+    nlp: Language, texts: list[str], desc: str, disable: tuple[str, ...] = (), progress: bool = True
+) -> list[Doc]:
     with nlp.select_pipes(disable=list(disable)):
         docs = nlp.pipe(texts, batch_size=64)
         return list(tqdm(docs, total=len(texts), desc=desc, unit="doc", disable=None if progress else True))
 
 
+class Runner:
+    """Runs pipelines over texts; the base and the patterns give the same docs for the same set,
+    so their runs are cached (the shipped pipeline's are not: it runs with and without its rules)."""
+
+    def __init__(self, shipped: Language, progress: bool = True, cache: dict | None = None):
+        self.shipped, self.progress = shipped, progress
+        self.cache = {} if cache is None else cache
+
+    def __call__(self, nlp: Language, texts: list[str], desc: str, disable: tuple[str, ...] = ()) -> list[Doc]:
+        if nlp is self.shipped:
+            return run_pipeline(nlp, texts, desc, disable, self.progress)
+        key = (id(nlp), desc.split(":")[0])
+        if key not in self.cache:
+            self.cache[key] = run_pipeline(nlp, texts, desc, disable, self.progress)
+        return self.cache[key]
+
+
+def systems(patterns: Language | None, rulers: tuple[str, ...]) -> dict[str, str]:
+    """What each system is, in words."""
+    return {
+        **({"patterns": "the patterns alone (entity_ruler, tokenizer only)"} if patterns is not None else {}),
+        "base": "the base pipeline",
+        "model": f"the shipped pipeline without {list(rulers)}" if rulers else "the shipped pipeline (it has no rules)",
+        "shipped": "the shipped pipeline",
+    }
+
+
+@dataclass
+class Pipelines:
+    base: Language
+    shipped: Language
+    patterns: Language | None  # None without patterns
+
+    @property
+    def rulers(self) -> tuple[str, ...]:
+        """The shipped pipeline's entity_rulers: switched off, it is the `model` system."""
+        return tuple(model_only(self.shipped))
+
+
+def new_label_set(
+    run: Runner, pipes: Pipelines, name: str, gold: list[Doc], new: set[str], own: set[str]
+) -> tuple[dict, dict, dict]:
+    """A new-label set's entry (scores per system, agreement away from gold, relabelling),
+    its confusion table and its errors."""
+    texts = [d.text for d in gold]
+    gold = gold_restricted(gold, new)
+    runs = {
+        "patterns": run(pipes.patterns, texts, f"{name}: patterns") if pipes.patterns is not None else None,
+        "model": run(pipes.shipped, texts, f"{name}: model", pipes.rulers),
+        "shipped": run(pipes.shipped, texts, f"{name}: shipped"),
+    }
+    runs = {system: docs for system, docs in runs.items() if docs is not None}
+    entry: dict = {system: score(docs, gold, new) for system, docs in runs.items()}
+    entry["docs"] = len(gold)
+    # away from the gold new-label spans, do the base's entities (all its labels) stay as they were?
+    # where a base entity overlaps one, does the new label win?
+    base_docs = run(pipes.base, texts, f"{name}: base")
+    reference = away_from(base_docs, gold, own)
+    entry["old_label_agreement"] = {
+        system: score(away_from(runs[system], gold, own), reference, own) for system in ("model", "shipped")
+    }
+    entry["relabel"] = {system: relabel(base_docs, docs, gold, own) for system, docs in runs.items()}
+    return entry, confusion(gold, runs["shipped"], new), errors(gold, runs["shipped"], new)
+
+
+def old_label_set(
+    run: Runner,
+    pipes: Pipelines,
+    name: str,
+    gold: list[Doc] | None,
+    texts: list[str],
+    labels: dict[str, set[str]],
+    label_map: dict[str, str],
+) -> tuple[dict, dict[str, list[Doc]]]:
+    """An old-label set's entry (gold is None for raw texts: agreement only) and the systems' docs.
+    `labels`: new, old (the gold's) and own (the base's, unmapped)."""
+    runs = {
+        "base": run(pipes.base, texts, f"{name}: base"),
+        "model": run(pipes.shipped, texts, f"{name}: model", pipes.rulers),
+        "shipped": run(pipes.shipped, texts, f"{name}: shipped"),
+    }
+    if pipes.patterns is not None:
+        runs["patterns"] = run(pipes.patterns, texts, f"{name}: patterns")
+    own = labels["own"]
+    reference = [restricted(d, own) for d in runs["base"]]
+    entry: dict = {"docs": len(texts)}
+    for system, docs in runs.items():
+        entry[system] = {"new_label_predictions": sum(len(spans_of(d, labels["new"])) for d in docs)}
+        if system == "patterns":
+            continue
+        entry[system]["agreement"] = score(docs, reference, own)
+        if gold is not None:
+            entry[system]["gold"] = score(docs, gold, labels["old"], label_map)
+    return entry, runs
+
+
+def frozen_outputs(name: str, gold: list[Doc], runs: dict[str, list[Doc]]) -> dict:
+    """Whether the frozen components' token annotations are the base's on an old-label set."""
+    diffs = token_diffs(runs["base"], runs["shipped"])
+    return {
+        "set": name,
+        "identical": not any(diffs.values()),
+        "tokens": sum(len(d) for d in gold),
+        "differing_tokens": diffs,
+    }
+
+
 def evaluate(
     base: Language,
     shipped: Language,
-    patterns: Optional[Language],
-    new_sets: Dict[str, List[Doc]],
-    old_sets: Dict[str, List[Doc]],
-    agreement_sets: Dict[str, List[str]],
-    label_map: Dict[str, str],
+    patterns: Language | None,
+    new_sets: dict[str, list[Doc]],
+    old_sets: dict[str, list[Doc]],
+    agreement_sets: dict[str, list[str]],
+    label_map: dict[str, str],
     progress: bool = True,
-    cache: Optional[Dict] = None,
-) -> Dict:
-    """Every metric of patterns, base, model and shipped; see the module docstring.
+    cache: dict | None = None,
+) -> dict:
+    """Every metric of patterns, base, model and shipped; see the module docstring and
+    metrics_schema.Metrics (evaluate.py adds base_model, shipped_model and learning).
 
     patterns: None without patterns (no "patterns" system in the metrics).
     cache: pass the same dict to several calls with the same base and patterns
     to run those over each set only once.
     """
-    cache = {} if cache is None else cache
-
-    def run(nlp: Language, texts: List[str], desc: str, disable: Tuple[str, ...] = ()) -> List[Doc]:
-        # the base and the patterns give the same docs for the same set: run them once
-        key = (id(nlp), desc.split(":")[0])
-        if nlp is shipped:
-            return run_pipeline(nlp, texts, desc, disable, progress)
-        if key not in cache:
-            cache[key] = run_pipeline(nlp, texts, desc, disable, progress)
-        return cache[key]
-
+    run, pipes = Runner(shipped, progress, cache), Pipelines(base, shipped, patterns)
     base_labels = {label_map.get(label, label) for label in ner_labels(base)}
     new_labels = sorted(ner_labels(shipped) - ner_labels(base))
     # the old labels are the gold labels of the old-label sets, or else the base's (mapped) labels
     old_labels = sorted({e.label_ for docs in old_sets.values() for d in docs for e in d.ents} or base_labels)
-    new, old = set(new_labels), set(old_labels)
-    own = ner_labels(base)  # agreement with the base counts all its labels, unmapped
-    rulers = tuple(model_only(shipped))
-    metrics: Dict = {
+    # agreement with the base counts all its labels, unmapped
+    labels = {"new": set(new_labels), "old": set(old_labels), "own": ner_labels(base)}
+    metrics: dict = {
         "new_labels": new_labels,
         "old_labels": old_labels,
         "base_labels": sorted(base_labels),
         "pipeline": shipped.pipe_names,
         "recipe": shipped.meta.get("ner_update", {}).get("recipe"),
-        "systems": {
-            **({"patterns": "the patterns alone (entity_ruler, tokenizer only)"} if patterns is not None else {}),
-            "base": "the base pipeline",
-            "model": f"the shipped pipeline without {list(rulers) or 'rules'}"
-            if rulers
-            else "the shipped pipeline (it has no rules)",
-            "shipped": "the shipped pipeline",
-        },
+        "systems": systems(patterns, pipes.rulers),
         "new_label_sets": {},
         "old_label_sets": {},
         "agreement_sets": {},
@@ -263,57 +353,14 @@ def evaluate(
         "disagreements": {},
     }
     for name, gold in new_sets.items():
-        texts = [d.text for d in gold]
-        gold = gold_restricted(gold, new)
-        runs = {
-            "patterns": run(patterns, texts, f"{name}: patterns") if patterns is not None else None,
-            "model": run(shipped, texts, f"{name}: model", rulers),
-            "shipped": run(shipped, texts, f"{name}: shipped"),
-        }
-        runs = {system: docs for system, docs in runs.items() if docs is not None}
-        metrics["new_label_sets"][name] = {system: score(docs, gold, new) for system, docs in runs.items()}
-        metrics["new_label_sets"][name]["docs"] = len(gold)
-        # away from the gold new-label spans, do the base's entities (all its labels) stay as they were?
-        # where a base entity overlaps one, does the new label win?
-        base_docs = run(base, texts, f"{name}: base")
-        reference = away_from(base_docs, gold, own)
-        metrics["new_label_sets"][name]["old_label_agreement"] = {
-            system: score(away_from(runs[system], gold, own), reference, own) for system in ("model", "shipped")
-        }
-        metrics["new_label_sets"][name]["relabel"] = {
-            system: relabel(base_docs, docs, gold, own) for system, docs in runs.items()
-        }
-        metrics["confusion"][name] = confusion(gold, runs["shipped"], new)
-        metrics["errors"][name] = errors(gold, runs["shipped"], new)
+        entry, table, found = new_label_set(run, pipes, name, gold, labels["new"], labels["own"])
+        metrics["new_label_sets"][name], metrics["confusion"][name], metrics["errors"][name] = entry, table, found
     sets = {name: (gold, [d.text for d in gold]) for name, gold in old_sets.items()}
     sets.update({name: (None, texts) for name, texts in agreement_sets.items()})
-    frozen_checked = False
     for name, (gold, texts) in sets.items():
-        runs = {
-            "base": run(base, texts, f"{name}: base"),
-            "model": run(shipped, texts, f"{name}: model", rulers),
-            "shipped": run(shipped, texts, f"{name}: shipped"),
-        }
-        if patterns is not None:
-            runs["patterns"] = run(patterns, texts, f"{name}: patterns")
-        reference = [restricted(d, own) for d in runs["base"]]
-        entry: Dict = {"docs": len(texts)}
-        for system, docs in runs.items():
-            entry[system] = {"new_label_predictions": sum(len(spans_of(d, new)) for d in docs)}
-            if system == "patterns":
-                continue
-            entry[system]["agreement"] = score(docs, reference, own)
-            if gold is not None:
-                entry[system]["gold"] = score(docs, gold, old, label_map)
+        entry, runs = old_label_set(run, pipes, name, gold, texts, labels, label_map)
         (metrics["old_label_sets"] if gold is not None else metrics["agreement_sets"])[name] = entry
-        metrics["disagreements"][name] = disagreements(runs["base"], runs["shipped"], own, {})
-        if gold is not None and not frozen_checked:
-            diffs = token_diffs(runs["base"], runs["shipped"])
-            metrics["frozen_outputs"] = {
-                "set": name,
-                "identical": not any(diffs.values()),
-                "tokens": sum(len(d) for d in gold),
-                "differing_tokens": diffs,
-            }
-            frozen_checked = True
+        metrics["disagreements"][name] = disagreements(runs["base"], runs["shipped"], labels["own"], {})
+        if gold is not None and "frozen_outputs" not in metrics:  # on the first old-label set
+            metrics["frozen_outputs"] = frozen_outputs(name, gold, runs)
     return metrics

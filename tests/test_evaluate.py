@@ -14,6 +14,7 @@ import evaluate
 import functions  # noqa: F401  (the second-ner components)
 import scoring
 from bootstrap import load_patterns, pattern_pipeline
+from common import InputError
 from conftest import ROOT, run_cli
 
 OLD = {"PER", "ORG", "LOC"}
@@ -237,32 +238,36 @@ def test_assembled_pipelines(shipped_dirs):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_metrics_structure(metrics, mode):
-    m = metrics[mode]
-    assert m["new_labels"] == ["GADGET"] and m["old_labels"] == ["LOC", "PER"]
-    assert set(m["new_label_sets"]) == set(m["confusion"]) == set(m["errors"]) == {"dev"}
-    assert set(m["old_label_sets"]) == {"heldout"} and set(m["agreement_sets"]) == {"domain"}
-    assert set(m["disagreements"]) == {"heldout", "domain"}
-    assert set(m["new_label_sets"]["dev"]) == {"patterns", "model", "shipped", "docs", "old_label_agreement", "relabel"}
-    assert set(m["new_label_sets"]["dev"]["relabel"]) == {"patterns", "model", "shipped"}
-    assert set(m["new_label_sets"]["dev"]["old_label_agreement"]) == {"model", "shipped"}
-    assert m["new_label_sets"]["dev"]["docs"] == 5
-    old = m["old_label_sets"]["heldout"]
-    assert set(old) == {"docs", "base", "model", "shipped", "patterns"} and old["docs"] == 4
-    assert set(old["patterns"]) == {"new_label_predictions"}
-    assert set(old["shipped"]) == {"new_label_predictions", "agreement", "gold"}
+def test_metrics_have_the_shape_report_reads_and_name_every_set(metrics, mode):
+    # complete_metrics checks the scores against metrics_schema.Metrics, the shape report reads
+    m = evaluate.complete_metrics(metrics[mode], "base", "shipped", "checked_dev", 10.0)
+    assert m.new_labels == ["GADGET"] and m.old_labels == ["LOC", "PER"]
+    assert set(m.new_label_sets) == set(m.confusion) == set(m.errors) == {"dev"}
+    assert set(m.old_label_sets) == {"heldout"} and set(m.agreement_sets) == {"domain"}
+    assert set(m.disagreements) == {"heldout", "domain"}
+    dev = m.new_label_sets["dev"]
+    assert dev.docs == 5 and dev.patterns is not None
+    assert set(dev.relabel) == {"patterns", "model", "shipped"} and set(dev.old_label_agreement) == {"model", "shipped"}
+    old = m.old_label_sets["heldout"]
+    assert old.docs == 4 and old.patterns.agreement is None and old.patterns.gold is None
+    assert old.shipped.gold is not None and old.shipped.agreement is not None
     # raw texts have no gold: agreement with the base only
-    assert set(m["agreement_sets"]["domain"]["shipped"]) == {"new_label_predictions", "agreement"}
-    assert m["agreement_sets"]["domain"]["docs"] == 2
+    domain = m.agreement_sets["domain"]
+    assert domain.docs == 2 and domain.shipped.gold is None and domain.shipped.agreement is not None
     # blank tokenizers: no frozen component to change
-    assert m["frozen_outputs"] == {
-        "set": "heldout",
-        "identical": True,
-        "tokens": 31,
-        "differing_tokens": {attr: 0 for attr in scoring.TOKEN_ATTRS},
-    }
-    srsly.json_dumps(m)  # what main writes
+    frozen = m.frozen_outputs
+    assert (frozen.set, frozen.identical, frozen.tokens) == ("heldout", True, 31)
+    assert frozen.differing_tokens == {attr: 0 for attr in scoring.TOKEN_ATTRS}
+    # the checkpoint set falls back to dev; "Surface Pro 7" is the model's one miss, F 85.7: learning worked
+    assert (m.learning.checkpoint_set, m.learning.failed, m.learning.warnings) == ("dev", False, [])
     assert len(evaluate.summary_rows(m)) == 3 + 2 * 3
+
+
+def test_metrics_that_do_not_fit_the_schema_are_refused(metrics):
+    scores = srsly.json_loads(srsly.json_dumps(metrics["second_ner"]))
+    del scores["new_label_sets"]["dev"]["relabel"]
+    with pytest.raises(InputError, match="new_label_sets.dev.relabel: missing"):
+        evaluate.complete_metrics(scores, "base", "shipped", "dev", 10.0)
 
 
 @pytest.mark.parametrize("mode", MODES)

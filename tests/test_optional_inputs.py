@@ -13,7 +13,6 @@ import check_vars
 import checkpoint_set
 import convert
 import evaluate
-import report
 from conftest import ROOT, run_cli
 
 OUT = ("annotations.json", "rehearsal.jsonl", "heldout.jsonl")
@@ -143,13 +142,3 @@ def test_learning_failed_is_said_with_what_to_try():
     metrics["confusion"]["dev"] = {}  # no gold PRODUCT spans in dev: not a failure, but nothing measured it
     _, warnings, unmeasured = evaluate.learning_problems(metrics, "dev", 10.0)
     assert warnings == [] and "dev has no gold PRODUCT spans" in unmeasured[0]
-
-
-def test_report_states_failed_learning_at_the_top_and_highlights_no_failed_score(tmp_path):
-    metrics = metrics_of(1.8, 3.6)
-    _, warnings, _ = evaluate.learning_problems(metrics, "dev", 10.0)
-    metrics["learning"] = {"checkpoint_set": "dev", "min_f": 10.0, "failed": True, "warnings": warnings}
-    inp = report.Inputs(metrics, [], tmp_path / "m.json", tmp_path / "l.jsonl")
-    page = report.render_page(inp)
-    assert page.index("Learning failed.") < page.index("<nav>")
-    assert "num best'" not in page and "patterns" not in page.split("<section id='metrics'>")[1]
