@@ -9,7 +9,6 @@ so a corrected copy can go straight into the annotations folder. Optionally
 writes a self-contained displaCy page with both views, one above the other.
 """
 
-import html
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -19,7 +18,6 @@ from typing import Annotated
 
 import srsly
 import typer
-from spacy import displacy
 from spacy.language import Language
 from tqdm import tqdm
 from wasabi import msg
@@ -50,10 +48,9 @@ from engine import (
 )
 from jobs import entity_components, entity_labels, pattern_matches_job, pipeline_spans_job
 from patterns import load_patterns, pattern_pipeline
+from review_page import render_page
 
 SHARD_BATCHES = 8  # batches per task sent to a worker
-
-COLORS = ["#9be564", "#f7d046", "#aa9cfc", "#7aecec", "#ff9561", "#f48fb1", "#4dd0e1", "#feca74"]
 
 
 @dataclass
@@ -107,51 +104,6 @@ def parse_labels(value: str) -> list[str]:
     if bad or not labels:
         raise ValueError(f"--labels takes comma-separated labels without spaces, e.g. GADGET,PRODUCT; got {value!r}")
     return list(dict.fromkeys(labels))
-
-
-def render_page(
-    items: list[Item], counts: list[tuple[str, int]], labels: Sequence[str], pipeline: str, lang: str
-) -> str:
-    """A self-contained displaCy page: counts, then per text the pipeline's and the patterns' entities."""
-    # displaCy escapes the text but writes labels as they are: a label from a pattern file or a
-    # model could be markup (<script>...), so labels go in escaped
-    options = {"colors": {html.escape(label).upper(): COLORS[i % len(COLORS)] for i, label in enumerate(labels)}}
-    sections = []
-    for item in items:
-        views = [("pipeline", item.pipeline_spans)]
-        if item.pattern_spans is not None:
-            views.append(("patterns", item.pattern_spans))
-        rendered = "".join(
-            f"<div class='view'><div class='name'>{name}</div>"
-            + displacy.render(
-                {"text": item.text, "ents": [{**s, "label": html.escape(s["label"])} for s in spans]},
-                style="ent",
-                manual=True,
-                options=options,
-                jupyter=False,
-            )
-            + "</div>"
-            for name, spans in views
-        )
-        flag = " <span class='flag'>disagreement</span>" if item.disagreement else ""
-        sections.append(
-            f"<section class='{'disagree' if item.disagreement else 'agree'}'>"
-            f"<h2>{html.escape(item.source)}, line {item.line}{flag}</h2>{rendered}</section>"
-        )
-    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{value}</td></tr>" for name, value in counts)
-    return (
-        f"<!DOCTYPE html><html lang='{html.escape(lang)}'><head><meta charset='utf-8'>"
-        f"<title>Review: {html.escape(pipeline)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td{border-bottom:1px solid #ddd;padding:.2em .8em}td:last-child{text-align:right}"
-        "section{border-top:1px solid #ccc;padding:.5em 0}h2{font-size:1em;color:#555;margin:.3em 0}"
-        ".flag{background:#c62828;color:#fff;border-radius:.3em;padding:0 .4em;font-size:.85em}"
-        ".view{display:flex;gap:1em;align-items:baseline}.name{width:6em;flex:none;color:#666}"
-        ".view .entities{line-height:2.2 !important}</style></head><body>"
-        f"<h1>Review: {html.escape(pipeline)}</h1><table>{rows}</table>"
-        f"<p>Labels: {html.escape(', '.join(labels)) or 'all'}. Texts where the views disagree come first.</p>"
-        f"{''.join(sections)}</body></html>"
-    )
 
 
 def check_outputs(output_path: Path, html_path: Path | None, force: bool) -> None:

@@ -4,7 +4,8 @@
 the updated or second ner, the patterns in an entity_ruler), so nothing is
 combined here: the best checkpoint is copied with a meta of its own (name,
 version, description, the recipe, the base it came from and the dev scores),
-which `package` puts in the wheel instead of the base's.
+which `package` puts in the wheel instead of the base's, and without the
+strings training added to its vocab (the training texts' words).
 """
 
 from pathlib import Path
@@ -16,6 +17,7 @@ from wasabi import msg
 
 import functions  # noqa: F401  (registers the components a recipe may use)
 from common import atomic_dir, load_base, load_base_meta
+from recipes import drop_training_strings
 from scoring import ner_labels
 
 SCORES = ("new_ents_p", "new_ents_r", "new_ents_f", "old_ents_f", "ents_p", "ents_r", "ents_f", "ents_per_type")
@@ -52,9 +54,10 @@ def main(
     base_meta = load_base_meta(base_model)
     nlp = load_base(str(trained_model))
     nlp.meta.update(pipeline_meta(nlp, base_meta, name, version, recipe, base_model))
+    dropped = drop_training_strings(nlp, load_base(base_model))
     with atomic_dir(output_dir) as tmp:
         nlp.to_disk(tmp)
-    msg.good(f"Wrote {output_dir}: {nlp.pipe_names}")
+    msg.good(f"Wrote {output_dir}: {nlp.pipe_names} ({dropped} strings of the training texts left out of its vocab)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ relative to the base, timed back to back; size relative to the base.
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -29,7 +30,7 @@ from wasabi import MarkdownRenderer, msg
 import scoring
 from common import InputError, load_base, optional_path, resolve_base_name, write_atomic
 from patterns import load_patterns, pattern_pipeline
-from recipes import adapt_config, recipe_base
+from recipes import adapt_config, drop_training_strings, recipe_base
 
 SCRIPTS = Path(__file__).parent
 RECIPES = SCRIPTS.parent / "configs" / "recipes"
@@ -115,7 +116,10 @@ def evaluate_one(job: Dict) -> Dict:
     shipped = spacy.load(Path(job["out"]) / "model-best")
     mapping = scoring.parse_label_map(job["label_map"])
     metrics = scoring.evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping, progress=False)
-    size = dir_size_mb(Path(job["out"]) / "model-best") / job["base_mb"]
+    drop_training_strings(shipped, base)  # as `assemble` writes it
+    with tempfile.TemporaryDirectory() as tmp:
+        shipped.to_disk(tmp)
+        size = dir_size_mb(Path(tmp)) / job["base_mb"]
     row = {"recipe": job["recipe"], "seed": job["seed"], "train_seconds": job["train_seconds"]}
     return {**row, **metrics_row(metrics), "size_vs_base": size}
 
@@ -276,6 +280,21 @@ def corpora(corpus_dir: Path, checkpoint_set: str) -> Tuple[Dict, Dict]:
     return sets, common
 
 
+def checked_inputs(names: List[str], label_map: str, patterns_value: str) -> Optional[Path]:
+    """Fail with a message on an unknown recipe, a bad label map or patterns file; the patterns' path."""
+    unknown = [r for r in names if not (RECIPES / f"{r}.cfg").exists()]
+    if unknown:
+        msg.fail(f"Unknown recipes {unknown}; choose from {sorted(p.stem for p in RECIPES.glob('*.cfg'))}", exits=1)
+    try:
+        scoring.parse_label_map(label_map)
+        patterns_path = optional_path(patterns_value, "patterns file")
+        if patterns_path is not None:
+            load_patterns(patterns_path)
+    except (ValueError, InputError) as err:
+        msg.fail(str(err), exits=1)
+    return patterns_path
+
+
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     corpus_dir: Path = typer.Argument(
@@ -301,16 +320,7 @@ def main(
     """Run every recipe on the same base, data and seeds, two at a time; write one table."""
     base_model = resolve_base_name(base_model)
     names = [r for r in recipes.split(",") if r]
-    unknown = [r for r in names if not (RECIPES / f"{r}.cfg").exists()]
-    if unknown:
-        msg.fail(f"Unknown recipes {unknown}; choose from {sorted(p.stem for p in RECIPES.glob('*.cfg'))}", exits=1)
-    try:
-        scoring.parse_label_map(label_map)
-        patterns_path = optional_path(patterns_value, "patterns file")
-        if patterns_path is not None:
-            load_patterns(patterns_path)
-    except (ValueError, InputError) as err:
-        msg.fail(str(err), exits=1)
+    patterns_path = checked_inputs(names, label_map, patterns_value)
     sets, common = corpora(corpus_dir, checkpoint_set)
     if max_steps:
         common["training.max_steps"] = max_steps

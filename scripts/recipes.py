@@ -145,3 +145,16 @@ def _set_feature_width(section: dict, nlp: Language) -> None:
             if value.get("upstream") == FEATURES and "width" in value:
                 value["width"] = nlp.get_pipe("ner").model.get_ref("tok2vec").layers[0].get_dim("nO")
             _set_feature_width(value, nlp)
+
+
+def drop_training_strings(nlp: Language, base: Language) -> int:
+    """Drop the strings training added to `nlp`'s vocab (the words of the
+    training texts: a text's strings are added again when it is processed),
+    keeping the base's and every component's labels (in place); how many."""
+    keep = set(base.vocab.strings)
+    for _, proc in nlp.pipeline:
+        keep.update(str(label) for label in getattr(proc, "labels", ()))
+        keep.update(getattr(proc, "entity_labels", ()))
+    dropped = len(nlp.vocab.strings) - len(keep & set(nlp.vocab.strings))
+    nlp.vocab.strings._reset_and_load(sorted(keep))
+    return dropped

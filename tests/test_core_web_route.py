@@ -87,7 +87,13 @@ def route(tmp_path_factory) -> Dict:
     args += ["--old-label-set", f"gold={gold}", "--label-map", LABEL_MAP]
     out["evaluate"] = ok(evaluate.main, args)
     site = root / "site"
-    install_wheel(shipped, root / "packages", site, "gadget_route", code_paths=[ROOT / "scripts" / "functions.py"])
+    install_wheel(
+        shipped,
+        root / "packages",
+        site,
+        "gadget_route",
+        code_paths=[ROOT / "scripts" / f for f in ("functions.py", "components.py", "anchored_ruler.py")],
+    )
     yield {
         "root": root,
         "shipped": shipped,

@@ -130,7 +130,7 @@ def check_pip(argv: list[str], project: Path) -> str:
 
 def check(command: str, project: Path) -> str:
     """Run or check one README command; what was done."""
-    argv = shlex.split(command.split(" > ")[0])  # a redirect's target is the user's file
+    argv = shlex.split(command.split(" > ")[0], comments=True)  # a redirect's target is the user's file; # comments
     check_paths(argv)
     python = argv[0] in ("python", "python3")
     if python and argv[1:4] == ["-m", "spacy", "project"]:

@@ -293,30 +293,45 @@ def test_checked_in_recipe_is_the_default_base_instance(recipe):
 
 
 def test_shipped_pipeline_has_its_own_meta_and_the_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
-    """assemble names the pipeline itself; the packaged pipeline loads where the project is not on the path."""
+    """assemble names the pipeline itself and leaves the training texts' strings out of its vocab (the same
+    entities); the packaged pipeline loads where the project is not on the path."""
     _, runs = update_runs
-    args = [runs["second_ner"][1], tiny_base, tmp_path / "shipped", "--name", "tiny_gadget", "--recipe", "second_ner"]
+    trained = runs["new_label_tagger"][1]
+    args = [trained, tiny_base, tmp_path / "shipped", "--name", "tiny_gadget", "--recipe", "new_label_tagger"]
     code, output = run_cli(assemble.main, args)
     assert code == 0, output
     meta = srsly.read_json(tmp_path / "shipped" / "meta.json")
-    assert meta["name"] == "tiny_gadget" and meta["ner_update"]["recipe"] == "second_ner"
-    assert "GADGET" in meta["description"] and "new_ents_f" in meta["performance"]
+    assert meta["name"] == "tiny_gadget" and meta["ner_update"]["recipe"] == "new_label_tagger"
+    assert "entity labels: GADGET, LOC, ORG, PER" in meta["description"] and "new_ents_f" in meta["performance"]
+    before, shipped = spacy.load(trained), spacy.load(tmp_path / "shipped")
+    assert len(shipped.vocab.strings) < len(before.vocab.strings) - 100
+    texts = [t for t, _ in old_label_sentences(30, seed=21)] + [
+        "Alice Smith bought a Pixel 7 and a Steam Deck in Paris."
+    ]
+    ents = lambda nlp: [[(e.start, e.end, e.label_) for e in d.ents] for d in nlp.pipe(texts)]  # noqa: E731
+    assert ents(shipped) == ents(before)
     target = tmp_path / "site"
-    install_wheel(tmp_path / "shipped", tmp_path / "pkg", target, "tiny_gadget", [ROOT / "scripts" / "functions.py"])
+    install_wheel(
+        tmp_path / "shipped",
+        tmp_path / "pkg",
+        target,
+        "tiny_gadget",
+        [ROOT / "scripts" / f for f in ("functions.py", "components.py", "anchored_ruler.py")],
+    )
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
     # the project's scripts are not importable here: the package must bring its own code
     code = (
         "import importlib.util, spacy; assert importlib.util.find_spec('functions') is None; "
-        "nlp = spacy.load('en_tiny_gadget'); print(sorted(nlp.get_pipe('new_ner').labels)); "
+        "nlp = spacy.load('en_tiny_gadget'); print(nlp.get_pipe('new_labels').entity_labels); "
         "print(nlp.pipe_names[-4:], len(nlp.get_pipe('entity_ruler').patterns)); "
         "print([(e.text, e.label_) for e in nlp('Alice Smith bought a Steam Deck in Paris.').ents])"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    labels, pipes, ents = result.stdout.strip().splitlines()
-    assert labels == "['GADGET', 'LOC', 'ORG', 'PER']"
-    assert pipes == "['entity_ruler', 'entity_snapshot', 'new_ner', 'new_entities'] 2"
-    assert "('Steam Deck', 'GADGET')" in ents
+    labels, pipes, ents_found = result.stdout.strip().splitlines()
+    assert labels == "['GADGET']"
+    assert pipes == "['entity_ruler', 'entity_snapshot', 'new_labels', 'new_entities'] 2"
+    assert "('Steam Deck', 'GADGET')" in ents_found
 
 
 def test_update_config_passes_spacy_debug_config(update_runs):
