@@ -155,6 +155,11 @@ def drop_training_strings(nlp: Language, base: Language) -> int:
     for _, proc in nlp.pipeline:
         keep.update(str(label) for label in getattr(proc, "labels", ()))
         keep.update(getattr(proc, "entity_labels", ()))
+        # an entity ruler's match keys (a label, or label and id) and its phrase patterns' words
+        keep.update(getattr(proc, "token_patterns", {}))
+        for key, docs in getattr(proc, "phrase_patterns", {}).items():
+            keep.add(key)
+            keep.update(token.orth_ for doc in docs for token in doc)
     dropped = len(nlp.vocab.strings) - len(keep & set(nlp.vocab.strings))
     nlp.vocab.strings._reset_and_load(sorted(keep))
     return dropped
