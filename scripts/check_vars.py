@@ -61,7 +61,6 @@ class ProjectVars(BaseModel):
     rehearsal_texts: Optional[Path] = None
     negative_ratio: Optional[float] = Field(None, ge=0)
     max_matched: Optional[int] = Field(None, ge=0)
-    rehearsal_texts_per_file: Optional[int] = Field(None, ge=0)
     heldout_texts_per_file: Optional[int] = Field(None, ge=0)
     recipe: Optional[str] = None
     base_overrides: Optional[str] = None
