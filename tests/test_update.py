@@ -200,7 +200,8 @@ def test_disabling_the_merge_alone_fails_loudly(update_runs):
         assert "PER" in {e.label_ for e in shipped("Alice Smith bought a Pixel 7 in Paris.").ents}
 
 
-def test_the_pipeline_pickles_and_two_processes_under_spawn_give_the_same_entities(update_runs, tmp_path):
+@pytest.mark.parametrize("recipe", ["new_label_tagger", "second_ner"])
+def test_the_pipeline_pickles_and_two_processes_under_spawn_give_the_same_entities(update_runs, tmp_path, recipe):
     """In a fresh process, as a user's: (another test's `spacy package` re-imports functions.py here)."""
     _, runs = update_runs
     code = (
@@ -215,7 +216,7 @@ def test_the_pipeline_pickles_and_two_processes_under_spawn_give_the_same_entiti
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
     result = subprocess.run(
-        [sys.executable, "-c", code, str(runs["second_ner"][1])], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code, str(runs[recipe][1])], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "True"
