@@ -8,6 +8,7 @@ import re
 from typing import Callable, Dict, List, Optional
 
 from spacy.language import Language
+from spacy.attrs import LOWER, NORM, ORTH
 from spacy.matcher import Matcher
 from spacy.pipeline import EntityRuler
 from spacy.tokens import Doc
@@ -62,8 +63,31 @@ class AnchoredEntityRuler(EntityRuler):
         super().clear()
         self.matcher = AnchoredMatcher(self.nlp.vocab, self._validate, self.matcher_fuzzy_compare)
 
+    def __call__(self, doc: Doc) -> Doc:
+        error_handler = self.get_error_handler()
+        try:
+            matches = self.match(doc)
+            # no match on a doc whose every token has an entity tag already:
+            # assigning doc.ents again would change nothing, and costs time
+            if matches or not doc.has_annotation("ENT_IOB", require_complete=True):
+                self.set_annotations(doc, matches)
+            return doc
+        except Exception as e:
+            return error_handler(self.name, self, [doc], e)
+
+    def match(self, doc: Doc) -> List[tuple]:
+        """spaCy's, without its per-doc warning filter: the anchored matcher
+        never warns, the phrase matcher runs only when it has patterns."""
+        self._require_patterns()
+        matches = list(self.matcher(doc))
+        if len(self.phrase_matcher):
+            matches += list(self.phrase_matcher(doc))
+        final = {(m_id, start, end) for m_id, start, end in matches if start != end}
+        return sorted(final, key=lambda m: (m[2] - m[1], -m[1]), reverse=True)
+
 
 _TEXT_ATTRS = {"LOWER": "lower_", "ORTH": "orth_", "TEXT": "orth_", "NORM": "norm_"}
+_ATTR_IDS = {"lower_": LOWER, "orth_": ORTH, "norm_": NORM}
 
 
 def pattern_anchor(pattern: List[dict]) -> Optional[tuple]:
@@ -139,13 +163,16 @@ class AnchoredMatcher:
         found = {id(m): m for m in self.always}
         if len(self._hits) > self.max_cache:
             self._hits.clear()
+        strings = self.vocab.strings
         for attr in {a for a, _ in self.by_text} | {a for a, *_ in self.by_regex}:
-            for text in {getattr(token, attr) for token in doc}:
-                hits = self._hits.get((attr, text))
+            # the doc's distinct strings of attr, as hashes (no Python loop over tokens)
+            for key in set(doc.to_array(_ATTR_IDS[attr]).tolist()) if len(doc) else ():
+                hits = self._hits.get((attr, key))
                 if hits is None:
+                    text = strings[key]
                     hits = list(self.by_text.get((attr, text), []))
                     hits += [m for a, regex, m in self.by_regex if a == attr and regex.search(text)]
-                    self._hits[(attr, text)] = hits
+                    self._hits[(attr, key)] = hits
                 found.update((id(m), m) for m in hits)
         return list(found.values())
 

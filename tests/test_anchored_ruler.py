@@ -29,6 +29,7 @@ TEXTS = [
     "The xbox one and the Xbox One are not the same string.",
     "An RX78 or a Steam Deck, or the Kindle Oasis?",
     "Nothing to see here, only iphones and galaxies.",
+    "No gadget in this one.",
     "",
 ]
 
@@ -55,6 +56,29 @@ def test_same_entities_as_spacys_on_the_demo_patterns_and_texts():
     patterns = [srsly.json_loads(line) for line in path.read_text(encoding="utf8").splitlines() if line]
     texts = [line for line in raw.read_text(encoding="utf8").splitlines() if line.strip()]
     assert entities("ner_update_entity_ruler", patterns, texts)[1] == entities("entity_ruler", patterns, texts)[1]
+
+
+def test_same_token_tags_as_spacys_with_and_without_earlier_entities():
+    """Every token's entity tag too, on docs a ner has tagged (the ruler only
+    skips re-assigning doc.ents where nothing matched and every token is
+    tagged already) and on untagged docs (there spaCy's marks tokens O)."""
+
+    def tags(factory: str, preset: bool) -> list:
+        nlp = spacy.blank("en")
+        nlp.add_pipe(factory, config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True}).add_patterns(PATTERNS)
+        out = []
+        for text in TEXTS:
+            doc = nlp.make_doc(text)
+            if preset and len(doc) > 1:  # an entity overlapping a match, the rest tagged O
+                doc.set_ents([doc.char_span(0, len(doc[0].text), label="ORG")], default="outside")
+            out.append([(t.ent_iob_, t.ent_type_) for t in nlp.get_pipe(factory)(doc)])
+        return out
+
+    for preset in (True, False):
+        assert tags("ner_update_entity_ruler", preset) == tags("entity_ruler", preset)
+    no_match = TEXTS.index("No gadget in this one.")
+    assert tags("ner_update_entity_ruler", True)[no_match][0] == ("B", "ORG")
+    assert {tag for tag in tags("ner_update_entity_ruler", False)[no_match]} == {("O", "")}
 
 
 def test_saved_loaded_pickled_and_removed_like_spacys(tmp_path):
