@@ -7,8 +7,8 @@ by `spacy package --code`); it imports nothing from the project's scripts.
 import re
 from typing import Callable, Dict, List, Optional
 
-from spacy.language import Language
 from spacy.attrs import LOWER, NORM, ORTH
+from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.pipeline import EntityRuler
 from spacy.tokens import Doc

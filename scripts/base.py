@@ -11,10 +11,11 @@ then scores the joined pipeline on each held-out set. With any other base (such
 as en_core_web_sm), only checks that it can be loaded.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import spacy
 import srsly
@@ -23,7 +24,7 @@ from spacy.cli.evaluate import evaluate
 from wasabi import msg
 from weasel.util import get_checksum
 
-from common import DEFAULT_BASE, InputError, atomic_dir, load_base, refuse_symlinks, write_atomic
+from common import InputError, atomic_dir, is_default_base, load_base, refuse_symlinks, write_atomic
 
 
 def describe_base(base_model: str) -> dict:
@@ -42,44 +43,49 @@ def describe_base(base_model: str) -> dict:
     }
 
 
-def is_default_base(base_model: str, output_dir: Path) -> bool:
-    """Whether base_model names the pipeline `base` trains, however the path is spelled."""
-    path = Path(base_model).resolve()
-    return path in ((output_dir / "model-best").resolve(), Path(DEFAULT_BASE).resolve())
-
-
 def log_path(output: Path) -> Path:
     """Where the log of a training into `output` goes."""
     return output.parent / f"{output.name}.log"
 
 
+# One thread per training process (two run at once on two cores); the
+# figures do not depend on it (README), but the speed does.
+THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
+
+
 def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> None:
-    """Run `spacy train` for each (config, output) at once; fail if any fails."""
+    """Run `spacy train` for each (config, output, extra args) at once; fail if any fails."""
     procs = []
-    for config, output in jobs:
-        cmd = [
-            sys.executable,
-            "-m",
-            "spacy",
-            "train",
-            str(config),
-            "--output",
-            str(output),
-            "--gpu-id",
-            str(gpu_id),
-            *overrides,
-        ]
+    for config, output, extra in jobs:
+        cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), "--gpu-id", str(gpu_id)]
         log = open(log_path(output), "w", encoding="utf8")
-        procs.append((config, output, log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
+        env = {**os.environ, **{k: os.environ.get(k, v) for k, v in THREADS.items()}}
+        procs.append(
+            (config, log, subprocess.Popen([*cmd, *extra, *overrides], stdout=log, stderr=subprocess.STDOUT, env=env))
+        )
         msg.info(f"Training {config} -> {output} (log: {log.name})")
     failed = []
-    for config, _output, log, proc in procs:
+    for config, log, proc in procs:
         proc.wait()
         log.close()
         if proc.returncode != 0:
             failed.append(f"{config} (see {log.name})")
     if failed:
         msg.fail(f"Training failed: {', '.join(failed)}", exits=1)
+
+
+def ner_training_args(pretrained: Optional[Path]) -> List[str]:
+    """The ner's extra `spacy train` arguments: its init callback's code, and
+    the pretrained weights the `pretrain` step recorded in `pretrained` (if any)."""
+    args = ["--code", str(Path(__file__).with_name("pretrained_features.py"))]
+    if pretrained is None:
+        return args
+    if not pretrained.is_file():
+        raise InputError(f"{pretrained}: not found (run the `pretrain` step first, or leave --pretrained out)")
+    weights = srsly.read_json(pretrained).get("weights")
+    if weights and not Path(weights).is_file():
+        raise InputError(f"{pretrained}: names weights {weights}, which do not exist (run `pretrain` again)")
+    return args + (["--paths.pretrained", str(weights)] if weights else [])
 
 
 def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
@@ -89,6 +95,30 @@ def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
     nlp.meta["name"] = "base"
     with atomic_dir(output) as tmp:
         nlp.to_disk(tmp)
+
+
+def entity_score_rows(scores: dict) -> List[Tuple[str, str, str, str]]:
+    """(label, P, R, F) in percent for each entity label, then all labels."""
+
+    def row(name: str, s: dict) -> Tuple[str, str, str, str]:
+        return (name, *(f"{100 * (s.get(k) or 0.0):.1f}" for k in ("p", "r", "f")))
+
+    per_type = scores.get("ents_per_type") or {}
+    overall = {k: scores.get(f"ents_{k}") for k in ("p", "r", "f")}
+    return [row(label, per_type[label]) for label in sorted(per_type)] + [row("all", overall)]
+
+
+def build(jobs: List[tuple], output: Path, heldout: List[Path], gpu_id: int, overrides: List[str]) -> None:
+    """Train the two configs at once, join them into `output`, score it on
+    each held-out set (metrics_<name>.json beside it) and print the ner's scores."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    train_in_parallel(jobs, gpu_id, overrides)
+    join(jobs[0][1] / "model-best", jobs[1][1] / "model-best", output)
+    for path in heldout:
+        scores = evaluate(output.as_posix(), path, output=output.parent / f"metrics_{path.stem}.json", use_gpu=gpu_id)
+        table = entity_score_rows(scores)
+        title = f"Base ner on {path} (held out)"
+        msg.table(table, header=("entities", "P", "R", "F"), aligns=("l", "r", "r", "r"), title=title)
 
 
 def main(
@@ -118,6 +148,11 @@ def main(
         [], "--heldout", help="Held-out gold corpus to score the base on, writing metrics_<name>.json; repeatable"
     ),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
+    pretrained: str = typer.Option(
+        "",
+        "--pretrained",
+        help="The `pretrain` step's record (pretrain.json): start the ner from its weights; '' a random start",
+    ),
     check_only: bool = typer.Option(False, "--check-only", help="Only check that the base loads; never train"),
     info_path: Optional[Path] = typer.Option(
         None,
@@ -135,17 +170,15 @@ def main(
         write_atomic(info_path, srsly.json_dumps(info, indent=2))
         msg.good(f"Base pipeline '{base_model}' loads: {info['pipeline']}, entity labels {info['ner_labels']}")
         return
-    jobs = [(config_path, output_dir / "syntax"), (ner_config_path, output_dir / "ner")]
     written = [output_dir, Path(default), info_path, *(output_dir / f"metrics_{path.stem}.json" for path in heldout)]
-    try:  # the logs and spacy train's outputs would be written through a link planted in their place
-        refuse_symlinks(written + [path for _, out in jobs for path in (out, log_path(out))])
+    try:
+        ner_args = ner_training_args(Path(pretrained) if pretrained.strip() else None)
+        jobs = [(config_path, output_dir / "syntax", []), (ner_config_path, output_dir / "ner", ner_args)]
+        # the logs and spacy train's outputs would be written through a link planted in their place
+        refuse_symlinks(written + [path for _, out, _ in jobs for path in (out, log_path(out))])
     except InputError as err:
         msg.fail(str(err), exits=1)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    train_in_parallel(jobs, gpu_id, [str(a) for a in ctx.args])
-    join(output_dir / "syntax" / "model-best", output_dir / "ner" / "model-best", Path(default))
-    for path in heldout:
-        evaluate(default, path, output=output_dir / f"metrics_{path.stem}.json", use_gpu=gpu_id)
+    build(jobs, Path(default), heldout, gpu_id, [str(a) for a in ctx.args])
     write_atomic(info_path, srsly.json_dumps(describe_base(base_model), indent=2))
     msg.good(f"Base pipeline in {default}; scores on the held-out sets in {output_dir}/metrics_*.json")
 

@@ -59,6 +59,8 @@ class ProjectVars(BaseModel):
     annotations: Optional[str] = None
     checked_dev: Optional[str] = None
     rehearsal_texts: Optional[Path] = None
+    pretrain_texts: Optional[str] = None
+    base_pretrained: Optional[str] = None
     negative_ratio: Optional[float] = Field(None, ge=0)
     max_matched: Optional[int] = Field(None, ge=0)
     heldout_texts_per_file: Optional[int] = Field(None, ge=0)
@@ -118,7 +120,7 @@ class ProjectVars(BaseModel):
         scoring.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
         return value
 
-    @field_validator("raw_texts", "patterns", "checked_dev")
+    @field_validator("raw_texts", "patterns", "checked_dev", "pretrain_texts")
     @classmethod
     def optional_input(cls, value: str) -> str:
         if value.strip() and not Path(value).exists():
@@ -132,6 +134,13 @@ class ProjectVars(BaseModel):
             raise ValueError("the annotations are the one input every run needs: give a file or folder")
         if not Path(value).exists():
             raise ValueError("no such file or folder")
+        return value
+
+    @field_validator("base_pretrained")
+    @classmethod
+    def pretrained_record(cls, value: str) -> str:
+        if value.strip() and not Path(value).exists() and Path(value).parts[:1] != ("training",):
+            raise ValueError('no such file: the `pretrain` step writes training/pretrain/pretrain.json ("" for none)')
         return value
 
     @field_validator("rehearsal_texts")

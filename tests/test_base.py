@@ -1,5 +1,6 @@
 """The base pipeline: its config trains, its ner is independent, `base` builds it."""
 
+import pretrained_features  # noqa: F401  (registers the ner's init callback, as `base` does with --code)
 import spacy
 import srsly
 from spacy.cli.train import train
@@ -110,5 +111,42 @@ def test_base_command_on_public_data(tmp_path, public_assets):
     assert set(scores["ents_per_type"]) == {"PER", "ORG", "LOC"}
     tweets = srsly.read_json(out / "metrics_btc_heldout.json")
     assert tweets["ents_f"] > 0.05
+    # per-label P/R/F of each held-out set, printed as well as stored
+    for name in ("ewt_heldout", "btc_heldout"):
+        assert f"Base ner on {corpus / name}.spacy (held out)" in output
+    rows = base.entity_score_rows(tweets)
+    assert [r[0] for r in rows] == ["LOC", "ORG", "PER", "all"]
+    assert all(" ".join(r) in " ".join(output.split()) for r in rows)
     doc = spacy.load(out / "model-best")("Barack Obama visited Berlin with Angela Merkel.")
     assert doc.has_annotation("DEP") and doc.has_annotation("LEMMA")
+
+
+def test_entity_score_rows_are_percent_per_label_then_all():
+    scores = {
+        "ents_p": 0.5,
+        "ents_r": 0.25,
+        "ents_f": 1 / 3,
+        "ents_per_type": {"ORG": {"p": 1.0, "r": 0.5, "f": 2 / 3}, "LOC": {"p": 0.0, "r": 0.0, "f": 0.0}},
+    }
+    assert base.entity_score_rows(scores) == [
+        ("LOC", "0.0", "0.0", "0.0"),
+        ("ORG", "100.0", "50.0", "66.7"),
+        ("all", "50.0", "25.0", "33.3"),
+    ]
+
+
+def test_ner_training_runs_one_thread_per_process_unless_told(monkeypatch, tmp_path):
+    """Two trainings share two cores: each gets one thread, unless the user set a count."""
+    seen = []
+
+    class Done:
+        returncode = 0
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(base.subprocess, "Popen", lambda cmd, stdout, stderr, env: seen.append(env) or Done())
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("BLIS_NUM_THREADS", raising=False)
+    base.train_in_parallel([("a.cfg", tmp_path / "x", [])], -1, [])
+    assert seen[0]["OMP_NUM_THREADS"] == "3" and seen[0]["BLIS_NUM_THREADS"] == "1"

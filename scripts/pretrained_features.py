@@ -1,0 +1,33 @@
+"""Registered code for training the default base's ner (load with --code
+scripts/pretrained_features.py): start its own token-to-vector layer from
+weights that `spacy pretrain` learned on raw text.
+
+spaCy's `[initialize] init_tok2vec` loads pretrained weights into a whole
+layer of a component; an internal tok2vec (as in en_core_web_sm's ner, which
+the update needs) is wrapped with a projection, so it cannot be the target.
+This callback loads the weights into the tok2vec inside that wrapper.
+"""
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from spacy.language import Language
+from spacy.util import registry
+
+
+@registry.callbacks("ner_update.init_ner_features.v1")
+def init_ner_features(path: Optional[Path], component: str = "ner") -> Callable[[Language], Language]:
+    """[initialize.after_init]: load `path` (a model*.bin that `spacy pretrain`
+    wrote for a tok2vec of the same architecture) into `component`'s own
+    token-to-vector layer. path null: keep the random start."""
+
+    def load(nlp: Language) -> Language:
+        if path is None:
+            return nlp
+        if not Path(path).is_file():
+            raise ValueError(f"Pretrained token-to-vector weights not found: {path} (run the `pretrain` step first)")
+        inner = nlp.get_pipe(component).model.get_ref("tok2vec").layers[0]
+        inner.from_bytes(Path(path).read_bytes())
+        return nlp
+
+    return load
