@@ -34,6 +34,7 @@ from common import (
     record_written,
 )
 from engine import (
+    SHARD_BATCHES,
     Engine,
     EngineError,
     EngineOption,
@@ -46,11 +47,10 @@ from engine import (
     open_engine,
     shards_of,
 )
-from jobs import entity_components, entity_labels, pattern_matches_job, pipeline_spans_job
+from jobs import entity_components, pattern_matches_job, pipeline_spans_job
 from patterns import load_patterns, pattern_pipeline
 from review_page import render_page
-
-SHARD_BATCHES = 8  # batches per task sent to a worker
+from scoring import ner_labels
 
 
 @dataclass
@@ -278,7 +278,7 @@ def print_review(items: list[Item], counts: list, labels: Sequence[str], with_pa
 
 def announce(nlp: Language, model: str, labels: list | None) -> None:
     """Warn about labels the pipeline cannot predict; say which components run."""
-    known = entity_labels(nlp)
+    known = ner_labels(nlp)
     for label in [label for label in labels or [] if label not in known]:
         msg.warn(f"Pipeline '{model}' has no entity component that knows {label}: it will predict none")
     msg.info(f"Running {entity_components(nlp)} of {nlp.pipe_names}")

@@ -39,6 +39,7 @@ from typing import Annotated, Any, Callable, Deque, Dict, Iterable, Iterator, Op
 import typer
 
 DASK_REQUIREMENTS = "requirements-distributed.txt"
+SHARD_BATCHES = 8  # batches of nlp.pipe per task sent to a worker (annotate, rehearsal)
 
 
 class Engine(str, Enum):

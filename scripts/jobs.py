@@ -29,7 +29,6 @@ NO_ENTITY_FACTORIES = {
     "sentencizer", "attribute_ruler", "lemmatizer", "trainable_lemmatizer", "textcat", "textcat_multilabel",
     "spancat", "spancat_singlelabel", "entity_linker", "doc_cleaner",
 }  # fmt: skip
-ENTITY_FACTORIES = NER_FACTORIES | {"entity_ruler", "future_entity_ruler", "span_ruler", "ner_update_entity_ruler"}
 
 
 def text_of(item) -> str:
@@ -51,17 +50,6 @@ def entity_components(nlp: Language) -> List[str]:
 def ner_components(nlp: Language, ner: str = "ner") -> List[str]:
     """The ner and every component it listens to (the base's predictions for rehearsal)."""
     return [name for name, proc in nlp.pipeline if name == ner or ner in getattr(proc, "listening_components", [])]
-
-
-def entity_labels(nlp: Language) -> set:
-    """The labels the pipeline's entity components know."""
-    labels: set = set()
-    for name, proc in nlp.pipeline:
-        if hasattr(proc, "entity_labels"):  # a new-label tagger: its tags' labels
-            labels.update(proc.entity_labels)
-        elif nlp.get_pipe_meta(name).factory in ENTITY_FACTORIES:
-            labels.update(getattr(proc, "labels", ()))
-    return labels
 
 
 def doc_spans(doc: Doc, labels: Optional[Sequence[str]], with_text: bool = False) -> List[dict]:

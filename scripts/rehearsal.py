@@ -23,6 +23,7 @@ from wasabi import msg
 
 from common import InputError, atomic_path, iter_texts, load_base
 from engine import (
+    SHARD_BATCHES,
     Engine,
     EngineError,
     EngineOption,
@@ -36,8 +37,6 @@ from engine import (
 )
 from jobs import ner_components as entity_components
 from jobs import ner_predictions_job
-
-SHARD_BATCHES = 8  # batches per task sent to a worker
 
 
 def predictions(runner: Runner, job: Job, items: list, vocab, desc: str, batch_size: int) -> List[Doc]:

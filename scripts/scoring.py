@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spacy.language import Language
-from spacy.pipeline import EntityRecognizer, EntityRuler
+from spacy.pipeline import EntityRecognizer, EntityRuler, SpanRuler
 from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, Span
 from spacy.training import Example
@@ -104,13 +104,13 @@ def token_diffs(a: list[Doc], b: list[Doc]) -> dict[str, int]:
 
 
 def ner_labels(nlp: Language) -> set[str]:
-    """Entity labels of every entity recognizer, entity_ruler and new-label
-    tagger (its `entity_labels`) in the pipeline."""
+    """Entity labels of every entity recognizer, entity_ruler, span_ruler and
+    new-label tagger (its `entity_labels`) in the pipeline."""
     labels: set[str] = set()
     for _, proc in nlp.pipeline:
         if hasattr(proc, "entity_labels"):
             labels.update(proc.entity_labels)
-        elif isinstance(proc, (EntityRecognizer, EntityRuler)):
+        elif isinstance(proc, (EntityRecognizer, EntityRuler, SpanRuler)):
             labels.update(proc.labels)
     return labels
 
