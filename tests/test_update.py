@@ -11,8 +11,8 @@ import pytest
 import spacy
 import srsly
 from spacy.cli.train import train
-from spacy.tokens import Span
-from spacy.util import load_config
+from spacy.tokens import DocBin, Span
+from spacy.util import load_config, registry
 
 import assemble
 import convert
@@ -429,3 +429,26 @@ def test_silver_pattern_matches_replace_the_base_entity_they_overlap():
         ("Paris", "LOC"),
     ]
     assert [(e.text, e.label_) for e in docs[1].ents] == [("Bob Jones", "PER"), ("Oslo", "LOC")]
+
+
+def test_training_reads_the_recipes_silver_pattern_rule(tiny_base, update_runs, tmp_path, capsys):
+    """The default recipe's [training.before_update.patterns] reaches the
+    rehearsal callback that training builds: a pattern match in a silver text
+    is relabelled there; with its path null, silver docs stay as the base made them."""
+    corpus, runs = update_runs
+    silver = tmp_path / "silver.spacy"
+    base = spacy.load(tiny_base)
+    DocBin(docs=list(base.pipe(["Anna sold her Steam Deck in Paris.", "Bob Jones lives in Oslo."]))).to_disk(silver)
+    nlp = spacy.load(runs["new_label_tagger"][1])
+    for with_patterns in (True, False):
+        config = recipe_config(
+            tmp_path / str(with_patterns), tiny_base, "new_label_tagger", str(corpus / "patterns.jsonl")
+        )
+        config["paths"]["rehearsal"] = str(silver)
+        if not with_patterns:
+            config["training"]["before_update"]["patterns"]["path"] = None
+        callback = registry.resolve({"cb": config.interpolate()["training"]["before_update"]})["cb"]
+        functions._STATE.batch_size = 1  # as the recording batcher sets it in training
+        callback(nlp, {"epoch": 0})
+        printed = capsys.readouterr().out
+        assert ("pattern matches relabelled 1 silver docs of 2" in printed) is with_patterns
