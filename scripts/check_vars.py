@@ -59,7 +59,7 @@ class ProjectVars(BaseModel):
     annotations: Optional[str] = None
     checked_dev: Optional[str] = None
     rehearsal_texts: Optional[Path] = None
-    pretrain_texts: Optional[str] = None
+    pretrain_texts: Optional[str] = None  # read only by the optional `pretrain` step, which checks it
     base_pretrained: Optional[str] = None
     negative_ratio: Optional[float] = Field(None, ge=0)
     max_matched: Optional[int] = Field(None, ge=0)
@@ -120,7 +120,7 @@ class ProjectVars(BaseModel):
         scoring.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
         return value
 
-    @field_validator("raw_texts", "patterns", "checked_dev", "pretrain_texts")
+    @field_validator("raw_texts", "patterns", "checked_dev")
     @classmethod
     def optional_input(cls, value: str) -> str:
         if value.strip() and not Path(value).exists():

@@ -83,6 +83,9 @@ def main(
         msg.info(f"Nothing to pretrain: the base is '{base_model}', not the one `base` trains")
         return
     counts: Counter = Counter()
+    missing = [p for p in [*texts, *exclude] if p.strip() and not Path(p).exists()]
+    if missing:
+        msg.fail(f'No such file or folder: {", ".join(missing)} (set vars.pretrain_texts, or "" for none)', exits=1)
     try:
         found = pretraining_texts(
             corpus, [Path(p) for p in texts if p.strip()], [Path(p) for p in exclude if p.strip()], counts

@@ -99,3 +99,11 @@ def test_pretrain_writes_weights_that_base_reads(tmp_path):
     assert record["weights"] == (out / "weights" / "model0.bin").as_posix() and record["texts"] == 40
     assert not (out / "texts.jsonl").exists()
     assert base.ner_training_args(out / "pretrain.json")[-1] == record["weights"]
+
+
+def test_missing_texts_fail_with_their_name_and_write_nothing(tmp_path):
+    out, base_dir = tmp_path / "pretrain", tmp_path / "base"
+    args = [base_dir / "model-best", "--texts", str(tmp_path / "gone.txt"), "--output", out, "--base-dir", base_dir]
+    code, output = run_cli(pretrain.main, args)
+    assert code == 1 and "gone.txt" in output
+    assert not out.exists()
