@@ -55,6 +55,29 @@ def pretraining_texts(corpus: List[Path], texts: List[Path], exclude: List[Path]
     return out
 
 
+def run_pretraining(config_path: Path, texts: List[str], output_dir: Path, epochs: int) -> dict:
+    """`spacy pretrain` on `texts`; the weights and their record appear in
+    output_dir only when it has finished (nothing partial is left behind)."""
+    with atomic_dir(output_dir) as tmp:
+        text_path = tmp / "texts.jsonl"
+        srsly.write_jsonl(text_path, [{"text": t} for t in texts])
+        (tmp / "weights").mkdir()
+        config = load_config(config_path, overrides={"paths.raw_text": str(text_path)}, interpolate=True)
+        pretrain(config, tmp / "weights", silent=False)
+        text_path.unlink()
+        weights = tmp / "weights" / f"model{epochs - 1}.bin"
+        if not weights.exists():
+            raise InputError(f"spacy pretrain wrote no {weights.name}")
+        record = {
+            "weights": (output_dir / "weights" / weights.name).as_posix(),
+            "texts": len(texts),
+            "epochs": epochs,
+            "config_md5": content_md5(config_path),
+        }
+        write_atomic(tmp / "pretrain.json", srsly.json_dumps(record, indent=2))
+    return record
+
+
 def main(
     base_model: str = typer.Argument(..., help="The base pipeline the update uses: only the default one is pretrained"),
     config_path: Path = typer.Option(Path("configs/base_pretrain.cfg"), "--config", exists=True, dir_okay=False),
@@ -99,23 +122,7 @@ def main(
         f"Pretraining on {len(found):,} texts ({sum(len(t.split()) for t in found):,} words) for {epochs} epochs; "
         + ", ".join(f"{v:,} {k}" for k, v in sorted(counts.items()))
     )
-    with atomic_dir(output_dir) as tmp:
-        text_path = tmp / "texts.jsonl"
-        srsly.write_jsonl(text_path, [{"text": t} for t in found])
-        (tmp / "weights").mkdir()
-        config = load_config(config_path, overrides={"paths.raw_text": str(text_path)}, interpolate=True)
-        pretrain(config, tmp / "weights", silent=False)
-        text_path.unlink()
-        weights = tmp / "weights" / f"model{epochs - 1}.bin"
-        if not weights.exists():
-            msg.fail(f"spacy pretrain wrote no {weights.name}", exits=1)
-        record = {
-            "weights": (output_dir / "weights" / weights.name).as_posix(),
-            "texts": len(found),
-            "epochs": epochs,
-            "config_md5": content_md5(config_path),
-        }
-        write_atomic(tmp / "pretrain.json", srsly.json_dumps(record, indent=2))
+    record = run_pretraining(config_path, found, output_dir, epochs)
     msg.good(f"Pretrained weights in {record['weights']}")
 
 

@@ -448,7 +448,9 @@ def test_training_reads_the_recipes_silver_pattern_rule(tiny_base, update_runs, 
         if not with_patterns:
             config["training"]["before_update"]["patterns"]["path"] = None
         callback = registry.resolve({"cb": config.interpolate()["training"]["before_update"]})["cb"]
-        functions._STATE.batch_size = 1  # as the recording batcher sets it in training
+        # as the recording batcher sets it in training (the state of the module that
+        # registered the callback last: another test may have loaded functions.py again)
+        callback.__globals__["_STATE"].batch_size = 1
         callback(nlp, {"epoch": 0})
         printed = capsys.readouterr().out
         assert ("pattern matches relabelled 1 silver docs of 2" in printed) is with_patterns
