@@ -311,7 +311,10 @@ def main(
     ),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds; every recipe runs once per seed"),
     checkpoint_set: str = typer.Option(
-        "checked_dev", "--checkpoint-set", help="The corpus training chooses checkpoints on (corpus/NAME.spacy)"
+        "checkpoint",
+        "--checkpoint-set",
+        help="The corpus training chooses checkpoints on (corpus/NAME.spacy and NAME_base_ents.spacy; "
+        "`rehearsal` writes them as checkpoint)",
     ),
     workers: int = typer.Option(2, "--workers", min=1, help="Runs at a time (one per CPU core)"),
     max_steps: int = typer.Option(0, "--max-steps", help="Override [training] max_steps (0: the recipe's)"),

@@ -15,8 +15,10 @@ def test_benchmark_runs_recipe_configs_and_writes_a_table(tmp_path):
     corpus = prepare_data(tmp_path, base)
     write_old_label_corpus(corpus / "ewt_heldout.spacy", 40, seed=6)
     write_old_label_corpus(corpus / "btc_heldout.spacy", 30, seed=8)
+    # the layout `all` writes: the checked set, and the checkpoint set `rehearsal` annotated
     shutil.copy(corpus / "dev.spacy", corpus / "checked_dev.spacy")
-    shutil.copy(corpus / "dev_base_ents.spacy", corpus / "checked_dev_base_ents.spacy")
+    shutil.copy(corpus / "dev.spacy", corpus / "checkpoint.spacy")
+    shutil.copy(corpus / "dev_base_ents.spacy", corpus / "checkpoint_base_ents.spacy")
     srsly.write_jsonl(corpus / "domain_heldout.jsonl", [{"text": t} for t, _ in old_label_sentences(20, seed=9)])
     recipes = ["second_ner", "single_ner"]
     out = tmp_path / "bench"
