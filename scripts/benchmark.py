@@ -116,7 +116,9 @@ def evaluate_one(job: Dict) -> Dict:
     shipped = spacy.load(Path(job["out"]) / "model-best")
     mapping = scoring.parse_label_map(job["label_map"])
     metrics = scoring.evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping, progress=False)
-    drop_training_strings(shipped, base)  # as `assemble` writes it
+    # as `assemble` writes it: against a base that has not seen the evaluation texts
+    # (the strings they added to both vocabs would otherwise count as the base's)
+    drop_training_strings(shipped, load_base(job["base_model"]))
     with tempfile.TemporaryDirectory() as tmp:
         shipped.to_disk(tmp)
         size = dir_size_mb(Path(tmp)) / job["base_mb"]
