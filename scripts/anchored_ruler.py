@@ -166,7 +166,7 @@ class AnchoredMatcher:
         strings = self.vocab.strings
         for attr in {a for a, _ in self.by_text} | {a for a, *_ in self.by_regex}:
             # the doc's distinct strings of attr, as hashes (no Python loop over tokens)
-            for key in set(doc.to_array(_ATTR_IDS[attr]).tolist()) if len(doc) else ():
+            for key in set(doc.to_array(_ATTR_IDS[attr]).tolist()):
                 hits = self._hits.get((attr, key))
                 if hits is None:
                     text = strings[key]

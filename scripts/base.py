@@ -59,7 +59,7 @@ def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> N
     for config, output, extra in jobs:
         cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), "--gpu-id", str(gpu_id)]
         log = open(log_path(output), "w", encoding="utf8")
-        env = {**os.environ, **{k: os.environ.get(k, v) for k, v in THREADS.items()}}
+        env = {**THREADS, **os.environ}  # a thread count the user set wins
         procs.append(
             (config, log, subprocess.Popen([*cmd, *extra, *overrides], stdout=log, stderr=subprocess.STDOUT, env=env))
         )
@@ -82,7 +82,10 @@ def ner_training_args(pretrained: Optional[Path]) -> List[str]:
         return args
     if not pretrained.is_file():
         raise InputError(f"{pretrained}: not found (run the `pretrain` step first, or leave --pretrained out)")
-    weights = srsly.read_json(pretrained).get("weights")
+    try:
+        weights = srsly.read_json(pretrained).get("weights")
+    except (ValueError, AttributeError):
+        raise InputError(f'{pretrained}: not the `pretrain` step\'s record (JSON with "weights")') from None
     if weights and not Path(weights).is_file():
         raise InputError(f"{pretrained}: names weights {weights}, which do not exist (run `pretrain` again)")
     return args + (["--paths.pretrained", str(weights)] if weights else [])

@@ -37,7 +37,7 @@ def pretraining_texts(corpus: List[Path], texts: List[Path], exclude: List[Path]
     held = {text for path in exclude for _, text in iter_numbered_texts(path, Counter())}
     out: List[str] = []
     seen = set()
-    spacy_files = [p for p in expand_text_files(corpus, suffixes=(".spacy",))]
+    spacy_files = expand_text_files(corpus, suffixes=(".spacy",))
     streams = [(doc.text for doc in DocBin().from_disk(p).get_docs(Vocab())) for p in spacy_files]
     streams += [(text for _, text in iter_numbered_texts(p, counts)) for p in expand_text_files(texts)]
     for stream in streams:

@@ -107,3 +107,13 @@ def test_missing_texts_fail_with_their_name_and_write_nothing(tmp_path):
     code, output = run_cli(pretrain.main, args)
     assert code == 1 and "gone.txt" in output
     assert not out.exists()
+
+
+def test_a_broken_record_fails_with_its_name(tmp_path):
+    record = tmp_path / "pretrain.json"
+    record.write_text("[1, 2", encoding="utf8")
+    code, output = run_cli(
+        base.main, [tmp_path / "base" / "model-best", "--output", tmp_path / "base", "--pretrained", record]
+    )
+    assert code == 1 and "pretrain.json: not the `pretrain` step's record" in output
+    assert not (tmp_path / "base").exists()
