@@ -4,9 +4,10 @@ With `base_model` set to the default path, trains two configs at once, one
 per CPU core, and joins them into one pipeline:
 - configs/base.cfg: tok2vec, tagger, morphologizer, parser and lemmatizer on UD
   English-EWT dev (best checkpoint on EWT test part A);
-- configs/base_ner.cfg: a PER/ORG/LOC ner with its own tok2vec on EWT dev +
-  Universal NER and the Broad Twitter Corpus (best checkpoint on EWT part A +
-  BTC dev), so it knows web text;
+- configs/base_ner.cfg: a PER/ORG/LOC ner with its own tok2vec on EWT dev and
+  test part A (Universal NER) and the Broad Twitter Corpus' training and dev
+  tweets, so it knows web text; a fixed number of steps, its last (averaged)
+  weights kept;
 then scores the joined pipeline on each held-out set. With any other base (such
 as en_core_web_sm), only checks that it can be loaded.
 """
@@ -77,7 +78,7 @@ def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> N
 def ner_training_args(pretrained: Optional[Path]) -> List[str]:
     """The ner's extra `spacy train` arguments: its init callback's code, and
     the pretrained weights the `pretrain` step recorded in `pretrained` (if any)."""
-    args = ["--code", str(Path(__file__).with_name("pretrained_features.py"))]
+    args = ["--code", str(Path(__file__).with_name("base_training.py"))]
     if pretrained is None:
         return args
     if not pretrained.is_file():
@@ -116,7 +117,8 @@ def build(jobs: List[tuple], output: Path, heldout: List[Path], gpu_id: int, ove
     each held-out set (metrics_<name>.json beside it) and print the ner's scores."""
     output.parent.mkdir(parents=True, exist_ok=True)
     train_in_parallel(jobs, gpu_id, overrides)
-    join(jobs[0][1] / "model-best", jobs[1][1] / "model-best", output)
+    # the ner trains on its dev data too (configs/base_ner.cfg): no checkpoint to choose
+    join(jobs[0][1] / "model-best", jobs[1][1] / "model-last", output)
     for path in heldout:
         scores = evaluate(output.as_posix(), path, output=output.parent / f"metrics_{path.stem}.json", use_gpu=gpu_id)
         table = entity_score_rows(scores)

@@ -1,6 +1,6 @@
 """The base pipeline: its config trains, its ner is independent, `base` builds it."""
 
-import pretrained_features  # noqa: F401  (registers the ner's init callback, as `base` does with --code)
+import base_training  # noqa: F401  (registers the ner's init callback, as `base` does with --code)
 import spacy
 import srsly
 from spacy.cli.train import train
@@ -119,6 +119,23 @@ def test_base_command_on_public_data(tmp_path, public_assets):
     assert all(" ".join(r) in " ".join(output.split()) for r in rows)
     doc = spacy.load(out / "model-best")("Barack Obama visited Berlin with Angela Merkel.")
     assert doc.has_annotation("DEP") and doc.has_annotation("LEMMA")
+    # the ner trains on its dev data too, so there is no checkpoint to choose: the base has its last weights
+    joined = spacy.load(out / "model-best").get_pipe("ner").model.to_bytes()
+    assert joined == spacy.load(out / "ner" / "model-last").get_pipe("ner").model.to_bytes()
+
+
+def test_ner_trains_on_the_development_corpus_too(tmp_path):
+    """The dev corpus (EWT part A, BTC dev) is training data for the base's ner: a label found only there is learned."""
+    nlp = spacy.blank("en")
+    train_doc, dev_doc = nlp("Bob visited Boston."), nlp("Alice works for Acme.")
+    train_doc.ents = [train_doc.char_span(0, 3, "PER")]
+    dev_doc.ents = [dev_doc.char_span(16, 20, "ORG")]
+    for name, doc in (("train", train_doc), ("dev", dev_doc)):
+        (tmp_path / name).mkdir()
+        DocBin(docs=[doc]).to_disk(tmp_path / name / "part.spacy")
+    overrides = {"paths.train": str(tmp_path / "train"), "paths.dev": str(tmp_path / "dev"), "training.max_steps": 2}
+    train(ROOT / "configs" / "base_ner.cfg", tmp_path / "ner", overrides=overrides)
+    assert set(spacy.load(tmp_path / "ner" / "model-last").get_pipe("ner").labels) == {"PER", "ORG"}
 
 
 def test_entity_score_rows_are_percent_per_label_then_all():

@@ -2,7 +2,7 @@
 weights it hands to `base`, and that the ner starts from them."""
 
 import pretrain
-import pretrained_features  # noqa: F401  (registers the ner's init callback)
+import base_training  # noqa: F401  (registers the ner's init callback)
 import spacy
 import srsly
 from spacy.tokens import Doc, DocBin

@@ -1,6 +1,9 @@
 """Registered code for training the default base's ner (load with --code
-scripts/pretrained_features.py): start its own token-to-vector layer from
-weights that `spacy pretrain` learned on raw text.
+scripts/base_training.py):
+- `ner_update.ConcatCorpus.v1` reads several corpora as one, so that the ner
+  trains on the training and the development data alike;
+- `ner_update.init_ner_features.v1` starts the ner's own token-to-vector layer
+  from weights that `spacy pretrain` learned on raw text.
 
 spaCy's `[initialize] init_tok2vec` loads pretrained weights into a whole
 layer of a component; an internal tok2vec (as in en_core_web_sm's ner, which
@@ -9,10 +12,25 @@ This callback loads the weights into the tok2vec inside that wrapper.
 """
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from spacy.language import Language
+from spacy.training import Example
 from spacy.util import registry
+
+Reader = Callable[[Language], Iterable[Example]]
+
+
+@registry.readers("ner_update.ConcatCorpus.v1")
+def concat_corpus(*corpora: Reader) -> Callable[[Language], Iterator[Example]]:
+    """[corpora.train]: the examples of each corpus in turn (one
+    [corpora.train.*.NAME] block each, e.g. spacy.Corpus.v1)."""
+
+    def read(nlp: Language) -> Iterator[Example]:
+        for corpus in corpora:
+            yield from corpus(nlp)
+
+    return read
 
 
 @registry.callbacks("ner_update.init_ner_features.v1")
