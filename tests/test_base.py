@@ -1,6 +1,6 @@
 """The base pipeline: its config trains, its ner is independent, `base` builds it."""
 
-import base_training  # noqa: F401  (registers the ner's init callback, as `base` does with --code)
+import base_training  # noqa: F401  (registers the ner's corpus reader and init callback, as `base` does with --code)
 import spacy
 import srsly
 from spacy.cli.train import train

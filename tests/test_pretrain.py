@@ -1,8 +1,8 @@
 """Pretraining the default base ner's features: the texts it reads, the
 weights it hands to `base`, and that the ner starts from them."""
 
+import base_training  # noqa: F401  (registers the ner's corpus reader and init callback)
 import pretrain
-import base_training  # noqa: F401  (registers the ner's init callback)
 import spacy
 import srsly
 from spacy.tokens import Doc, DocBin
