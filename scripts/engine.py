@@ -219,13 +219,19 @@ def _dask_runner(options: EngineOptions) -> Iterator[Runner]:
         if options.scheduler:
             client = distributed.Client(options.scheduler, timeout="30s")
         else:
-            cluster = distributed.LocalCluster(
-                n_workers=options.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # any free port: never clashes with another cluster
-                silence_logs=40,  # logging.ERROR
-            )
+            # a worker's statistical profiler keeps up to 1,000 one-second cycles of
+            # stack samples (tens of MiB per worker, growing over a long run's first
+            # 17 minutes) and costs CPU: off in the workers started here
+            import dask.config  # installed with distributed
+
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                cluster = distributed.LocalCluster(
+                    n_workers=options.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # any free port: never clashes with another cluster
+                    silence_logs=40,  # logging.ERROR
+                )
             client = distributed.Client(cluster)
     except OSError as err:
         raise EngineError(f"cannot reach the Dask scheduler {options.scheduler or '(local)'}: {err}") from None

@@ -117,3 +117,15 @@ def test_annotate_on_dask_is_byte_identical(tmp_path, data, scheduler):
     assert written["local"] == written["dask"]
     records = list(srsly.read_jsonl(tmp_path / "dask" / "review.jsonl"))
     assert len(records) == len(set(data["texts"])) and records[0]["meta"]["disagreement"]
+
+
+def test_workers_of_a_cluster_started_here_do_not_profile():
+    """A worker's profiler would keep up to 1,000 s of stack samples (memory that grows through a
+    long run) and cost CPU: the local cluster's workers run without it."""
+    import dask.config
+
+    from engine import open_engine
+
+    with open_engine(EngineOptions(engine=Engine.dask, workers=1)):
+        seen = distributed.default_client().run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert list(seen.values()) == [False]
