@@ -1,6 +1,6 @@
 """Registered code for training the default base's ner (load with --code
 scripts/base_training.py):
-- `ner_update.ConcatCorpus.v1` reads several corpora as one, so that the ner
+- `ner_update.concat_corpus.v1` reads several corpora as one, so that the ner
   trains on the training and the development data alike;
 - `ner_update.init_ner_features.v1` starts the ner's own token-to-vector layer
   from weights that `spacy pretrain` learned on raw text.
@@ -21,7 +21,7 @@ from spacy.util import registry
 Reader = Callable[[Language], Iterable[Example]]
 
 
-@registry.readers("ner_update.ConcatCorpus.v1")
+@registry.readers("ner_update.concat_corpus.v1")
 def concat_corpus(*corpora: Reader) -> Callable[[Language], Iterator[Example]]:
     """[corpora.train]: the examples of each corpus in turn (one
     [corpora.train.*.NAME] block each, e.g. spacy.Corpus.v1)."""

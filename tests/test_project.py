@@ -127,7 +127,7 @@ def test_names_fit_a_template_not_the_demo():
     assert "gadget" not in str(config["vars"]["package_name"]).lower()
     code = "".join(
         (ROOT / "scripts" / f).read_text(encoding="utf8")
-        for f in ("functions.py", "components.py", "anchored_ruler.py")
+        for f in ("functions.py", "components.py", "anchored_ruler.py", "base_training.py")
     )
     names = re.findall(r'registry\.\w+\("([^"]+)"\)', code) + re.findall(r'Language\.factory\(\s*"([^"]+)"', code)
     assert names and all(name.startswith("ner_update") for name in names), names
