@@ -4,7 +4,7 @@ import srsly
 from weasel.cli.run import project_run
 
 OVERRIDES = {
-    "vars.base_overrides": "--training.max_steps 100 --training.eval_frequency 50",
+    "vars.base_overrides": "--training.max_steps 100 --training.eval_frequency 100",
     "vars.train_overrides": "--training.max_steps 40 --training.eval_frequency 20",
     "vars.heldout_texts_per_file": 100,
 }
