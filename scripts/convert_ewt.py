@@ -9,8 +9,9 @@ UD tokens of any entity that does not align are marked missing, never shifted.
 Roles (fixed): EWT dev trains the base pipeline. EWT test is split by document,
 alternating in file order (genre-balanced): even-numbered documents are part A
 (the syntax training's dev set for choosing its best checkpoint, training
-data for the base's ner, and raw text for rehearsal); odd-numbered ones are part B, held out: never trained on, never used
-to choose a model, only to evaluate. Part-A sentences whose text also occurs in
+data for the base's ner, and raw text for rehearsal); odd-numbered ones are
+part B, held out: never trained on, never used to choose a model, only to
+evaluate. Part-A sentences whose text also occurs in
 part B are left out of the rehearsal text.
 """
 
