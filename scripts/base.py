@@ -93,9 +93,12 @@ def ner_training_args(pretrained: Optional[Path]) -> List[str]:
 
 
 def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
-    """The syntax pipeline with the ner of the other one added at the end."""
+    """The syntax pipeline with the ner of the other one added at the end,
+    and the ner's static vectors (it reads them; the syntax may not)."""
     nlp = spacy.load(syntax_path)
-    nlp.add_pipe("ner", source=spacy.load(ner_path))
+    ner_nlp = spacy.load(ner_path)
+    nlp.vocab.vectors = ner_nlp.vocab.vectors
+    nlp.add_pipe("ner", source=ner_nlp)
     nlp.meta["name"] = "base"
     with atomic_dir(output) as tmp:
         nlp.to_disk(tmp)

@@ -104,3 +104,18 @@ def public_assets(tmp_path_factory):
             "fetch them with `python -m spacy project assets` to run this test"
         )
     return project
+
+
+@pytest.fixture(scope="session")
+def cluster_vectors_dir(tmp_path_factory):
+    """Small static vectors in the `vectors` step's format (a blank pipeline),
+    for training the base's ner config without the full cluster table."""
+    import cluster_vectors
+    import spacy
+
+    clusters = {"Bob": 0b10110, "Mary": 0b11110, "Boston": 0b0110, "London": 0b1110, "Google": 0b1001, "the": 0b11}
+    nlp = spacy.blank("en")
+    nlp.vocab.vectors = cluster_vectors.cluster_vectors(clusters, width=8, prefixes=[2])
+    path = tmp_path_factory.mktemp("cluster_vectors")
+    nlp.to_disk(path)
+    return path

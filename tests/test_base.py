@@ -23,7 +23,7 @@ def tiny_ewt_corpus(tmp_path):
     return path
 
 
-def test_base_configs_train_and_join_with_an_independent_ner(tmp_path):
+def test_base_configs_train_and_join_with_an_independent_ner(tmp_path, cluster_vectors_dir):
     corpus = tiny_ewt_corpus(tmp_path)
     # min_action_freq: with five sentences every dependency label is rarer than the default 30
     overrides = {
@@ -32,12 +32,18 @@ def test_base_configs_train_and_join_with_an_independent_ner(tmp_path):
         "training.max_steps": 6,
         "training.eval_frequency": 3,
     }
+    # the syntax without static vectors: the joined pipeline must still carry the ner's
+    no_vectors = {"paths.vectors": None, "components.tok2vec.model.embed.include_static_vectors": False}
     train(
         ROOT / "configs" / "base.cfg",
         tmp_path / "syntax",
-        overrides={**overrides, "components.parser.min_action_freq": 1},
+        overrides={**overrides, **no_vectors, "components.parser.min_action_freq": 1},
     )
-    train(ROOT / "configs" / "base_ner.cfg", tmp_path / "ner", overrides=overrides)
+    train(
+        ROOT / "configs" / "base_ner.cfg",
+        tmp_path / "ner",
+        overrides={**overrides, "paths.vectors": str(cluster_vectors_dir)},
+    )
     base.join(tmp_path / "syntax" / "model-last", tmp_path / "ner" / "model-last", tmp_path / "joined")
     nlp = spacy.load(tmp_path / "joined")
     assert nlp.pipe_names == ["tok2vec", "tagger", "morphologizer", "parser", "lemmatizer", "ner"]
@@ -52,6 +58,10 @@ def test_base_configs_train_and_join_with_an_independent_ner(tmp_path):
     alone = spacy.load(tmp_path / "ner" / "model-last")
     texts = ["Bob visited Boston.", "Mary works for Google in London."]
     assert [d.to_json()["ents"] for d in nlp.pipe(texts)] == [d.to_json()["ents"] for d in alone.pipe(texts)]
+    # it reads the cluster vectors, and the joined pipeline carries them
+    assert any(node.name == "static_vectors" for node in nlp.get_pipe("ner").model.walk())
+    joined, own = nlp.vocab.vectors, alone.vocab.vectors
+    assert joined.n_keys == 6 and joined.key2row == own.key2row and (joined.data == own.data).all()
 
 
 def test_missing_base_gets_a_clear_message():
@@ -61,7 +71,7 @@ def test_missing_base_gets_a_clear_message():
     assert "spacy project run base" in output and "en_core_web_sm" in output
 
 
-def test_base_command_on_public_data(tmp_path, public_assets):
+def test_base_command_on_public_data(tmp_path, public_assets, cluster_vectors_dir):
     """A shortened run of the real `base` on EWT + tweets: loadable, above chance on both held-out sets,
     and it writes its record where told, not into the project."""
     assets, corpus = public_assets / "assets", tmp_path / "corpus"
@@ -94,6 +104,8 @@ def test_base_command_on_public_data(tmp_path, public_assets):
             corpus / "base_train",
             "--paths.dev",
             corpus / "base_dev",
+            "--paths.vectors",
+            cluster_vectors_dir,
             "--training.max_steps",
             "300",
             # the last step is not an evaluation: model-best and model-last differ
@@ -125,7 +137,7 @@ def test_base_command_on_public_data(tmp_path, public_assets):
     assert joined == spacy.load(out / "ner" / "model-last").get_pipe("ner").model.to_bytes()
 
 
-def test_ner_trains_on_the_development_corpus_too(tmp_path):
+def test_ner_trains_on_the_development_corpus_too(tmp_path, cluster_vectors_dir):
     """The dev corpus (EWT part A, BTC dev) is training data for the base's ner: a label found only there is learned."""
     nlp = spacy.blank("en")
     train_doc, dev_doc = nlp("Bob visited Boston."), nlp("Alice works for Acme.")
@@ -134,7 +146,12 @@ def test_ner_trains_on_the_development_corpus_too(tmp_path):
     for name, doc in (("train", train_doc), ("dev", dev_doc)):
         (tmp_path / name).mkdir()
         DocBin(docs=[doc]).to_disk(tmp_path / name / "part.spacy")
-    overrides = {"paths.train": str(tmp_path / "train"), "paths.dev": str(tmp_path / "dev"), "training.max_steps": 2}
+    overrides = {
+        "paths.train": str(tmp_path / "train"),
+        "paths.dev": str(tmp_path / "dev"),
+        "paths.vectors": str(cluster_vectors_dir),
+        "training.max_steps": 2,
+    }
     train(ROOT / "configs" / "base_ner.cfg", tmp_path / "ner", overrides=overrides)
     assert set(spacy.load(tmp_path / "ner" / "model-last").get_pipe("ner").labels) == {"PER", "ORG"}
 

@@ -45,11 +45,11 @@ def test_another_base_records_nothing_to_pretrain(tmp_path):
     assert "--paths.pretrained" not in base.ner_training_args(out / "pretrain.json")
 
 
-def test_ner_starts_from_the_pretrained_weights(tmp_path):
+def test_ner_starts_from_the_pretrained_weights(tmp_path, cluster_vectors_dir):
     """The weights `spacy pretrain` writes for base_pretrain.cfg's tok2vec become
     the start of the ner's own token-to-vector layer; without them it is random."""
     pre = load_config(ROOT / "configs" / "base_pretrain.cfg")
-    nlp = spacy.blank("en")
+    nlp = spacy.load(cluster_vectors_dir)  # the tok2vec reads static vectors
     tok2vec = nlp.add_pipe("tok2vec", config={"model": pre["components"]["tok2vec"]["model"]})
     nlp.initialize()
     for node in tok2vec.model.walk():  # unlike any random start
@@ -65,7 +65,7 @@ def test_ner_starts_from_the_pretrained_weights(tmp_path):
 
     corpus = tmp_path / "train.spacy"
     DocBin(docs=[Doc(nlp.vocab, words=["Bob", "visited", "Boston"], ents=["B-PER", "O", "B-LOC"])]).to_disk(corpus)
-    paths = {"paths.train": str(corpus), "paths.dev": str(corpus)}
+    paths = {"paths.train": str(corpus), "paths.dev": str(corpus), "paths.vectors": str(cluster_vectors_dir)}
     for pretrained, same in ((str(weights), True), (None, False)):
         config = load_config(ROOT / "configs" / "base_ner.cfg", overrides={**paths, "paths.pretrained": pretrained})
         inner = init_nlp(config).get_pipe("ner").model.get_ref("tok2vec").layers[0]
@@ -82,10 +82,11 @@ def test_missing_weights_fail_before_training(tmp_path):
     assert not (tmp_path / "base").exists()
 
 
-def test_pretrain_writes_weights_that_base_reads(tmp_path):
+def test_pretrain_writes_weights_that_base_reads(tmp_path, cluster_vectors_dir):
     """A one-epoch run on a few texts: the record names the last epoch's weights."""
     config = load_config(ROOT / "configs" / "base_pretrain.cfg", interpolate=False)
     config["pretraining"]["max_epochs"] = 1
+    config["paths"]["vectors"] = str(cluster_vectors_dir)
     config_path = tmp_path / "pretrain.cfg"
     config.to_disk(config_path)
     raw = tmp_path / "texts.txt"
