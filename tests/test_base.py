@@ -29,6 +29,8 @@ def test_base_configs_train_and_join_with_an_independent_ner(tmp_path, cluster_v
     overrides = {
         "paths.train": str(corpus),
         "paths.dev": str(corpus),
+        "paths.ewt_train": str(corpus),
+        "paths.ewt_dev": str(corpus),
         "training.max_steps": 6,
         "training.eval_frequency": 3,
     }
@@ -104,6 +106,10 @@ def test_base_command_on_public_data(tmp_path, public_assets, cluster_vectors_di
             corpus / "base_train",
             "--paths.dev",
             corpus / "base_dev",
+            "--paths.ewt_train",
+            corpus / "base_train" / "ewt.spacy",
+            "--paths.ewt_dev",
+            corpus / "base_dev" / "ewt.spacy",
             "--paths.vectors",
             cluster_vectors_dir,
             "--training.max_steps",
@@ -149,6 +155,8 @@ def test_ner_trains_on_the_development_corpus_too(tmp_path, cluster_vectors_dir)
     overrides = {
         "paths.train": str(tmp_path / "train"),
         "paths.dev": str(tmp_path / "dev"),
+        "paths.ewt_train": str(tmp_path / "train"),
+        "paths.ewt_dev": str(tmp_path / "dev"),
         "paths.vectors": str(cluster_vectors_dir),
         "training.max_steps": 2,
     }
@@ -185,3 +193,20 @@ def test_ner_training_runs_one_thread_per_process_unless_told(monkeypatch, tmp_p
     monkeypatch.delenv("BLIS_NUM_THREADS", raising=False)
     base.train_in_parallel([("a.cfg", tmp_path / "x", [])], -1, [])
     assert seen[0]["OMP_NUM_THREADS"] == "3" and seen[0]["BLIS_NUM_THREADS"] == "1"
+
+
+def test_ner_reads_the_ewt_documents_three_times_per_epoch(tmp_path):
+    """476 EWT documents against 7,338 tweets: the config reads EWT (train and dev) three times."""
+    from spacy.util import load_config, registry
+
+    nlp = spacy.blank("en")
+    for split in ("train", "dev"):
+        (tmp_path / split).mkdir()
+        for source in ("ewt", "btc"):
+            DocBin(docs=[nlp(f"{source} {split} text")]).to_disk(tmp_path / split / f"{source}.spacy")
+    paths = {f"paths.{s}": str(tmp_path / s) for s in ("train", "dev")}
+    paths.update({f"paths.ewt_{s}": str(tmp_path / s / "ewt.spacy") for s in ("train", "dev")})
+    config = load_config(ROOT / "configs" / "base_ner.cfg", overrides=paths, interpolate=True)
+    reader = registry.resolve(config["corpora"])["train"]
+    texts = sorted(eg.reference.text for eg in reader(nlp))
+    assert texts == ["btc dev text", "btc train text"] + ["ewt dev text"] * 3 + ["ewt train text"] * 3

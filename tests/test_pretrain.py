@@ -65,7 +65,10 @@ def test_ner_starts_from_the_pretrained_weights(tmp_path, cluster_vectors_dir):
 
     corpus = tmp_path / "train.spacy"
     DocBin(docs=[Doc(nlp.vocab, words=["Bob", "visited", "Boston"], ents=["B-PER", "O", "B-LOC"])]).to_disk(corpus)
-    paths = {"paths.train": str(corpus), "paths.dev": str(corpus), "paths.vectors": str(cluster_vectors_dir)}
+    paths = {
+        **{f"paths.{name}": str(corpus) for name in ("train", "dev", "ewt_train", "ewt_dev")},
+        "paths.vectors": str(cluster_vectors_dir),
+    }
     for pretrained, same in ((str(weights), True), (None, False)):
         config = load_config(ROOT / "configs" / "base_ner.cfg", overrides={**paths, "paths.pretrained": pretrained})
         inner = init_nlp(config).get_pipe("ner").model.get_ref("tok2vec").layers[0]
