@@ -1,14 +1,14 @@
-"""Static word vectors for the default base's ner, from the Brown clusters
+"""Static word vectors for the default base (its tok2vec and ner), from the Brown clusters
 that spacy-lookups-data ships (its `lexeme_cluster` table: 190k English words
-in 1,000 clusters, learned by spaCy v2 from a large web corpus).
+in 1,000 clusters, from spaCy v2.2's English models).
 
 A word's cluster is a path in a binary tree, stored as an integer whose low
 bits are the first branches. Each word gets the vector of its cluster; a
 cluster's vector is the sum of one fixed random vector per prefix of its path
 (lengths 4, 6, 10 and the whole path), so clusters that share a branch get
-similar vectors: the ner learns what a kind of word is from text far larger
-than the project's labelled data ("Goldman" and "Lisbon" are not in it, but
-their clusters' neighbours are). One row per cluster, so the table is small.
+similar vectors: what kind of word a token is, learned from far more text
+than the project's labelled data ("Lisbon" shares its cluster with London,
+Paris and Tokyo). One row per cluster, so the table is small.
 """
 
 from pathlib import Path
