@@ -1,6 +1,6 @@
-"""Static word vectors for the default base (its tok2vec and ner), from the Brown clusters
-that spacy-lookups-data ships (its `lexeme_cluster` table: 190k English words
-in 1,000 clusters, from spaCy v2.2's English models).
+"""Static word vectors for the default base (its tok2vec and ner), from the
+Brown clusters that spacy-lookups-data ships (its `lexeme_cluster` table:
+190k English words in 1,000 clusters, from spaCy v2.2's English models).
 
 A word's cluster is a path in a binary tree, stored as an integer whose low
 bits are the first branches. Each word gets the vector of its cluster; a
