@@ -94,10 +94,19 @@ def ner_training_args(pretrained: Optional[Path]) -> List[str]:
 
 def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
     """The syntax pipeline with the ner of the other one added at the end,
-    and the ner's static vectors (it reads them; the syntax may not)."""
+    and the ner's static vectors (it reads them; the syntax may not). Two
+    different vector tables cannot be joined: InputError."""
     nlp = spacy.load(syntax_path)
     ner_nlp = spacy.load(ner_path)
-    nlp.vocab.vectors = ner_nlp.vocab.vectors
+    if not nlp.vocab.vectors.shape[0]:
+        nlp.vocab.vectors = ner_nlp.vocab.vectors
+    elif ner_nlp.vocab.vectors.shape[0] and nlp.vocab.vectors.to_bytes(exclude=["strings"]) != (
+        ner_nlp.vocab.vectors.to_bytes(exclude=["strings"])
+    ):
+        raise InputError(
+            f"{syntax_path} and {ner_path} were trained with different static vectors: train both with the "
+            "same [paths] vectors"
+        )
     nlp.add_pipe("ner", source=ner_nlp)
     nlp.meta["name"] = "base"
     with atomic_dir(output) as tmp:
@@ -121,7 +130,10 @@ def build(jobs: List[tuple], output: Path, heldout: List[Path], gpu_id: int, ove
     output.parent.mkdir(parents=True, exist_ok=True)
     train_in_parallel(jobs, gpu_id, overrides)
     # the ner trains on its dev data too (configs/base_ner.cfg): no checkpoint to choose
-    join(jobs[0][1] / "model-best", jobs[1][1] / "model-last", output)
+    try:
+        join(jobs[0][1] / "model-best", jobs[1][1] / "model-last", output)
+    except InputError as err:
+        msg.fail(str(err), exits=1)
     for path in heldout:
         scores = evaluate(output.as_posix(), path, output=output.parent / f"metrics_{path.stem}.json", use_gpu=gpu_id)
         table = entity_score_rows(scores)

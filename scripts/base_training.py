@@ -45,7 +45,13 @@ def init_ner_features(path: Optional[Path], component: str = "ner") -> Callable[
         if not Path(path).is_file():
             raise ValueError(f"Pretrained token-to-vector weights not found: {path} (run the `pretrain` step first)")
         inner = nlp.get_pipe(component).model.get_ref("tok2vec").layers[0]
-        inner.from_bytes(Path(path).read_bytes())
+        try:
+            inner.from_bytes(Path(path).read_bytes())
+        except ValueError as err:
+            raise ValueError(
+                f"Pretrained weights {path} do not fit {component}'s token-to-vector layer ({err}): its config "
+                "changed since `pretrain` wrote them (e.g. it reads the cluster vectors now); run `pretrain` again"
+            ) from None
         return nlp
 
     return load

@@ -1,6 +1,6 @@
 """Static word vectors for the default base (its tok2vec and ner), from the
 Brown clusters that spacy-lookups-data ships (its `lexeme_cluster` table:
-190k English words in 1,000 clusters, from spaCy v2.2's English models).
+190k English words in 999 clusters, from spaCy v2.2's English models).
 
 A word's cluster is a path in a binary tree, stored as an integer whose low
 bits are the first branches. Each word gets the vector of its cluster; a
@@ -12,7 +12,7 @@ Paris and Tokyo). One row per cluster, so the table is small.
 """
 
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Dict, List, Tuple, Union
 
 import numpy
 import spacy
@@ -29,17 +29,18 @@ def cluster_table(lang: str) -> Dict[int, int]:
     """{word's string hash: cluster} for the words spacy-lookups-data has
     clustered (its tables are keyed by hash; cluster 0: none)."""
     table = load_lookups(lang, ["lexeme_cluster"], strict=False).get_table("lexeme_cluster", {})
-    return {key: cluster for key, cluster in table.items() if cluster}
+    clusters = {key: cluster for key, cluster in table.items() if cluster}
+    if not clusters:
+        raise InputError(f"spacy-lookups-data has no 'lexeme_cluster' entries for language '{lang}'")
+    return clusters
 
 
 def cluster_vectors(clusters: Dict[Union[str, int], int], width: int, prefixes: List[int], seed: int = 0) -> Vectors:
     """Vectors with one row per cluster and one key per word (a string or its
     hash; see the module's docstring)."""
-    if not clusters:
-        raise ValueError("No clustered words for this language in spacy-lookups-data (requirements.txt)")
     ids = sorted(set(clusters.values()))
     rng = numpy.random.default_rng(seed)
-    basis: Dict[tuple, numpy.ndarray] = {}
+    basis: Dict[Tuple[int, int], numpy.ndarray] = {}
     data = numpy.zeros((len(ids), width), dtype="float32")
     scale = 1.0 / numpy.sqrt(width * (len(prefixes) + 1))
     for row, cluster in enumerate(ids):
@@ -56,6 +57,17 @@ def cluster_vectors(clusters: Dict[Union[str, int], int], width: int, prefixes: 
     return vectors
 
 
+def parse_prefixes(text: str) -> List[int]:
+    """ "4,6,10" -> [4, 6, 10]; InputError unless each is an integer of 1 or more."""
+    try:
+        lengths = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise InputError(f"--prefixes: expected comma-separated integers, got {text!r}") from None
+    if any(n < 1 for n in lengths):
+        raise InputError(f"--prefixes: lengths must be 1 or more, got {text!r}")
+    return lengths
+
+
 def main(
     output_dir: Path = typer.Argument(..., file_okay=False, help="Where to write the vectors (a blank pipeline)"),
     lang: str = typer.Option("en", "--lang", help="Language of the cluster table"),
@@ -64,17 +76,12 @@ def main(
     seed: int = typer.Option(0, "--seed", help="Seed of the random vector parts"),
 ):
     """Write static vectors made from spacy-lookups-data's Brown clusters, for
-    `[initialize] vectors` (configs/base_ner.cfg)."""
+    `[initialize] vectors` (configs/base.cfg, base_ner.cfg, base_pretrain.cfg)."""
     try:
-        lengths = [int(p) for p in prefixes.split(",") if p.strip()]
-    except ValueError:
-        msg.fail(f"--prefixes: expected comma-separated integers, got {prefixes!r}", exits=1)
-    if any(n < 1 for n in lengths):
-        msg.fail(f"--prefixes: lengths must be 1 or more, got {prefixes!r}", exits=1)
-    try:
+        lengths = parse_prefixes(prefixes)
         refuse_symlinks([output_dir])
         vectors = cluster_vectors(cluster_table(lang), width, lengths, seed)
-    except (InputError, ValueError) as err:
+    except InputError as err:
         msg.fail(str(err), exits=1)
     nlp = spacy.blank(lang)
     nlp.vocab.vectors = vectors

@@ -1,6 +1,7 @@
 """The base pipeline: its config trains, its ner is independent, `base` builds it."""
 
 import base_training  # noqa: F401  (registers the ner's corpus reader and init callback, as `base` does with --code)
+import pytest
 import spacy
 import srsly
 from spacy.cli.train import train
@@ -106,10 +107,6 @@ def test_base_command_on_public_data(tmp_path, public_assets, cluster_vectors_di
             corpus / "base_train",
             "--paths.dev",
             corpus / "base_dev",
-            "--paths.ewt_train",
-            corpus / "base_train" / "ewt.spacy",
-            "--paths.ewt_dev",
-            corpus / "base_dev" / "ewt.spacy",
             "--paths.vectors",
             cluster_vectors_dir,
             "--training.max_steps",
@@ -136,8 +133,13 @@ def test_base_command_on_public_data(tmp_path, public_assets, cluster_vectors_di
     rows = base.entity_score_rows(tweets)
     assert [r[0] for r in rows] == ["LOC", "ORG", "PER", "all"]
     assert all(" ".join(r) in " ".join(output.split()) for r in rows)
-    doc = spacy.load(out / "model-best")("Barack Obama visited Berlin with Angela Merkel.")
+    nlp = spacy.load(out / "model-best")
+    doc = nlp("Barack Obama visited Berlin with Angela Merkel.")
     assert doc.has_annotation("DEP") and doc.has_annotation("LEMMA")
+    # the shared tok2vec and the ner both read the static vectors the base carries
+    for name in ("tok2vec", "ner"):
+        assert any(node.name == "static_vectors" for node in nlp.get_pipe(name).model.walk()), name
+    assert nlp.vocab.vectors.n_keys == 6
     # the ner trains on its dev data too, so there is no checkpoint to choose: the base has its last weights
     joined = spacy.load(out / "model-best").get_pipe("ner").model.to_bytes()
     assert joined == spacy.load(out / "ner" / "model-last").get_pipe("ner").model.to_bytes()
@@ -210,3 +212,35 @@ def test_ner_reads_the_ewt_documents_three_times_per_epoch(tmp_path):
     reader = registry.resolve(config["corpora"])["train"]
     texts = sorted(eg.reference.text for eg in reader(nlp))
     assert texts == ["btc dev text", "btc train text"] + ["ewt dev text"] * 3 + ["ewt train text"] * 3
+
+
+def test_every_base_config_reads_the_vectors_step_output():
+    """The syntax, the ner and the pretraining config read what `vectors` writes."""
+    from spacy.util import load_config
+    from weasel.util import load_project_config
+
+    commands = {c["name"]: c for c in load_project_config(ROOT)["commands"]}
+    (output,) = commands["vectors"]["outputs"]
+    for name, section in (("base", "tok2vec"), ("base_ner", "ner"), ("base_pretrain", "tok2vec")):
+        config = load_config(ROOT / "configs" / f"{name}.cfg", interpolate=False)
+        assert config["paths"]["vectors"] == output, name
+        embed = config["components"][section]["model"]
+        embed = (embed["tok2vec"] if "tok2vec" in embed else embed)["embed"]
+        assert embed["include_static_vectors"] is True, name
+        if name != "base_pretrain":
+            assert output in commands["base"]["deps"]
+
+
+def test_join_refuses_two_different_vector_tables(tmp_path, cluster_vectors_dir):
+    import cluster_vectors
+
+    nlp = spacy.load(cluster_vectors_dir)
+    nlp.add_pipe("ner").add_label("PER")
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "ner")
+    other = spacy.blank("en")
+    other.vocab.vectors = cluster_vectors.cluster_vectors({"Bob": 0b1}, width=8, prefixes=[1])
+    other.to_disk(tmp_path / "syntax")
+    with pytest.raises(base.InputError, match="were trained with different static vectors"):
+        base.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
+    assert not (tmp_path / "joined").exists()

@@ -121,3 +121,26 @@ def test_a_broken_record_fails_with_its_name(tmp_path):
     )
     assert code == 1 and "pretrain.json: not the `pretrain` step's record" in output
     assert not (tmp_path / "base").exists()
+
+
+def test_weights_pretrained_for_another_architecture_fail_with_what_to_do(tmp_path, cluster_vectors_dir):
+    """Weights `pretrain` wrote before the ner read the cluster vectors no longer fit it: say so."""
+    import pytest
+
+    pre = load_config(ROOT / "configs" / "base_pretrain.cfg")["components"]["tok2vec"]["model"]
+    pre["embed"]["include_static_vectors"] = False
+    nlp = spacy.blank("en")
+    tok2vec = nlp.add_pipe("tok2vec", config={"model": pre})
+    nlp.initialize()
+    weights = tmp_path / "model0.bin"
+    weights.write_bytes(tok2vec.model.to_bytes())
+    corpus = tmp_path / "train.spacy"
+    DocBin(docs=[Doc(nlp.vocab, words=["Bob", "visited", "Boston"], ents=["B-PER", "O", "B-LOC"])]).to_disk(corpus)
+    overrides = {
+        **{f"paths.{name}": str(corpus) for name in ("train", "dev", "ewt_train", "ewt_dev")},
+        "paths.vectors": str(cluster_vectors_dir),
+        "paths.pretrained": str(weights),
+    }
+    config = load_config(ROOT / "configs" / "base_ner.cfg", overrides=overrides)
+    with pytest.raises(ValueError, match="do not fit ner's token-to-vector layer.*run `pretrain` again"):
+        init_nlp(config)
