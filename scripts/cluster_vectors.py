@@ -58,7 +58,7 @@ def cluster_vectors(clusters: Dict[Union[str, int], int], width: int, prefixes: 
 
 
 def parse_prefixes(text: str) -> List[int]:
-    """ "4,6,10" -> [4, 6, 10]; InputError unless each is an integer of 1 or more."""
+    """The lengths in `text` ("4,6,10" -> [4, 6, 10]); InputError unless each is an integer of 1 or more."""
     try:
         lengths = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
