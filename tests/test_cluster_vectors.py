@@ -42,6 +42,19 @@ def test_bad_options_fail_clearly_and_write_nothing(tmp_path):
     out = tmp_path / "vectors"
     code, output = run_cli(cluster_vectors.main, [out, "--prefixes", "4,six"])
     assert code == 1 and "--prefixes: expected comma-separated integers" in output
+    code, output = run_cli(cluster_vectors.main, [out, "--prefixes", "4,0"])
+    assert code == 1 and "--prefixes: lengths must be 1 or more, got '4,0'" in output
     code, output = run_cli(cluster_vectors.main, [out, "--lang", "yo"])
     assert code == 1 and "spacy-lookups-data has no 'lexeme_cluster' entries for language 'yo'" in output
     assert not out.exists()
+
+
+def test_an_output_that_is_a_link_is_refused_and_its_target_kept(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("precious", encoding="utf8")
+    link = tmp_path / "vectors"
+    link.symlink_to(target)
+    code, output = run_cli(cluster_vectors.main, [link])
+    assert code == 1 and "is a symbolic link" in output
+    assert [p.name for p in target.iterdir()] == ["keep.txt"] and link.is_symlink()
