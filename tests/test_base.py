@@ -244,19 +244,3 @@ def test_join_refuses_two_different_vector_tables(tmp_path, cluster_vectors_dir)
     with pytest.raises(base.InputError, match="were trained with different static vectors"):
         base.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
     assert not (tmp_path / "joined").exists()
-
-
-def test_ner_learning_rate_falls_to_zero_at_the_last_update_for_any_step_count():
-    """The schedule follows `training.max_steps`: a shorter or longer run still ends at rate 0."""
-    import itertools
-
-    from spacy.util import load_config, registry
-
-    for steps in (300, 2000, 5000):
-        overrides = {"training.max_steps": steps, "paths.train": "x", "paths.dev": "y"}
-        config = load_config(ROOT / "configs" / "base_ner.cfg", overrides=overrides, interpolate=True)
-        schedule = registry.resolve({"s": config["training"]["optimizer"]["learn_rate"]})["s"]
-        series = list(itertools.islice(schedule, steps + 1))  # one rate per update (thinc 8: a generator)
-        rates = [series[s] for s in (0, 50, 100, steps // 2, steps - 1, steps)]
-        assert rates[0] == 0 and 0 < rates[1] < rates[2], steps
-        assert rates[2] > rates[3] > rates[4] > 0 and rates[5] == 0, steps
