@@ -3,6 +3,7 @@ weights it hands to `base`, and that the ner starts from them."""
 
 import base_training  # noqa: F401  (registers the ner's corpus reader and init callback)
 import pretrain
+import pytest
 import spacy
 import srsly
 from spacy.tokens import Doc, DocBin
@@ -125,8 +126,6 @@ def test_a_broken_record_fails_with_its_name(tmp_path):
 
 def test_weights_pretrained_for_another_architecture_fail_with_what_to_do(tmp_path, cluster_vectors_dir):
     """Weights `pretrain` wrote before the ner read the cluster vectors no longer fit it: say so."""
-    import pytest
-
     pre = load_config(ROOT / "configs" / "base_pretrain.cfg")["components"]["tok2vec"]["model"]
     pre["embed"]["include_static_vectors"] = False
     nlp = spacy.blank("en")
