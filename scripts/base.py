@@ -21,6 +21,7 @@ from typing import List, Optional, Tuple
 import spacy
 import srsly
 import typer
+import word_parts  # noqa: F401  (registers the default base ner's embedding)
 from spacy.cli.evaluate import evaluate
 from wasabi import msg
 from weasel.util import get_checksum

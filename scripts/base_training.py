@@ -3,7 +3,9 @@ scripts/base_training.py):
 - `ner_update.concat_corpus.v1` reads several corpora as one, so that the ner
   trains on the training and the development data alike;
 - `ner_update.init_ner_features.v1` starts the ner's own token-to-vector layer
-  from weights that `spacy pretrain` learned on raw text.
+  from weights that `spacy pretrain` learned on raw text;
+- and, loaded from next to this file, word_parts.py's
+  `ner_update.WordPartsEmbed.v1`, the ner's embedding.
 
 spaCy's `[initialize] init_tok2vec` loads pretrained weights into a whole
 layer of a component; an internal tok2vec (as in en_core_web_sm's ner, which
@@ -11,6 +13,8 @@ the update needs) is wrapped with a projection, so it cannot be the target.
 This callback loads the weights into the tok2vec inside that wrapper.
 """
 
+import importlib.util
+import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
@@ -19,6 +23,11 @@ from spacy.training import Example
 from spacy.util import registry
 
 Reader = Callable[[Language], Iterable[Example]]
+
+if "word_parts" not in sys.modules:  # registers ner_update.WordPartsEmbed.v1
+    _spec = importlib.util.spec_from_file_location("word_parts", Path(__file__).with_name("word_parts.py"))
+    sys.modules["word_parts"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["word_parts"])
 
 
 @registry.readers("ner_update.concat_corpus.v1")

@@ -2,7 +2,8 @@
 
 Training code: readers, the rehearsal callback, the batcher and the loss
 logger. Loading it also registers the pipeline components (components.py,
-anchored_ruler.py, loaded from next to this file), so `--code
+anchored_ruler.py) and the default base ner's embedding (word_parts.py), loaded
+from next to this file, so `--code
 scripts/functions.py` is all a config needs; it imports nothing else from
 the project's scripts.
 
@@ -51,6 +52,7 @@ def _sibling(name: str) -> ModuleType:
 
 
 _components, _ruler = _sibling("components"), _sibling("anchored_ruler")
+_sibling("word_parts")  # registers ner_update.WordPartsEmbed.v1
 # the components' names, for code that imports them from here
 EntitySnapshot, MergeNewEntities, LabelScores = (
     _components.EntitySnapshot,

@@ -14,6 +14,7 @@ from typing import List
 
 import srsly
 import typer
+import word_parts  # noqa: F401  (registers the default base ner's embedding)
 from spacy.cli.pretrain import pretrain
 from spacy.tokens import DocBin
 from spacy.util import load_config

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import spacy
+import word_parts  # noqa: F401  (registers the default base ner's embedding)
 from spacy.language import Language
 from spacy.util import registry, replace_model_node
 from thinc.api import Config

@@ -37,6 +37,17 @@ def run_cli(main, args, extra_args: bool = False):
     return result.exit_code, " ".join(result.output.split())
 
 
+def package_code_paths() -> list:
+    """The --code files of project.yml's `package` command: what a wheel brings along."""
+    import re
+
+    from weasel.util import load_project_config
+
+    (command,) = [c for c in load_project_config(ROOT)["commands"] if c["name"] == "package"]
+    (line,) = [line for line in command["script"] if "spacy package" in line]
+    return [ROOT / f for f in re.search(r"--code (\S+)", line).group(1).split(",")]
+
+
 def snapshot(root: Path, folders=PROJECT_FOLDERS) -> Dict[str, Tuple[int, int]]:
     """(size, mtime) of every file under the project's own folders."""
     state = {}

@@ -27,7 +27,7 @@ import functions  # noqa: F401  (what `--code scripts/functions.py` does for `sp
 import make_config
 import rehearsal
 from common import resolve_base_name
-from conftest import ROOT, run_cli
+from conftest import ROOT, package_code_paths, run_cli
 from tiny import gadget_records, install_wheel, old_label_sentences
 
 LABEL_MAP = "PERSON:PER,ORG:ORG,GPE:LOC,LOC:LOC,FAC:LOC"
@@ -92,7 +92,7 @@ def route(tmp_path_factory) -> Dict:
         root / "packages",
         site,
         "gadget_route",
-        code_paths=[ROOT / "scripts" / f for f in ("functions.py", "components.py", "anchored_ruler.py")],
+        code_paths=package_code_paths(),
     )
     yield {
         "root": root,

@@ -21,7 +21,7 @@ import make_config
 import recipes
 import rehearsal
 import scoring
-from conftest import ROOT, run_cli
+from conftest import ROOT, package_code_paths, run_cli
 from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
 
 STEPS = 120
@@ -317,7 +317,7 @@ def test_shipped_pipeline_has_its_own_meta_and_the_wheel_loads_with_only_spacy(t
         tmp_path / "pkg",
         target,
         "tiny_gadget",
-        [ROOT / "scripts" / f for f in ("functions.py", "components.py", "anchored_ruler.py")],
+        package_code_paths(),
     )
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
     # the project's scripts are not importable here: the package must bring its own code
