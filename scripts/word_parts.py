@@ -6,17 +6,17 @@ A handle or hashtag is one token that no table has seen, so the ner's usual
 features (the norm, prefix, suffix and shape of the whole token, and its static
 vector) say little about it: an organisation's handle reads like a person's.
 Its parts are ordinary words: `ner_update.WordPartsEmbed.v1` is spaCy's
-MultiHashEmbed.v2 plus, for each token made of several parts (or of one part
-under an `@`), the static vectors of its parts: their mean and the last
-part's ("Centre", "FC", "News" say organisation), projected by a learned
-matrix. A plain word gets zeros there: its own static vector already says
-what its parts would.
+MultiHashEmbed.v2 plus, for each token of letters, digits and underscores
+made of several parts (or of one part under an `@`), the static vectors of
+its parts: their mean and the last part's ("Centre", "FC", "News" say
+organisation), projected by a learned matrix. Every other token gets zeros
+there: a plain word's own static vector already says what its parts would.
+It needs a table of word vectors (the `vectors` step's), not floret's.
 
 Self-contained for `--code` and `spacy package --code`: imports only spaCy,
 thinc and numpy.
 """
 
-import re
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple, cast
 
@@ -26,33 +26,65 @@ from spacy.ml.staticvectors import StaticVectors
 from spacy.strings import get_string_id
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import HashEmbed, Maxout, Model, chain, concatenate, list2ragged, ragged2list, with_array
+from thinc.api import (
+    HashEmbed,
+    Maxout,
+    Model,
+    chain,
+    concatenate,
+    get_array_module,
+    list2ragged,
+    ragged2list,
+    with_array,
+)
 from thinc.initializers import glorot_uniform_init
 from thinc.types import Floats2d, Ints2d, Ragged
 
-# an acronym before a capitalised word, a (capitalised) lower-case run, an acronym, digits
-_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+def _char_kind(char: str) -> str:
+    return "upper" if char.isupper() else "digit" if char.isdigit() else "lower"
+
+
+def _split_run(run: str) -> List[str]:
+    """Split letters and digits where a new word starts: between letters and
+    digits, at a capital after a lower-case letter, and at the last capital of
+    a run that a lower-case letter follows ("BBCNews": "BBC", "News")."""
+    parts, start = [], 0
+    for i in range(1, len(run)):
+        prev, kind = _char_kind(run[i - 1]), _char_kind(run[i])
+        after = _char_kind(run[i + 1]) if i + 1 < len(run) else None
+        if (
+            (kind != prev and "digit" in (kind, prev))
+            or (prev, kind) == ("lower", "upper")
+            or (prev == kind == "upper" and after == "lower")
+        ):
+            parts.append(run[start:i])
+            start = i
+    parts.append(run[start:])
+    return parts
 
 
 @lru_cache(maxsize=65536)
 def word_parts(text: str) -> Tuple[str, ...]:
-    """The words run together in `text` ("@BBCNews" -> ("BBC", "News")); ()
-    for a plain word (its only part is itself) or a token with no letters or
-    digits."""
-    parts = tuple(_PART.findall(text.lstrip("@#")))
-    return () if parts == (text,) else parts
+    """The words run together in `text`, a token of letters, digits and
+    underscores after an optional `@` or `#`: "@BBCNews" -> ("BBC", "News"),
+    "BillClinton" -> ("Bill", "Clinton"), "@Fremantle_FC" -> ("Fremantle",
+    "FC"), "@reddit" -> ("reddit",). () for a plain word (one part, no `@`)
+    and for a token with any other character ("U.S.", "e-mail", "n't")."""
+    body = text[1:] if text[:1] in ("@", "#") else text
+    if not body.replace("_", "").isalnum():
+        return ()
+    parts = tuple(part for run in body.split("_") if run for part in _split_run(run))
+    return parts if len(parts) > 1 or text[:1] == "@" else ()
 
 
 def _part_rows(vectors, parts: Sequence[str]) -> Dict[str, int]:
     """{part: its row in the vectors table, trying the part as written, in
     lower case and capitalised; -1 where none has a vector}."""
-    forms = [(part, part.lower(), part.capitalize()) for part in parts]
-    keys = numpy.asarray([get_string_id(form) for triple in forms for form in triple], dtype="uint64")
-    found = numpy.asarray(vectors.find(keys=keys)).reshape(-1, 3) if len(keys) else numpy.zeros((0, 3), dtype="int")
     rows = {}
-    for part, triple in zip(parts, found):
-        hits = triple[triple >= 0]
-        rows[part] = int(hits[0]) if len(hits) else -1
+    for part in parts:
+        found = (vectors.key2row.get(get_string_id(form), -1) for form in (part, part.lower(), part.capitalize()))
+        rows[part] = next((row for row in found if row >= 0), -1)
     return rows
 
 
@@ -66,7 +98,13 @@ def PartVectors(nO: Optional[int] = None) -> Model[List[Doc], Ragged]:
 
 def _part_vectors_init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[Ragged] = None) -> Model:
     if X is not None and len(X):
-        model.set_dim("nM", 2 * X[0].vocab.vectors.shape[1])
+        vectors = X[0].vocab.vectors
+        if vectors.mode != "default":
+            raise ValueError(
+                f"ner_update.WordPartsEmbed.v1 looks words up in a table of word vectors; this vocab's vectors "
+                f"are in '{vectors.mode}' mode: use spacy.MultiHashEmbed.v2 with them"
+            )
+        model.set_dim("nM", 2 * vectors.shape[1])
     if Y is not None:
         model.set_dim("nO", Y.data.shape[1])
     if not model.has_dim("nM") or not model.has_dim("nO"):
@@ -81,16 +119,21 @@ def _part_vectors_forward(model: Model, docs: List[Doc], is_train: bool):
     token_parts = [word_parts(token.text) for doc in docs for token in doc]
     V = numpy.zeros((len(token_parts), 2 * width), dtype="float32")
     vectors = docs[0].vocab.vectors if docs else None
-    # a table of rows keyed by word (not floret's subword table) of the width initialised with
+    # a table of word vectors of the width the layer was initialised with (else: zeros)
     if vectors is not None and vectors.mode == "default" and vectors.shape[0] and vectors.shape[1] == width:
-        data = model.ops.to_numpy(vectors.data)
-        rows = _part_rows(vectors, sorted({p for parts in token_parts for p in parts}))
-        for i, parts in enumerate(token_parts):
-            found = [rows[p] for p in parts if rows[p] >= 0]
-            if found:
-                V[i, :width] = data[found].mean(axis=0)
-            if parts and rows[parts[-1]] >= 0:
-                V[i, width:] = data[rows[parts[-1]]]
+        rows = _part_rows(vectors, sorted({part for parts in token_parts for part in parts}))
+        needed = sorted({row for row in rows.values() if row >= 0})
+        if needed:
+            # only the rows needed leave the table (on the GPU too)
+            table = vectors.data[get_array_module(vectors.data).asarray(needed)]
+            table = numpy.asarray(table.get() if hasattr(table, "get") else table)
+            local = {row: i for i, row in enumerate(needed)}
+            for i, parts in enumerate(token_parts):
+                found = [local[rows[part]] for part in parts if rows[part] >= 0]
+                if found:
+                    V[i, :width] = table[found].mean(axis=0)
+                if parts and rows[parts[-1]] >= 0:
+                    V[i, width:] = table[local[rows[parts[-1]]]]
     V = model.ops.asarray2f(V)
     output = Ragged(model.ops.gemm(V, model.get_param("W"), trans2=True), lengths)
 
