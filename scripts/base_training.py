@@ -24,10 +24,16 @@ from spacy.util import registry
 
 Reader = Callable[[Language], Iterable[Example]]
 
-if "word_parts" not in sys.modules:  # registers ner_update.WordPartsEmbed.v1
-    _spec = importlib.util.spec_from_file_location("word_parts", Path(__file__).with_name("word_parts.py"))
-    sys.modules["word_parts"] = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(sys.modules["word_parts"])
+
+def _load_sibling(name: str) -> None:
+    """Import the module `name` from next to this file (once), as --code loads this file alone."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+
+
+_load_sibling("word_parts")  # registers ner_update.WordPartsEmbed.v1
 
 
 @registry.readers("ner_update.concat_corpus.v1")

@@ -65,7 +65,7 @@ def _split_run(run: str) -> List[str]:
 
 
 @lru_cache(maxsize=65536)
-def word_parts(text: str) -> Tuple[str, ...]:
+def split_parts(text: str) -> Tuple[str, ...]:
     """The words run together in `text`, a token of letters, digits and
     underscores after an optional `@` or `#`: "@BBCNews" -> ("BBC", "News"),
     "BillClinton" -> ("Bill", "Clinton"), "@Fremantle_FC" -> ("Fremantle",
@@ -116,7 +116,7 @@ def _part_vectors_init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[
 def _part_vectors_forward(model: Model, docs: List[Doc], is_train: bool):
     lengths = model.ops.asarray1i([len(doc) for doc in docs])
     width = model.get_dim("nM") // 2
-    token_parts = [word_parts(token.text) for doc in docs for token in doc]
+    token_parts = [split_parts(token.text) for doc in docs for token in doc]
     V = numpy.zeros((len(token_parts), 2 * width), dtype="float32")
     vectors = docs[0].vocab.vectors if docs else None
     # a table of word vectors of the width the layer was initialised with (else: zeros)

@@ -125,15 +125,15 @@ def test_a_broken_record_fails_with_its_name(tmp_path):
 
 
 def test_weights_pretrained_for_another_architecture_fail_with_what_to_do(tmp_path, cluster_vectors_dir):
-    """Weights `pretrain` wrote for an older embedding (without the cluster vectors or the
+    """Weights `pretrain` wrote for last version's embedding (the cluster vectors, without the
     handles' parts) no longer fit the ner: say so."""
     pre = load_config(ROOT / "configs" / "base_pretrain.cfg")["components"]["tok2vec"]["model"]
     pre["embed"] = {
         "@architectures": "spacy.MultiHashEmbed.v2",
         **{key: pre["embed"][key] for key in ("width", "attrs", "rows")},
-        "include_static_vectors": False,
+        "include_static_vectors": True,
     }
-    nlp = spacy.blank("en")
+    nlp = spacy.load(cluster_vectors_dir)
     tok2vec = nlp.add_pipe("tok2vec", config={"model": pre})
     nlp.initialize()
     weights = tmp_path / "model0.bin"
