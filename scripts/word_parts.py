@@ -146,8 +146,9 @@ def _part_vectors_forward(model: Model, docs: List[Doc], is_train: bool):
 
 @registry.architectures("ner_update.WordPartsEmbed.v1")
 def word_parts_embed(width: int, attrs: List[str], rows: List[int]) -> Model[List[Doc], List[Floats2d]]:
-    """spaCy's MultiHashEmbed.v2 with static vectors (the same tables, seeds
-    and mixing layer), plus the parts' vectors (PartVectors)."""
+    """spaCy's MultiHashEmbed.v2 with static vectors (the same tables and
+    seeds), plus the parts' vectors (PartVectors), which its maxout mixing
+    layer reads too."""
     if len(rows) != len(attrs):
         raise ValueError(f"Mismatched lengths: {len(rows)} rows vs {len(attrs)} attrs")
     embeddings = [HashEmbed(width, n_rows, column=i, seed=8 + i, dropout=0.0) for i, n_rows in enumerate(rows)]
