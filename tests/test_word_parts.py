@@ -48,6 +48,15 @@ def test_split_parts_splits_handles_and_camel_case_and_leaves_plain_words(text, 
     assert word_parts.split_parts(text) == parts
 
 
+def base_ner_model() -> dict:
+    """configs/base_ner.cfg's [components.ner.model] (its tok2vec's embedding is the one tested here)."""
+    return load_config(ROOT / "configs" / "base_ner.cfg")["components"]["ner"]["model"]
+
+
+def base_ner_embedding():
+    return spacy.registry.resolve({"embed": base_ner_model()["tok2vec"]["embed"]})["embed"]
+
+
 def vocab_with_vectors():
     nlp = spacy.blank("en")
     rng = numpy.random.default_rng(0)
@@ -92,8 +101,7 @@ def test_part_vectors_learn_only_their_projection():
 def test_the_configs_embedding_reads_a_handles_parts():
     """base_ner.cfg's embedding: a handle's output moves with its parts' vectors."""
     nlp, _ = vocab_with_vectors()
-    config = load_config(ROOT / "configs" / "base_ner.cfg")["components"]["ner"]["model"]["tok2vec"]["embed"]
-    embed = spacy.registry.resolve({"embed": config})["embed"]
+    embed = base_ner_embedding()
     docs = [Doc(nlp.vocab, words=["@BBCNews"])]
     embed.initialize(X=docs)
     before = embed.predict(docs)[0]
@@ -105,15 +113,20 @@ def test_the_embedding_refuses_floret_vectors():
     nlp = spacy.blank("en")
     floret = numpy.zeros((10, 4), dtype="float32")
     nlp.vocab.vectors = Vectors(mode="floret", data=floret, hash_count=1, minn=2, maxn=3)
-    config = load_config(ROOT / "configs" / "base_ner.cfg")["components"]["ner"]["model"]["tok2vec"]["embed"]
-    embed = spacy.registry.resolve({"embed": config})["embed"]
+    embed = base_ner_embedding()
     with pytest.raises(ValueError, match="'floret' mode: use spacy.MultiHashEmbed.v2"):
         embed.initialize(X=[nlp.make_doc("@BBCNews")])
 
 
+def test_the_embedding_refuses_rows_that_do_not_match_its_attrs():
+    config = {**base_ner_model()["tok2vec"]["embed"], "rows": [5000, 1000]}
+    with pytest.raises(ValueError, match="Mismatched lengths: 2 rows vs 4 attrs"):
+        spacy.registry.resolve({"embed": config})
+
+
 def test_a_ner_with_the_embedding_saves_and_loads(tmp_path):
     nlp, _ = vocab_with_vectors()
-    model = load_config(ROOT / "configs" / "base_ner.cfg")["components"]["ner"]["model"]
+    model = base_ner_model()
     ner = nlp.add_pipe("ner", config={"model": model})
     ner.add_label("ORG")
     nlp.initialize()
@@ -132,7 +145,7 @@ def test_a_ner_with_the_embedding_saves_and_loads(tmp_path):
 def test_a_packaged_ner_with_the_embedding_loads_with_only_spacy(tmp_path):
     """project.yml's `package` brings word_parts.py along: the wheel loads where the project is not on the path."""
     nlp, _ = vocab_with_vectors()
-    model = load_config(ROOT / "configs" / "base_ner.cfg")["components"]["ner"]["model"]
+    model = base_ner_model()
     nlp.add_pipe("ner", config={"model": model}).add_label("ORG")
     nlp.initialize()
     nlp.to_disk(tmp_path / "ner")
