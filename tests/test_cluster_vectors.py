@@ -27,8 +27,35 @@ def test_words_of_a_cluster_share_a_row_and_near_clusters_get_near_vectors():
     assert again.to_bytes(exclude=["strings"]) == vectors.to_bytes(exclude=["strings"])
 
 
+def test_gazetteer_words_get_their_lists_vectors_added_and_unclustered_ones_get_a_vector():
+    clusters = {"Lisbon": 0b0110, "Madrid": 0b0110, "bath": 0b0001, "Bath": 0b0110, "the": 0b1001}
+    plain = cluster_vectors.cluster_vectors(clusters, width=32, prefixes=[2])
+    gazetteers = {"city": {"Lisbon", "Bath", "Dundee", "Leinster"}, "region": {"Leinster"}, "last_name": {"Farage"}}
+    vectors = cluster_vectors.cluster_vectors(clusters, width=32, prefixes=[2], gazetteers=gazetteers)
+    get = {w: vectors[spacy.strings.get_string_id(w)] for w in ["Lisbon", "Madrid", "Bath", "Dundee", "the", "bath"]}
+    # the clusters' rows are unchanged and come first; words in no list keep them
+    assert numpy.array_equal(vectors.data[: plain.shape[0]], plain.data)
+    assert numpy.array_equal(get["Madrid"], plain[spacy.strings.get_string_id("Madrid")])
+    assert numpy.array_equal(get["the"], plain[spacy.strings.get_string_id("the")])
+    # a listed word: its cluster's vector plus the list's, shared by words of the same cluster and lists
+    assert not numpy.array_equal(get["Lisbon"], get["Madrid"])
+    assert numpy.array_equal(get["Lisbon"], get["Bath"])
+    assert numpy.allclose(get["Lisbon"] - get["Madrid"], get["Dundee"])  # Dundee: no cluster, the city list only
+    # in no cluster: a vector all the same; in two lists: both added
+    for form in ["Dundee", "DUNDEE", "dundee", "Farage", "farage"]:
+        assert vectors.find(key=form) >= 0, form
+    leinster, farage = (vectors[spacy.strings.get_string_id(w)] for w in ["Leinster", "Farage"])
+    region = leinster - get["Dundee"]  # Leinster: the city and the region lists
+    assert numpy.linalg.norm(region) > 0.5 and not numpy.allclose(region, farage)
+    # a lower-case form that is a clustered (common) word keeps its cluster's vector alone
+    assert numpy.array_equal(get["bath"], plain[spacy.strings.get_string_id("bath")])
+    assert vectors.shape[0] == plain.shape[0] + 4  # Lisbon/Bath, Dundee, Leinster, Farage
+    again = cluster_vectors.cluster_vectors(clusters, width=32, prefixes=[2], gazetteers=gazetteers)
+    assert again.to_bytes(exclude=["strings"]) == vectors.to_bytes(exclude=["strings"])
+
+
 def test_command_writes_the_clusters_of_spacy_lookups_data_as_a_loadable_pipeline(tmp_path):
-    code, output = run_cli(cluster_vectors.main, [tmp_path / "vectors", "--width", "16"])
+    code, output = run_cli(cluster_vectors.main, [tmp_path / "vectors", "--width", "16", "--no-gazetteers"])
     assert code == 0, output
     vectors = spacy.load(tmp_path / "vectors").vocab.vectors
     assert vectors.shape == (999, 16) and vectors.n_keys > 100_000
@@ -38,14 +65,31 @@ def test_command_writes_the_clusters_of_spacy_lookups_data_as_a_loadable_pipelin
     assert vectors.find(key="Apple") != vectors.find(key="apple")
 
 
+def test_command_marks_place_and_person_names_the_clusters_lack(tmp_path):
+    code, output = run_cli(cluster_vectors.main, [tmp_path / "vectors", "--width", "16"])
+    assert code == 0, output
+    assert "Gazetteer words marked: region" in output
+    vectors = spacy.load(tmp_path / "vectors").vocab.vectors
+    assert vectors.n_keys > 400_000 and 999 < vectors.shape[0] < 5000
+    for word in ["Turkmenistan", "Leinster", "Aoife", "Okonkwo"]:  # in no Brown cluster
+        assert vectors.find(key=word) >= 999, word
+    # clustered names get their lists' rows; "the" is in no list and keeps its cluster's
+    assert vectors.find(key="Lisbon") >= 999 and vectors.find(key="Mary") >= 999
+    assert vectors.find(key="the") < 999
+    plain = cluster_vectors.cluster_vectors(cluster_vectors.cluster_table("en"), 16, [4, 6, 10])
+    assert numpy.array_equal(vectors.data[:999], plain.data)
+
+
 def test_bad_options_fail_clearly_and_write_nothing(tmp_path):
     out = tmp_path / "vectors"
     code, output = run_cli(cluster_vectors.main, [out, "--prefixes", "4,six"])
     assert code == 1 and "--prefixes: expected comma-separated integers" in output
     code, output = run_cli(cluster_vectors.main, [out, "--prefixes", "4,0"])
     assert code == 1 and "--prefixes: lengths must be 1 or more, got '4,0'" in output
-    code, output = run_cli(cluster_vectors.main, [out, "--lang", "yo"])
+    code, output = run_cli(cluster_vectors.main, [out, "--lang", "yo", "--no-gazetteers"])
     assert code == 1 and "spacy-lookups-data has no 'lexeme_cluster' entries for language 'yo'" in output
+    code, output = run_cli(cluster_vectors.main, [out, "--min-city-population", "2000"])
+    assert code == 1 and "--min-city-population: expected one of (500, 1000, 5000, 15000), got 2000" in output
     assert not out.exists()
 
 
