@@ -22,8 +22,7 @@ from spacy.language import Language
 from tqdm import tqdm
 from wasabi import msg
 
-import functions  # noqa: F401  (registers the components a shipped pipeline may use)
-from common import (
+from ner_update.common import (
     InputError,
     atomic_path,
     edited_since_written,
@@ -33,7 +32,11 @@ from common import (
     optional_path,
     record_written,
 )
-from engine import (
+from ner_update.evaluation.scoring import ner_labels
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.registered import register_all
+from ner_update.report.review_page import render_page
+from ner_update.scale.engine import (
     SHARD_BATCHES,
     Engine,
     EngineError,
@@ -47,10 +50,9 @@ from engine import (
     open_engine,
     shards_of,
 )
-from jobs import entity_components, pattern_matches_job, pipeline_spans_job
-from patterns import load_patterns, pattern_pipeline
-from review_page import render_page
-from scoring import ner_labels
+from ner_update.scale.jobs import entity_components, pattern_matches_job, pipeline_spans_job
+
+register_all()  # registers the components a shipped pipeline may use
 
 
 @dataclass

@@ -15,9 +15,9 @@ import typer
 from tqdm import tqdm
 from wasabi import msg
 
-from common import InputError
-from engine import Engine, EngineError, EngineOption, SchedulerOption, WorkersOption, engine_options
-from span_shards import apply, plan
+from ner_update.common import InputError
+from ner_update.scale.engine import Engine, EngineError, EngineOption, SchedulerOption, WorkersOption, engine_options
+from ner_update.scale.span_shards import apply, plan
 
 
 def main(

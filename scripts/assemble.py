@@ -15,10 +15,12 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-import functions  # noqa: F401  (registers the components a recipe may use)
-from common import atomic_dir, load_base, load_base_meta
-from recipes import drop_training_strings
-from scoring import ner_labels
+from ner_update.common import atomic_dir, load_base, load_base_meta
+from ner_update.evaluation.scoring import ner_labels
+from ner_update.registered import register_all
+from ner_update.update.recipes import drop_training_strings
+
+register_all()  # registers the components a recipe may use
 
 SCORES = ("new_ents_p", "new_ents_r", "new_ents_f", "old_ents_f", "ents_p", "ents_r", "ents_f", "ents_per_type")
 

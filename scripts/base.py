@@ -21,13 +21,15 @@ from typing import List, Optional, Tuple
 import spacy
 import srsly
 import typer
-import word_parts  # noqa: F401  (registers the default base ner's embedding)
 from spacy.cli.evaluate import evaluate
 from wasabi import msg
 from weasel.util import get_checksum
 
-import gazetteers
-from common import InputError, atomic_dir, is_default_base, load_base, refuse_symlinks, write_atomic
+from ner_update.base import gazetteers
+from ner_update.common import InputError, atomic_dir, is_default_base, load_base, refuse_symlinks, write_atomic
+from ner_update.registered import REGISTERED_DIR, registered
+
+registered("word_parts")  # registers the default base ner's embedding
 
 
 def describe_base(base_model: str) -> dict:
@@ -100,7 +102,7 @@ def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> N
 def ner_training_args(pretrained: Optional[Path]) -> List[str]:
     """The ner's extra `spacy train` arguments: its init callback's code, and
     the pretrained weights the `pretrain` step recorded in `pretrained` (if any)."""
-    args = ["--code", str(Path(__file__).with_name("base_training.py"))]
+    args = ["--code", str(REGISTERED_DIR / "base_training.py")]
     if pretrained is None:
         return args
     if not pretrained.is_file():

@@ -27,10 +27,11 @@ from spacy.tokens import DocBin
 from spacy.util import load_config
 from wasabi import MarkdownRenderer, msg
 
-import scoring
-from common import InputError, load_base, optional_path, resolve_base_name, write_atomic
-from patterns import load_patterns, pattern_pipeline
-from recipes import adapt_config, drop_training_strings, recipe_base
+from ner_update.common import InputError, load_base, optional_path, resolve_base_name, write_atomic
+from ner_update.evaluation import scoring
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.registered import REGISTERED_DIR, register_all
+from ner_update.update.recipes import adapt_config, drop_training_strings, recipe_base
 
 SCRIPTS = Path(__file__).parent
 RECIPES = SCRIPTS.parent / "configs" / "recipes"
@@ -62,7 +63,7 @@ def speed_vs_base(shipped: Language, base: Language, texts: List[str], rounds: i
 
 def time_one(job: Dict) -> Dict:
     """Speed of one run's shipped pipeline relative to the base's."""
-    import functions  # noqa: F401  (components of the recipes' pipelines)
+    register_all()  # components of the recipes' pipelines
 
     base = load_base(job["base_model"])
     shipped = spacy.load(Path(job["out"]) / "model-best")
@@ -75,7 +76,7 @@ def train_one(job: Dict) -> Dict:
     out = Path(job["out"])
     args = [f"--{k}={v if v is not None else 'null'}" for k, v in job["overrides"].items()]
     cmd = [sys.executable, "-m", "spacy", "train", str(out / "config.cfg"), "--output", str(out)]
-    cmd += ["--code", str(SCRIPTS / "functions.py"), *args]
+    cmd += ["--code", str(REGISTERED_DIR / "functions.py"), *args]
     start = time.perf_counter()
     with open(out / "train.log", "w", encoding="utf8") as log:
         result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -105,7 +106,7 @@ def metrics_row(metrics: Dict) -> Dict[str, float]:
 
 def evaluate_one(job: Dict) -> Dict:
     """Evaluate one trained recipe's shipped pipeline; one row."""
-    import functions  # noqa: F401  (components of the recipes' pipelines)
+    register_all()  # components of the recipes' pipelines
 
     sets = job["sets"]
     base = load_base(job["base_model"])

@@ -17,7 +17,7 @@ Texts of --exclude files (e.g. a hand-checked evaluation set) are skipped and
 counted. Sampling is deterministic: a text's rank is a hash of the seed and the
 text, so the same inputs give the same outputs, and memory is bounded by the
 caps (and the set of texts seen), not by the size of the input. The matching
-runs on the engine (--engine, --workers: scripts/engine.py); deduplication and
+runs on the engine (--engine, --workers: scripts/ner_update/scale/engine.py); deduplication and
 sampling stay in this process, so the outputs are the same whatever runs it.
 """
 
@@ -33,7 +33,7 @@ import typer
 from tqdm import tqdm
 from wasabi import msg
 
-from common import (
+from ner_update.common import (
     InputError,
     expand_text_files,
     iter_numbered_texts,
@@ -41,7 +41,8 @@ from common import (
     optional_path,
     write_atomic,
 )
-from engine import (
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.scale.engine import (
     Engine,
     EngineError,
     EngineOption,
@@ -53,8 +54,7 @@ from engine import (
     open_engine,
     shards_of,
 )
-from jobs import MAX_LENGTH, pattern_matches_job
-from patterns import load_patterns, pattern_pipeline
+from ner_update.scale.jobs import MAX_LENGTH, pattern_matches_job
 
 OUTPUTS = ("annotations", "rehearsal", "heldout")
 SHARD_SIZE = 5000  # texts per task: the tokenizer and the patterns are fast

@@ -21,9 +21,9 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from wasabi import msg
 
-import scoring
-from common import DEFAULT_BASE, content_md5, resolve_base_name, write_atomic
-from engine import EngineError, import_dask
+from ner_update.common import DEFAULT_BASE, content_md5, resolve_base_name, write_atomic
+from ner_update.evaluation import scoring
+from ner_update.scale.engine import EngineError, import_dask
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_CONFIGS = ROOT / "configs" / "recipes"

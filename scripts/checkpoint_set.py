@@ -15,7 +15,7 @@ import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from common import atomic_path
+from ner_update.common import atomic_path
 
 
 class Choice(str, Enum):

@@ -16,7 +16,7 @@ from typing import List, Tuple
 import typer
 from wasabi import msg
 
-from common import InputError, checksum_path, edited_since_written
+from ner_update.common import InputError, checksum_path, edited_since_written
 
 KEEP_NAMES = {".gitkeep"}
 

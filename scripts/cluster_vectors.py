@@ -10,7 +10,7 @@ similar vectors: what kind of word a token is, learned from far more text
 than the project's labelled data ("Lisbon" shares its cluster with London,
 Paris and Tokyo).
 
-With gazetteers (scripts/gazetteers.py: {name: words}), a word in any of them
+With gazetteers (scripts/ner_update/base/gazetteers.py: {name: words}), a word in any of them
 also gets one fixed random vector per gazetteer it is in, added to its
 cluster's (or to zeros, for words the clusters lack: "Turkmenistan"). A word
 is marked as written, in upper case, and in lower case where the lower-case
@@ -29,8 +29,8 @@ from spacy.strings import get_string_id
 from spacy.vectors import Vectors
 from wasabi import msg
 
-from common import InputError, atomic_dir, refuse_symlinks
-from gazetteers import CITY_POPULATIONS, GAZETTEER_TABLE, gazetteer_words
+from ner_update.base.gazetteers import CITY_POPULATIONS, GAZETTEER_TABLE, gazetteer_words
+from ner_update.common import InputError, atomic_dir, refuse_symlinks
 
 
 def cluster_table(lang: str) -> Dict[int, int]:
@@ -121,7 +121,9 @@ def main(
     prefixes: str = typer.Option("4,6,10", "--prefixes", help="Path prefix lengths that share a vector part"),
     seed: int = typer.Option(0, "--seed", help="Seed of the random vector parts"),
     use_gazetteers: bool = typer.Option(
-        True, "--gazetteers/--no-gazetteers", help="Mark the words of place and person names (scripts/gazetteers.py)"
+        True,
+        "--gazetteers/--no-gazetteers",
+        help="Mark the words of place and person names (scripts/ner_update/base/gazetteers.py)",
     ),
     min_city_population: int = typer.Option(
         5000,

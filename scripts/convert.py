@@ -23,9 +23,9 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-from common import InputError, atomic_path, iter_texts, optional_path
-from formats import expand_inputs
-from gold import Record, Report, label_variants, load_records, names, split_records, write_docbin
+from ner_update.common import InputError, atomic_path, iter_texts, optional_path
+from ner_update.inputs.formats import expand_inputs
+from ner_update.inputs.gold import Record, Report, label_variants, load_records, names, split_records, write_docbin
 
 
 class Split(str, Enum):

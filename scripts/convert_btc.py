@@ -20,7 +20,7 @@ from spacy.training import biluo_tags_to_spans, iob_to_biluo
 from spacy.vocab import Vocab
 from wasabi import msg
 
-from common import InputError, atomic_path
+from ner_update.common import InputError, atomic_path
 
 Tweet = Tuple[List[str], List[str]]
 

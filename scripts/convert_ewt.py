@@ -29,7 +29,7 @@ from spacy.training import iob_to_biluo, tags_to_entities
 from spacy.vocab import Vocab
 from wasabi import msg
 
-from common import InputError, atomic_path, write_atomic
+from ner_update.common import InputError, atomic_path, write_atomic
 
 
 @dataclass

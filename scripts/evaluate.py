@@ -28,11 +28,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
-import functions  # noqa: F401  (registers the components a shipped pipeline may use)
-from common import InputError, iter_texts, load_base, optional_path, write_atomic
-from metrics_schema import Learning, Metrics, dumps, validated
-from patterns import load_patterns, pattern_pipeline
-from scoring import evaluate, parse_label_map, parse_named_paths
+from ner_update.common import InputError, iter_texts, load_base, optional_path, write_atomic
+from ner_update.evaluation.metrics_schema import Learning, Metrics, dumps, validated
+from ner_update.evaluation.scoring import evaluate, parse_label_map, parse_named_paths
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.registered import register_all
+
+register_all()  # registers the components a shipped pipeline may use
 
 
 def summary_rows(metrics: Metrics) -> list[tuple[str, str, str]]:

@@ -10,8 +10,8 @@ import typer
 from spacy.util import load_config
 from wasabi import msg
 
-from common import atomic_path, resolve_base_name
-from recipes import adapt_config, recipe_base
+from ner_update.common import atomic_path, resolve_base_name
+from ner_update.update.recipes import adapt_config, recipe_base
 
 
 def main(

@@ -14,14 +14,13 @@ from typing import List
 
 import srsly
 import typer
-import word_parts  # noqa: F401  (registers the default base ner's embedding)
 from spacy.cli.pretrain import pretrain
 from spacy.tokens import DocBin
 from spacy.util import load_config
 from spacy.vocab import Vocab
 from wasabi import msg
 
-from common import (
+from ner_update.common import (
     InputError,
     atomic_dir,
     content_md5,
@@ -30,6 +29,9 @@ from common import (
     iter_numbered_texts,
     write_atomic,
 )
+from ner_update.registered import registered
+
+registered("word_parts")  # registers the default base ner's embedding
 
 
 def pretraining_texts(corpus: List[Path], texts: List[Path], exclude: List[Path], counts: Counter) -> List[str]:

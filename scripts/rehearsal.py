@@ -8,7 +8,7 @@ it listens to, if any), batched, over
 - the new-label train and dev docs (their tokens kept): the base's old-label
   predictions that training merges into the new-label examples.
 
-The ner runs on the engine (--engine, --workers: scripts/engine.py); the
+The ner runs on the engine (--engine, --workers: scripts/ner_update/scale/engine.py); the
 outputs are the same whatever runs it.
 """
 
@@ -21,8 +21,8 @@ from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from common import InputError, atomic_path, iter_texts, load_base
-from engine import (
+from ner_update.common import InputError, atomic_path, iter_texts, load_base
+from ner_update.scale.engine import (
     SHARD_BATCHES,
     Engine,
     EngineError,
@@ -35,8 +35,8 @@ from engine import (
     open_engine,
     shards_of,
 )
-from jobs import ner_components as entity_components
-from jobs import ner_predictions_job
+from ner_update.scale.jobs import ner_components as entity_components
+from ner_update.scale.jobs import ner_predictions_job
 
 
 def predictions(runner: Runner, job: Job, items: list, vocab, desc: str, batch_size: int) -> List[Doc]:

@@ -10,7 +10,7 @@ message naming it and nothing is written.
 
 The work is done by the library: report_inputs (reading and checking the inputs),
 report_page and report_tables (what the page shows), report_charts (matplotlib charts)
-and the jinja2 templates in scripts/templates/.
+and the jinja2 templates in scripts/ner_update/report/templates/.
 """
 
 from pathlib import Path
@@ -19,9 +19,9 @@ from typing import Annotated
 import typer
 from wasabi import msg
 
-from common import InputError, write_atomic
-from report_inputs import read_inputs
-from report_page import render_page
+from ner_update.common import InputError, write_atomic
+from ner_update.report.inputs import read_inputs
+from ner_update.report.page import render_page
 
 SECTIONS_SAID_MISSING = ("new_label_sets", "old_label_sets", "confusion", "errors", "frozen_outputs")
 

@@ -27,9 +27,9 @@ import srsly
 import typer
 from wasabi import msg
 
-from common import InputError, write_atomic
-from engine import Engine, EngineError, engine_options, peak_rss
-from span_shards import apply, iter_records, plan
+from ner_update.common import InputError, write_atomic
+from ner_update.scale.engine import Engine, EngineError, engine_options, peak_rss
+from ner_update.scale.span_shards import apply, iter_records, plan
 
 MIB = 1024 * 1024
 

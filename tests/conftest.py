@@ -121,8 +121,9 @@ def public_assets(tmp_path_factory):
 def cluster_vectors_dir(tmp_path_factory):
     """Small static vectors in the `vectors` step's format (a blank pipeline),
     for training the base's ner config without the full cluster table."""
-    import cluster_vectors
     import spacy
+
+    import cluster_vectors
 
     clusters = {"Bob": 0b10110, "Mary": 0b11110, "Boston": 0b0110, "London": 0b1110, "Google": 0b1001, "the": 0b11}
     nlp = spacy.blank("en")

@@ -7,8 +7,10 @@ import pytest
 import spacy
 import srsly
 
-import functions  # noqa: F401  (registers ner_update_entity_ruler)
 from conftest import ROOT
+from ner_update.registered import register_all
+
+register_all()  # registers ner_update_entity_ruler
 
 PATTERNS = [
     {

@@ -5,11 +5,11 @@ import shutil
 
 import spacy
 import srsly
-from test_workflow import OVERRIDES
 from weasel.cli.run import project_run
 
-import gold
+from ner_update.inputs import gold
 from page_text import Page
+from test_workflow import OVERRIDES
 
 BRANDS = ("Samsung", "Apple", "Sony", "Nintendo", "Microsoft", "Google", "Huawei", "Xiaomi", "Nokia", "LG")
 OFF = {"vars.patterns": "", "vars.raw_texts": "", "vars.checked_dev": ""}

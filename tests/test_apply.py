@@ -12,9 +12,9 @@ import srsly
 
 import apply
 import scaling
-import span_shards
 from conftest import run_cli
-from engine import EngineOptions
+from ner_update.scale import span_shards
+from ner_update.scale.engine import EngineOptions
 from tiny import build_tiny_base, old_label_sentences
 
 TEXTS_TXT = ["Alice bought an iPhone X today.", "", "Nothing here.", "Pixel 7 or iPhone X?"]

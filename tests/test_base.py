@@ -1,17 +1,19 @@
 """The base pipeline: its config trains, its ner is independent, `base` builds it."""
 
-import base_training  # noqa: F401  (registers the ner's corpus reader and init callback, as `base` does with --code)
 import pytest
 import spacy
 import srsly
 from spacy.cli.train import train
 from spacy.tokens import DocBin
-from test_convert_ewt import write_snippets
 
 import base
 import convert_btc
 import convert_ewt
 from conftest import ROOT, run_cli
+from ner_update.registered import registered
+from test_convert_ewt import write_snippets
+
+registered("base_training")  # registers the ner's corpus reader and init callback, as `base` does with --code
 
 
 def tiny_ewt_corpus(tmp_path):

@@ -3,10 +3,10 @@
 import shutil
 
 import srsly
-from test_update import prepare_data
 
 import benchmark
 from conftest import run_cli
+from test_update import prepare_data
 from tiny import build_tiny_base, old_label_sentences, write_old_label_corpus
 
 

@@ -5,12 +5,12 @@ import os
 import subprocess
 import sys
 
-import cluster_vectors
 import numpy
 import spacy
 
-import gazetteers
+import cluster_vectors
 from conftest import ROOT, run_cli
+from ner_update.base import gazetteers
 
 
 def similarity(vectors, a: str, b: str) -> float:

@@ -9,9 +9,9 @@ import srsly
 from spacy.tokens import DocBin
 
 import convert
-import gold
-from common import InputError, atomic_path, read_texts
 from conftest import run_cli
+from ner_update.common import InputError, atomic_path, read_texts
+from ner_update.inputs import gold
 
 IPHONE = "How to preorder the iPhone X"
 PATIENT = "A patient with chest pain had hyperthyroidism."

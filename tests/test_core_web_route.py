@@ -23,12 +23,14 @@ from spacy.tokens import DocBin
 import assemble
 import convert
 import evaluate
-import functions  # noqa: F401  (what `--code scripts/functions.py` does for `spacy train`)
 import make_config
 import rehearsal
-from common import resolve_base_name
 from conftest import ROOT, package_code_paths, run_cli
+from ner_update.common import resolve_base_name
+from ner_update.registered import registered
 from tiny import gadget_records, install_wheel, old_label_sentences
+
+functions = registered("functions")  # what `--code scripts/registered/functions.py` does for `spacy train`
 
 LABEL_MAP = "PERSON:PER,ORG:ORG,GPE:LOC,LOC:LOC,FAC:LOC"
 BASE = "en_core_web_sm"

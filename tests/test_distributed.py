@@ -11,9 +11,9 @@ import apply
 import bootstrap
 import convert
 import rehearsal
-import span_shards
 from conftest import run_cli
-from engine import Engine, EngineOptions, open_engine
+from ner_update.scale import span_shards
+from ner_update.scale.engine import Engine, EngineOptions, open_engine
 from tiny import build_tiny_base, gadget_records, old_label_sentences
 
 distributed = pytest.importorskip(

@@ -15,8 +15,10 @@ from spacy.cli.train import train
 from spacy.tokens import DocBin
 
 import convert
-import functions  # noqa: F401  (registers ner_update.incorrect_spans_key.v1)
 from conftest import run_cli
+from ner_update.registered import registered
+
+registered("functions")  # registers ner_update.incorrect_spans_key.v1
 
 README = Path(__file__).parent.parent / "README.md"
 # the three records, as Prodigy exports them

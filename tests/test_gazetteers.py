@@ -2,7 +2,7 @@
 
 import pytest
 
-import gazetteers
+from ner_update.base import gazetteers
 
 
 def test_a_name_gives_its_capitalised_words_of_letters():

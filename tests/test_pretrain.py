@@ -1,8 +1,6 @@
 """Pretraining the default base ner's features: the texts it reads, the
 weights it hands to `base`, and that the ner starts from them."""
 
-import base_training  # noqa: F401  (registers the ner's corpus reader and init callback)
-import pretrain
 import pytest
 import spacy
 import srsly
@@ -11,7 +9,11 @@ from spacy.training.initialize import init_nlp
 from spacy.util import load_config
 
 import base
+import pretrain
 from conftest import ROOT, run_cli
+from ner_update.registered import registered
+
+registered("base_training")  # registers the ner's corpus reader and init callback
 
 
 def test_pretraining_config_has_the_ner_features_architecture():

@@ -40,34 +40,58 @@ def test_every_command_has_help_deps_and_outputs():
 
 
 SCRIPTS = ROOT / "scripts"
+REGISTERED = SCRIPTS / "registered"
+LIBRARY = SCRIPTS / "ner_update"
+
+
+def module_file(name: str) -> Path | None:
+    """The project file of a dotted module name (scripts/a/b.py or scripts/a/b/__init__.py), or None."""
+    base = SCRIPTS.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_names(tree: ast.AST) -> list[str]:
+    """Modules a file imports (`from a import b` also names a.b, which may be a module), and the
+    registered modules it loads through ner_update.registered (`registered("x")`, `register_all()`)."""
+    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "registered" and node.args and isinstance(node.args[0], ast.Constant):
+                names.append(f"registered.{node.args[0].value}")
+            elif node.func.id == "register_all":
+                names += [f"registered.{path.stem}" for path in REGISTERED.glob("*.py")]
+    return names
 
 
 def local_imports(path: Path) -> set[str]:
-    """The project modules (scripts/NAME.py) a script imports, directly or through each other."""
+    """The project files (paths under scripts/) a script imports, directly or through each other.
+    Packages' __init__.py files are left out: they hold a docstring only (tested)."""
     found: set[str] = set()
     todo = [path]
     while todo:
-        tree = ast.parse(todo.pop().read_text(encoding="utf8"))
-        names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-        names += [
-            node.module
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.module and not node.level
-        ]
-        for name in names:
-            module = SCRIPTS / f"{name.split('.')[0]}.py"
-            if module.exists() and module.name not in found:
-                found.add(module.name)
+        for name in imported_names(ast.parse(todo.pop().read_text(encoding="utf8"))):
+            module = module_file(name)
+            if module is None or module.name == "__init__.py":
+                continue
+            relative = module.relative_to(SCRIPTS).as_posix()
+            if relative not in found:
+                found.add(relative)
                 todo.append(module)
     return found
 
 
 def command_scripts(command: dict) -> set[str]:
-    """scripts/X.py run by `python scripts/X.py` or loaded with `--code scripts/X.py` in a command's script lines."""
+    """scripts/X.py run by `python scripts/X.py`, or loaded with `--code scripts/registered/X.py`, in a command's script lines."""
     scripts = set()
     for line in command.get("script", []):
         scripts.update(re.findall(r"\bpython3?\s+(scripts/[\w-]+\.py)", line))
-        scripts.update(re.findall(r"--code[\s=]+(scripts/[\w-]+\.py)", line))
+        for code in re.findall(r"--code[\s=]+(\S+)", line):
+            scripts.update(code.split(","))
     return scripts
 
 
@@ -88,14 +112,56 @@ def test_every_command_depends_on_the_scripts_it_runs_and_imports():
 
 
 def test_local_imports_are_found_recursively():
-    # benchmark imports patterns, which imports common; and functions inside a function
-    assert {"scoring.py", "patterns.py", "recipes.py", "common.py", "functions.py"} <= local_imports(
-        SCRIPTS / "benchmark.py"
-    )
-    # the --code modules are copied into the package: they import nothing else from the project
-    # (functions.py loads its two siblings by path, which local_imports does not see)
-    for name in ("functions.py", "components.py", "anchored_ruler.py"):
-        assert local_imports(SCRIPTS / name) == set(), name
+    # benchmark imports patterns, which imports common; and the registered code through the loader
+    assert {
+        "ner_update/evaluation/scoring.py",
+        "ner_update/inputs/patterns.py",
+        "ner_update/update/recipes.py",
+        "ner_update/common.py",
+        "registered/functions.py",
+        "registered/word_parts.py",
+    } <= local_imports(SCRIPTS / "benchmark.py")
+
+
+def test_scripts_holds_only_commands_and_the_two_folders():
+    """A newcomer reads the tree: commands flat in scripts/, the library in ner_update/, --code files in registered/."""
+    commands = {m for c in load_project_config(ROOT)["commands"] for m in command_scripts(c) if m.count("/") == 1}
+    assert {f"scripts/{p.name}" for p in SCRIPTS.glob("*.py")} == commands
+    assert sorted(p.name for p in SCRIPTS.iterdir() if p.is_dir() and p.name != "__pycache__") == [
+        "ner_update",
+        "registered",
+    ]
+    assert not (REGISTERED / "__init__.py").exists()  # flat files, as `spacy package --code` copies them
+
+
+def test_registered_code_imports_nothing_from_the_project():
+    """spacy package --code copies these files flat into the wheel: a project import there breaks the installed
+    package. They load each other by path (which local_imports does not see)."""
+    files = sorted(REGISTERED.glob("*.py"))
+    assert len(files) >= 4
+    project = {p.stem for p in SCRIPTS.glob("*.py")} | {"ner_update", "registered", "conftest", "tiny"}
+    for path in files:
+        names = imported_names(ast.parse(path.read_text(encoding="utf8")))
+        assert not [n for n in names if n.split(".")[0] in project], path.name
+
+
+def test_package_ships_the_registered_code_a_shipped_pipeline_needs():
+    """The wheel's --code files are registered/ files; one left out registers nothing a recipe's pipeline names."""
+    (package,) = [c for c in load_project_config(ROOT)["commands"] if c["name"] == "package"]
+    shipped = {Path(p).name for p in command_scripts(package) if p.startswith("scripts/registered/")}
+    assert len(shipped) >= 3
+    assert shipped <= {p.name for p in REGISTERED.glob("*.py")}
+    recipes = "".join(p.read_text(encoding="utf8") for p in (ROOT / "configs" / "recipes").glob("*.cfg"))
+    for path in sorted(REGISTERED.glob("*.py")):
+        if path.name not in shipped:
+            names = re.findall(r'registry\.\w+\("([^"]+)"\)', path.read_text(encoding="utf8"))
+            assert not [name for name in names if name in recipes], f"ship {path.name}: a recipe names {names}"
+
+
+def test_library_package_inits_hold_only_a_docstring():
+    for init in LIBRARY.rglob("__init__.py"):
+        body = ast.parse(init.read_text(encoding="utf8")).body
+        assert len(body) == 1 and isinstance(body[0], ast.Expr), init
 
 
 def test_every_workflow_command_exists_and_has_outputs():
@@ -125,10 +191,7 @@ def test_names_fit_a_template_not_the_demo():
     config = load_project_config(ROOT)
     assert not [name for name in config["vars"] if "gadget" in name.lower()]
     assert "gadget" not in str(config["vars"]["package_name"]).lower()
-    code = "".join(
-        (ROOT / "scripts" / f).read_text(encoding="utf8")
-        for f in ("functions.py", "components.py", "anchored_ruler.py", "base_training.py")
-    )
+    code = "".join(path.read_text(encoding="utf8") for path in sorted(REGISTERED.glob("*.py")))
     names = re.findall(r'registry\.\w+\("([^"]+)"\)', code) + re.findall(r'Language\.factory\(\s*"([^"]+)"', code)
     assert names and all(name.startswith("ner_update") for name in names), names
     configs = [
@@ -196,7 +259,7 @@ def too_long(path: Path) -> list[str]:
 
 
 def test_no_function_over_60_lines_and_no_script_over_400_lines(tmp_path):
-    over = {path.name: too_long(path) for path in sorted(SCRIPTS.glob("*.py"))}
+    over = {str(path.relative_to(SCRIPTS)): too_long(path) for path in sorted(SCRIPTS.rglob("*.py"))}
     over = {name: found for name, found in over.items() if found and name not in EXEMPT_FROM_SIZE_LIMITS}
     assert not over, f"split these (at most {MAX_FUNCTION_LINES} lines a function, {MAX_FILE_LINES} a file): {over}"
     # the check itself finds a long function and a long file

@@ -19,6 +19,7 @@ import check_vars
 import clean
 import copy_shared_assets
 from conftest import ROOT, run_cli
+from ner_update.registered import registered
 
 PATTERNS = [
     {"label": "GADGET", "pattern": [{"LOWER": "iphone"}, {"LOWER": "x"}]},
@@ -426,7 +427,7 @@ def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypat
 
 
 def test_loss_logger_refuses_to_write_through_a_link(tmp_path):
-    import functions
+    functions = registered("functions")
 
     outside = tmp_path / "outside.jsonl"
     outside.write_text("keep\n", encoding="utf8")

@@ -11,9 +11,9 @@ import srsly
 from spacy.tokens import DocBin, Span
 
 import convert
-import gold
 from conftest import run_cli
-from docbin_writer import write_docs
+from ner_update.inputs import gold
+from ner_update.inputs.docbin_writer import write_docs
 
 IPHONE = "How to preorder the iPhone X"
 

@@ -15,10 +15,10 @@ from spacy.tokens import DocBin
 
 import evaluate
 import report
-import report_charts
-import scoring
 from conftest import run_cli
-from metrics_schema import dumps, validated
+from ner_update.evaluation import scoring
+from ner_update.evaluation.metrics_schema import dumps, validated
+from ner_update.report import charts as report_charts
 from page_text import Page
 
 SECTIONS = {

@@ -16,13 +16,15 @@ from spacy.util import load_config, registry
 
 import assemble
 import convert
-import functions  # registers the ner_update.* functions
 import make_config
-import recipes
 import rehearsal
-import scoring
 from conftest import ROOT, package_code_paths, run_cli
+from ner_update.evaluation import scoring
+from ner_update.registered import registered
+from ner_update.update import recipes
 from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
+
+functions = registered("functions")  # registers the ner_update.* functions
 
 STEPS = 120
 RECIPES = ("single_ner", "new_label_only", "second_ner", "second_ner_shared", "new_label_tagger")
@@ -341,7 +343,16 @@ def test_update_config_passes_spacy_debug_config(update_runs):
     for recipe in ("single_ner", "second_ner_shared"):
         config = runs[recipe][0] / "config.cfg"
         result = subprocess.run(
-            [sys.executable, "-m", "spacy", "debug", "config", str(config), "--code", "scripts/functions.py"],
+            [
+                sys.executable,
+                "-m",
+                "spacy",
+                "debug",
+                "config",
+                str(config),
+                "--code",
+                "scripts/registered/functions.py",
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -7,14 +7,16 @@ import sys
 import numpy
 import pytest
 import spacy
-import word_parts
 from spacy.tokens import Doc
 from spacy.util import load_config
 from spacy.vectors import Vectors
 from thinc.types import Ragged
 
 from conftest import ROOT, package_code_paths
+from ner_update.registered import registered
 from tiny import install_wheel
+
+word_parts = registered("word_parts")
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Registered code for training the default base's ner (load with --code
-scripts/base_training.py):
+scripts/registered/base_training.py):
 - `ner_update.concat_corpus.v1` reads several corpora as one, so that the ner
   trains on the training and the development data alike;
 - `ner_update.init_ner_features.v1` starts the ner's own token-to-vector layer

@@ -1,10 +1,10 @@
-"""Registered functions for the update config (load with --code scripts/functions.py).
+"""Registered functions for the update config (load with --code scripts/registered/functions.py).
 
 Training code: readers, the rehearsal callback, the batcher and the loss
 logger. Loading it also registers the pipeline components (components.py,
 anchored_ruler.py) and the default base ner's embedding (word_parts.py), loaded
 from next to this file, so `--code
-scripts/functions.py` is all a config needs; it imports nothing else from
+scripts/registered/functions.py` is all a config needs; it imports nothing else from
 the project's scripts.
 
 - ner_update.new_label_corpus.v1  reader: new-label gold docs, with the base

@@ -12,7 +12,7 @@ from pathlib import Path
 import srsly
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from common import InputError, parse_json, read_utf8
+from ner_update.common import InputError, parse_json, read_utf8
 
 Span = tuple[int, int, str]
 RERUN = "written by another version of evaluate? run `python -m spacy project run evaluate` to rewrite it"

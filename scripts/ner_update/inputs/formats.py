@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
-from common import InputError, decoding_error, parse_json
+from ner_update.common import InputError, decoding_error, parse_json
 
 MAX_LENGTH = 1_000_000  # spaCy's default nlp.max_length
 

@@ -16,8 +16,16 @@ from typing import Dict, Iterable, List, Set, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from docbin_writer import write_docs
-from formats import Annotation, RecordError, Span, check_label, iter_raw_records, parse_record, raw_text
+from ner_update.inputs.docbin_writer import write_docs
+from ner_update.inputs.formats import (
+    Annotation,
+    RecordError,
+    Span,
+    check_label,
+    iter_raw_records,
+    parse_record,
+    raw_text,
+)
 
 INCORRECT_SPANS_KEY = "incorrect_spans"  # the ner's incorrect_spans_key: spans known not to be entities
 

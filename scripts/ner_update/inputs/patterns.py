@@ -12,7 +12,7 @@ import spacy
 import srsly
 from spacy.language import Language
 
-from common import LABEL_RULE, InputError, is_valid_label, iter_jsonl
+from ner_update.common import LABEL_RULE, InputError, is_valid_label, iter_jsonl
 
 
 def load_patterns(path: Path) -> List[dict]:

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from common import InputError, parse_json, read_utf8
-from metrics_schema import Metrics, describe, load_metrics
+from ner_update.common import InputError, parse_json, read_utf8
+from ner_update.evaluation.metrics_schema import Metrics, describe, load_metrics
 
 
 class LossRecord(BaseModel):

@@ -1,5 +1,5 @@
 """The report page: what each section shows, as data, rendered by the jinja2 templates in
-scripts/templates/ (autoescaped: a label or a text cannot inject markup).
+scripts/ner_update/report/templates/ (autoescaped: a label or a text cannot inject markup).
 
 A library: prints nothing. To add a section, add a function that returns its data and a
 line to SECTIONS, and write templates/sections/KEY.html.jinja; to add a chart, call
@@ -16,10 +16,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from spacy import displacy
 
-from metrics_schema import Metrics, Span
-from report_charts import line_chart
-from report_inputs import BaseInfo, CorpusCounts, Inputs, LossRecord
-from report_tables import (
+from ner_update.evaluation.metrics_schema import Metrics, Span
+from ner_update.report.charts import line_chart
+from ner_update.report.inputs import BaseInfo, CorpusCounts, Inputs, LossRecord
+from ner_update.report.tables import (
     MAX_NAMES,
     NEW_SYSTEMS,
     Cell,

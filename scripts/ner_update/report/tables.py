@@ -8,7 +8,7 @@ A library: prints nothing and writes no markup (templates/macros.html.jinja draw
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from metrics_schema import PRF, NewLabelSet, OldLabelSet, OldSystem, Scores
+from ner_update.evaluation.metrics_schema import PRF, NewLabelSet, OldLabelSet, OldSystem, Scores
 
 NEW_SYSTEMS = ("patterns", "model", "shipped")
 OLD_SYSTEMS = ("base", "model", "shipped", "patterns")

@@ -14,10 +14,12 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-import functions  # noqa: F401  (registers the components a shipped pipeline may use)
-from common import resolve_base_name
-from engine import Job
-from patterns import pattern_pipeline
+from ner_update.common import resolve_base_name
+from ner_update.inputs.patterns import pattern_pipeline
+from ner_update.registered import register_all
+from ner_update.scale.engine import Job
+
+register_all()  # registers the components a shipped pipeline may use
 
 # spaCy's default nlp.max_length: the readers reject longer texts before they reach a worker
 MAX_LENGTH = 1_000_000

@@ -25,9 +25,16 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import srsly
 from spacy.util import get_package_path, is_package
 
-from common import InputError, atomic_path, content_md5, expand_text_files, iter_numbered_texts, resolve_base_name
-from engine import EngineOptions, ShardResult, open_engine, shards_of
-from jobs import MAX_LENGTH, pipeline_spans_job
+from ner_update.common import (
+    InputError,
+    atomic_path,
+    content_md5,
+    expand_text_files,
+    iter_numbered_texts,
+    resolve_base_name,
+)
+from ner_update.scale.engine import EngineOptions, ShardResult, open_engine, shards_of
+from ner_update.scale.jobs import MAX_LENGTH, pipeline_spans_job
 
 MANIFEST = "manifest.json"
 SHARD_PREFIX = "shard-"

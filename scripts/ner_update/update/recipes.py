@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import spacy
-import word_parts  # noqa: F401  (registers the default base ner's embedding)
 from spacy.language import Language
 from spacy.util import registry, replace_model_node
 from thinc.api import Config
 
-from common import atomic_dir, load_base
+from ner_update.common import atomic_dir, load_base
+from ner_update.registered import registered
+
+registered("word_parts")  # registers the default base ner's embedding
 
 FEATURES = "ner_tok2vec"
 RULER = "entity_ruler"

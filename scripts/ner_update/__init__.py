@@ -1,0 +1,13 @@
+"""The project's library: what the weasel commands in scripts/ call. It prints nothing
+and raises (InputError and friends); the commands decide what to print and when to exit.
+
+One sub-package per concern:
+- inputs/: annotation formats, validation and merging of gold records, patterns, DocBin writing;
+- base/: the offline base pipeline (EWT, UNER and BTC readers, gazetteers, cluster vectors);
+- update/: recipes adapted to a base (the update's training config);
+- evaluation/: scoring and the metrics schema;
+- report/: the report and review pages (jinja2 templates in report/templates/);
+- scale/: running a pipeline or the patterns over many texts (local processes or Dask).
+The code spaCy loads with `--code` is in scripts/registered/, outside this package;
+`ner_update.registered` imports it for the project's own steps.
+"""

@@ -1,0 +1,1 @@
+"""The offline base pipeline: corpus readers, gazetteers, cluster vectors."""

@@ -1,0 +1,1 @@
+"""Inputs: annotation formats, gold records, patterns, DocBin writing."""

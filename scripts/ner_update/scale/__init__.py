@@ -1,0 +1,1 @@
+"""Running at scale: the engine (local processes or Dask), its jobs, sharded outputs."""

@@ -1,0 +1,1 @@
+"""The update: recipes (configs/recipes/*.cfg) adapted to a base pipeline."""
