@@ -220,7 +220,7 @@ def test_source_files_the_readme_names_exist():
     named = {" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)}
     missing = sorted(path for path in named if SOURCE.match(path) and not (ROOT / path).exists())
     assert not missing, f"the README names files that do not exist: {missing}"
-    assert {"scripts/functions.py", "configs/base.cfg"} <= named
+    assert {"scripts/registered/functions.py", "configs/base.cfg"} <= named
 
 
 def test_vars_the_readme_sets_exist():

@@ -204,7 +204,7 @@ def test_disabling_the_merge_alone_fails_loudly(update_runs):
 
 @pytest.mark.parametrize("recipe", ["new_label_tagger", "second_ner"])
 def test_the_pipeline_pickles_and_two_processes_under_spawn_give_the_same_entities(update_runs, tmp_path, recipe):
-    """In a fresh process, as a user's: (another test's `spacy package` re-imports functions.py here)."""
+    """In a fresh process, as a user's: (registered code imported by module name, as `spacy package --code` does)."""
     _, runs = update_runs
     code = (
         "import json, multiprocessing as mp, pickle, sys, spacy\n"
@@ -216,7 +216,7 @@ def test_the_pipeline_pickles_and_two_processes_under_spawn_give_the_same_entiti
         "ents = lambda docs: [[(e.text, e.label_) for e in d.ents] for d in docs]\n"
         "print(ents(nlp.pipe(texts, n_process=2, batch_size=5)) == ents(nlp.pipe(texts)))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts" / "registered")}
     result = subprocess.run(
         [sys.executable, "-c", code, str(runs[recipe][1])], cwd=tmp_path, env=env, capture_output=True, text=True
     )
