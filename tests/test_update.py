@@ -420,6 +420,74 @@ def test_tagger_decodes_biluo_tags_leniently():
     assert found == [("a b", "GADGET"), ("d", "GADGET"), ("e f", "GADGET"), ("h", "GADGET")]
 
 
+LABELS = ["B-GADGET", "I-GADGET", "L-GADGET", "O", "U-GADGET", "B-APP", "I-APP", "L-APP", "U-APP"]
+
+
+def tag_probs(rows):
+    """Tokens x LABELS probabilities from {tag: p} per token (the rest shared evenly)."""
+    import numpy
+
+    probs = numpy.zeros((len(rows), len(LABELS)))
+    for i, row in enumerate(rows):
+        rest = (1 - sum(row.values())) / (len(LABELS) - len(row))
+        probs[i] = [row.get(tag, rest) for tag in LABELS]
+    return probs
+
+
+def test_tagger_decodes_the_best_valid_biluo_sequence():
+    """Where each token's best tag makes an invalid run (a B not closed, an L not opened, labels mixed),
+    the decoder picks the most probable valid sequence: whole entities or none, never a fragment."""
+    probs = tag_probs(
+        [
+            {"B-GADGET": 0.6, "O": 0.3},  # "Galaxy": best alone B, but nothing closes it ...
+            {"O": 0.6, "L-GADGET": 0.35},  # ... "S": O is best alone; B-L together beat U-O and O-O
+            {"O": 0.9},
+            {"I-APP": 0.5, "O": 0.45},  # a stray I of another label: O
+            {"O": 0.9},
+            {"U-GADGET": 0.7},
+        ]
+    )
+    components = registered("components")
+    greedy = [LABELS[i] for i in probs.argmax(axis=1)]
+    assert greedy == ["B-GADGET", "O", "O", "I-APP", "O", "U-GADGET"]  # invalid: lenient decoding gives fragments
+    best = [LABELS[i] for i in components.biluo_viterbi(probs, LABELS)]
+    assert best == ["B-GADGET", "L-GADGET", "O", "O", "O", "U-GADGET"]
+    allowed = components.allowed_transitions(LABELS)
+    for before, after in zip(["START", *best], [*best, "END"]):
+        i = len(LABELS) if before == "START" else LABELS.index(before)
+        j = len(LABELS) if after == "END" else LABELS.index(after)
+        assert allowed[i, j], (before, after)
+    assert components.biluo_viterbi(probs[:0], LABELS).shape == (0,)
+
+
+def test_tagger_drops_entities_under_min_confidence():
+    components = registered("components")
+    probs = tag_probs([{"U-GADGET": 0.55}, {"O": 0.9}, {"B-GADGET": 0.9}, {"L-GADGET": 0.8}])
+    ids = components.biluo_viterbi(probs, LABELS)
+    kept = components.drop_unsure(ids, probs, LABELS, 0.6)
+    assert [LABELS[i] for i in kept] == ["O", "O", "B-GADGET", "L-GADGET"]  # mean 0.85 kept, 0.55 dropped
+    assert (components.drop_unsure(ids, probs, LABELS, 0.0) == ids).all()
+
+
+def test_tagger_in_a_pipeline_sets_only_valid_entities(update_runs):
+    """The trained tagger's entities are whole BILUO runs (checked on the tags it chose), with valid_only on
+    by default; valid_only false gives back each token's best tag."""
+    _, runs = update_runs
+    nlp = spacy.load(runs["new_label_tagger"][1])
+    tagger = nlp.get_pipe("new_labels")
+    assert tagger.cfg["valid_only"] is True
+    docs = [nlp.make_doc(t) for t in ("my galaxy s8 plus and the ipad pro", "iphone 7 , ps 4 and Samsung said")]
+    labels = list(tagger.labels)
+    allowed = registered("components").allowed_transitions(labels)
+    for ids in tagger.predict(docs):
+        path = [len(labels), *ids.tolist(), len(labels)]
+        assert all(allowed[a, b] for a, b in zip(path, path[1:])), [labels[i] for i in ids]
+    tagger.cfg["valid_only"] = False
+    greedy = tagger.predict(docs)
+    scores = tagger.model.predict(docs)
+    assert all((g == s.argmax(axis=1)).all() for g, s in zip(greedy, scores))
+
+
 def test_tagger_learns_only_the_new_labels(update_runs):
     """Gold old-label entities (the base's, merged into the silver examples) are "O" to the tagger."""
     _, runs = update_runs
