@@ -27,11 +27,12 @@ from ner_update.scale.engine import EngineError, import_dask
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE_CONFIGS = ROOT / "configs" / "recipes"
-OPTIONAL_INPUTS = ("raw_texts", "patterns", "checked_dev")
+OPTIONAL_INPUTS = ("raw_texts", "patterns", "checked_dev", "checked_other")
 OFF = {
     "raw_texts": "no bootstrapping, no rehearsal or agreement texts of your domain",
     "patterns": "no bootstrapping, no rules in the pipeline, no patterns baseline",
     "checked_dev": "no hand-checked evaluation set; training picks its checkpoint on dev",
+    "checked_other": "no hand-checked set of other sites: nothing measures how the pipeline travels",
 }
 # a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
 VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
@@ -58,6 +59,7 @@ class ProjectVars(BaseModel):
     patterns: Optional[str] = None
     annotations: Optional[str] = None
     checked_dev: Optional[str] = None
+    checked_other: Optional[str] = None
     rehearsal_texts: Optional[Path] = None
     pretrain_texts: Optional[str] = None  # read only by the optional `pretrain` step, which checks it
     base_pretrained: Optional[str] = None
@@ -73,6 +75,7 @@ class ProjectVars(BaseModel):
     annotate_limit: Optional[int] = Field(None, ge=0)
     split: Optional[Literal["entity", "random"]] = None
     checkpoint_set: Optional[Literal["checked_dev", "dev"]] = None
+    checkpoint_share: Optional[float] = Field(None, ge=0.05, le=0.95)
     dev_ratio: Optional[float] = Field(None, gt=0, lt=1)
     seed: Optional[int] = None
     gpu_id: Optional[int] = Field(None, ge=-1)
@@ -120,7 +123,7 @@ class ProjectVars(BaseModel):
         scoring.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
         return value
 
-    @field_validator("raw_texts", "patterns", "checked_dev")
+    @field_validator(*OPTIONAL_INPUTS)
     @classmethod
     def optional_input(cls, value: str) -> str:
         if value.strip() and not Path(value).exists():
@@ -280,7 +283,7 @@ def main(
         None,
         "--inputs",
         file_okay=False,
-        help="Write NAME.json with the content md5 of each optional input (raw_texts, patterns, checked_dev) here",
+        help=f"Write NAME.json with the content md5 of each optional input ({', '.join(OPTIONAL_INPUTS)}) here",
     ),
 ):
     """Check project vars before the long steps run."""

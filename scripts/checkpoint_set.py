@@ -1,13 +1,16 @@
-"""Write the set training picks its checkpoint on, as one file `train` reads.
+"""Write the set training picks its checkpoint on, and the checked set's part that chose nothing.
 
-The `checkpoint_set` var names the set: "checked_dev" (the hand-checked
-real-text set) or "dev" (the split of the annotations). The chosen .spacy file
-is copied to --output, so the `train` command line never changes with the
-choice. "checked_dev" falls back to "dev", with a warning, when the checked set
-has no docs (`convert` writes it empty when vars.checked_dev is "").
+The `checkpoint_set` var names the set: "checked_dev" (a part of the
+hand-checked real-text set) or "dev" (the split of the annotations). With
+"checked_dev", the checked set is split by a hash of each text (stable across
+runs and machines, whatever the order): `checkpoint_share` of it picks the
+checkpoint (--output), the rest is the test part (--test-output), which no step
+chooses anything on. With "dev", the dev split picks the checkpoint and the
+whole checked set is the test part. "checked_dev" falls back to "dev", with a
+warning, when the checked set has no docs (`convert` writes it empty when
+vars.checked_dev is "").
 """
 
-import shutil
 from enum import Enum
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from ner_update.common import atomic_path
+from ner_update.evaluation.held_out import split_by_text
 
 
 class Choice(str, Enum):
@@ -23,29 +27,39 @@ class Choice(str, Enum):
     dev = "dev"
 
 
-def n_docs(path: Path) -> int:
-    return len(DocBin().from_disk(path))
-
-
 def main(
     checked_dev: Path = typer.Argument(..., exists=True, dir_okay=False, help="The checked set (.spacy, may be empty)"),
     dev: Path = typer.Argument(..., exists=True, dir_okay=False, help="The dev split of the annotations (.spacy)"),
-    output: Path = typer.Option(..., "--output", dir_okay=False, help="Where to write the chosen set (.spacy)"),
+    output: Path = typer.Option(..., "--output", dir_okay=False, help="Where to write the checkpoint set (.spacy)"),
+    test_output: Path = typer.Option(
+        ..., "--test-output", dir_okay=False, help="Where to write the checked set's test part (.spacy)"
+    ),
     choice: Choice = typer.Option(Choice.checked_dev, "--use", help="The set to pick checkpoints on"),
+    share: float = typer.Option(
+        0.5, "--checkpoint-share", min=0.05, max=0.95, help="The checked set's share that picks the checkpoint"
+    ),
 ):
-    """Copy the set training picks its checkpoint on to --output."""
-    chosen = checked_dev if choice == Choice.checked_dev else dev
-    if choice == Choice.checked_dev and n_docs(checked_dev) == 0:
+    """Write the checkpoint set to --output and the checked set's untouched part to --test-output."""
+    checked = DocBin(store_user_data=True).from_disk(checked_dev)
+    if choice == Choice.checked_dev and len(checked) == 0:
         msg.warn(
             f"checkpoint_set is checked_dev, but {checked_dev} has no docs (no checked dev set): "
             f"training picks its checkpoint on {dev} instead"
         )
-        chosen = dev
-    if n_docs(chosen) == 0:
-        msg.fail(f"{chosen} has no docs: training needs a set to pick its checkpoint on", exits=1)
-    with atomic_path(output) as tmp:
-        shutil.copyfile(chosen, tmp)
-    msg.good(f"Training picks its checkpoint on {chosen} ({n_docs(chosen)} docs), copied to {output}")
+        choice = Choice.dev
+    if choice == Choice.checked_dev:
+        pick, test = split_by_text(checked, share)
+        source = f"{len(pick)} of the {len(checked)} docs of {checked_dev}"
+    else:
+        pick, test = DocBin(store_user_data=True).from_disk(dev), checked
+        source = f"{dev} ({len(pick)} docs)"
+    if len(pick) == 0:
+        msg.fail(f"{source} has no docs: training needs a set to pick its checkpoint on", exits=1)
+    for docbin, path in ((pick, output), (test, test_output)):
+        with atomic_path(path) as tmp:
+            docbin.to_disk(tmp)
+    msg.good(f"Training picks its checkpoint on {source}, written to {output}")
+    msg.info(f"The checked set's test part, which chooses nothing: {len(test)} docs, written to {test_output}")
 
 
 if __name__ == "__main__":

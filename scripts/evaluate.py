@@ -29,6 +29,7 @@ from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
 from ner_update.common import InputError, iter_texts, load_base, optional_path, write_atomic
+from ner_update.evaluation.held_out import same_sets
 from ner_update.evaluation.metrics_schema import Learning, Metrics, dumps, validated
 from ner_update.evaluation.scoring import evaluate, parse_label_map, parse_named_paths
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
@@ -154,7 +155,7 @@ def main(
     ),
     lang: str = typer.Option("en", "--lang", help="Language of the patterns' tokenizer"),
     checkpoint_set: str = typer.Option(
-        "checked_dev", "--checkpoint-set", help="The new-label set training picked its checkpoint on (else dev)"
+        "checkpoint", "--checkpoint-set", help="The new-label set training picked its checkpoint on (else dev)"
     ),
     min_f: float = typer.Option(
         10.0, "--min-f", help="A new label's F below this on the checkpoint set: learning failed"
@@ -171,6 +172,9 @@ def main(
         agreement = {name: list(iter_texts(path, Counter())) for name, path in text_paths.items()}
     except (ValueError, InputError) as err:
         msg.fail(str(err), exits=1)
+    for name, earlier in same_sets(new_paths).items():
+        msg.info(f"{name}: {new_paths.pop(name)} is the same set as {earlier}: scored once, as {earlier}")
+        checkpoint_set = earlier if checkpoint_set == name else checkpoint_set
     base, shipped = load_base(base_model), load_base(str(shipped_model))
     new_sets, old_sets, agreement = read_sets(new_paths, old_paths, agreement, text_paths, base)
     scores = evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping)

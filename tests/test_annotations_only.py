@@ -12,7 +12,7 @@ from page_text import Page
 from test_workflow import OVERRIDES
 
 BRANDS = ("Samsung", "Apple", "Sony", "Nintendo", "Microsoft", "Google", "Huawei", "Xiaomi", "Nokia", "LG")
-OFF = {"vars.patterns": "", "vars.raw_texts": "", "vars.checked_dev": ""}
+OFF = {"vars.patterns": "", "vars.raw_texts": "", "vars.checked_dev": "", "vars.checked_other": ""}
 
 
 def value_records(path) -> list:

@@ -3,6 +3,7 @@
 import shutil
 
 import srsly
+from spacy.tokens import DocBin
 
 import benchmark
 from conftest import run_cli
@@ -15,8 +16,10 @@ def test_benchmark_runs_recipe_configs_and_writes_a_table(tmp_path):
     corpus = prepare_data(tmp_path, base)
     write_old_label_corpus(corpus / "ewt_heldout.spacy", 40, seed=6)
     write_old_label_corpus(corpus / "btc_heldout.spacy", 30, seed=8)
-    # the layout `all` writes: the checked set, and the checkpoint set `rehearsal` annotated
-    shutil.copy(corpus / "dev.spacy", corpus / "checked_dev.spacy")
+    # the layout `all` writes: the checked set's test part, the other sites' set (empty: its var is ""),
+    # and the checkpoint set `rehearsal` annotated
+    shutil.copy(corpus / "dev.spacy", corpus / "checked_test.spacy")
+    DocBin().to_disk(corpus / "checked_other.spacy")
     shutil.copy(corpus / "dev.spacy", corpus / "checkpoint.spacy")
     shutil.copy(corpus / "dev_base_ents.spacy", corpus / "checkpoint_base_ents.spacy")
     srsly.write_jsonl(corpus / "domain_heldout.jsonl", [{"text": t} for t, _ in old_label_sentences(20, seed=9)])
@@ -27,9 +30,15 @@ def test_benchmark_runs_recipe_configs_and_writes_a_table(tmp_path):
     assert code == 0, output
     text = (out / "benchmark.md").read_text(encoding="utf8")
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| recipe | real P"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("| recipe | test P"))
     header = lines[start].strip("| ").split(" | ")
-    assert "real F" in header and "relabel real" in header and "agr BTC" in header and "speed" in header
+    assert (
+        "test F" in header
+        and "other F" in header
+        and "relabel test" in header
+        and "agr BTC" in header
+        and "speed" in header
+    )
     rows = [line.strip("| ").split(" | ") for line in lines[start + 2 : start + 2 + len(recipes)]]
     assert [r[0] for r in rows] == [f"`{r}`" for r in recipes] and all(len(r) == len(header) for r in rows)
     assert "lowest agreement" in text and "Packages: " in text and "spacy 3.8" in text

@@ -2,6 +2,7 @@
 `evaluate()` end to end on tiny rule-based stand-ins of base, updated and shipped
 pipelines (no training)."""
 
+import shutil
 import subprocess
 import sys
 
@@ -370,6 +371,19 @@ def test_cli_writes_the_metrics(tmp_path, shipped_dirs, patterns_path, metrics):
     assert "dev: new labels P/R/F patterns 50.0 / 50.0 / 50.0" in output
     assert "heldout: old labels shipped gold F 94.1, agreement 94.1, new-label entities 2" in output
     assert "Frozen components' outputs on heldout: identical" in output
+
+
+def test_a_checkpoint_set_that_is_a_copy_of_dev_is_scored_once_as_dev(tmp_path, shipped_dirs, patterns_path):
+    """Without a checked set, the checkpoint set is dev's copy: one set, and the metrics say dev picked."""
+    sets = write_sets(tmp_path)
+    shutil.copy(tmp_path / "dev.spacy", tmp_path / "checkpoint.spacy")
+    out = tmp_path / "metrics.json"
+    args = [shipped_dirs / "base", shipped_dirs / "ner_before_rules", patterns_path, "--output", out, *sets]
+    code, output = run_cli(evaluate.main, [*args, "--new-label-set", f"checkpoint={tmp_path / 'checkpoint.spacy'}"])
+    assert code == 0, output
+    written = srsly.read_json(out)
+    assert set(written["new_label_sets"]) == {"dev"} and written["learning"]["checkpoint_set"] == "dev"
+    assert "is the same set as dev: scored once, as dev" in output
 
 
 def test_script_loads_a_second_ner_pipeline(tmp_path, shipped_dirs, patterns_path):

@@ -92,9 +92,41 @@ def test_without_a_checked_set_convert_writes_it_empty_and_the_checkpoint_set_fa
     nlp = spacy.blank("en")
     DocBin(docs=[nlp("a dev text")]).to_disk(dev)
     output = tmp_path / "checkpoint.spacy"
-    code, out = run_cli(checkpoint_set.main, [checked, dev, "--use", "checked_dev", "--output", output])
+    test = tmp_path / "checked_test.spacy"
+    args = [checked, dev, "--use", "checked_dev", "--output", output, "--test-output", test]
+    code, out = run_cli(checkpoint_set.main, args)
     assert code == 0 and "has no docs (no checked dev set)" in out and "picks its checkpoint on" in out
-    assert output.read_bytes() == dev.read_bytes()
+    assert [d.text for d in DocBin().from_disk(output).get_docs(nlp.vocab)] == ["a dev text"]
+    assert len(DocBin().from_disk(test)) == 0
+
+
+def test_the_checked_set_is_split_by_text_into_a_checkpoint_part_and_a_test_part(tmp_path):
+    """The part that picks the checkpoint and the part that is reported never share a text, and the split
+    depends on the texts alone: the same texts in another order split the same way."""
+    nlp = spacy.blank("en")
+    texts = [f"checked text number {i}" for i in range(200)]
+    checked, reordered, dev = tmp_path / "checked.spacy", tmp_path / "reordered.spacy", tmp_path / "dev.spacy"
+    DocBin(docs=[nlp(t) for t in texts]).to_disk(checked)
+    DocBin(docs=[nlp(t) for t in reversed(texts)]).to_disk(reordered)
+    DocBin(docs=[nlp("a dev text")]).to_disk(dev)
+    parts = {}
+    for source in (checked, reordered):
+        pick, test = tmp_path / f"{source.stem}_pick.spacy", tmp_path / f"{source.stem}_test.spacy"
+        args = [source, dev, "--output", pick, "--test-output", test, "--checkpoint-share", "0.3"]
+        code, out = run_cli(checkpoint_set.main, args)
+        assert code == 0, out
+        parts[source.stem] = [{d.text for d in DocBin().from_disk(p).get_docs(nlp.vocab)} for p in (pick, test)]
+    pick, test = parts["checked"]
+    assert parts["reordered"] == [pick, test]
+    assert not pick & test and pick | test == set(texts)
+    assert 40 <= len(pick) <= 80  # about 30%
+    # with the dev split picking the checkpoint, the whole checked set is the test part
+    pick_path, test_path = tmp_path / "p.spacy", tmp_path / "t.spacy"
+    code, out = run_cli(
+        checkpoint_set.main, [checked, dev, "--use", "dev", "--output", pick_path, "--test-output", test_path]
+    )
+    assert code == 0, out
+    assert len(DocBin().from_disk(test_path)) == 200 and len(DocBin().from_disk(pick_path)) == 1
 
 
 def test_check_vars_accepts_empty_optional_inputs_and_records_their_content(tmp_path, monkeypatch):

@@ -240,6 +240,18 @@ def test_verdict_and_summary_at_the_top(page):
     assert "frozen components: identical outputs" in top
 
 
+def test_each_new_label_set_says_what_it_chose(tmp_path):
+    """A reader must tell a held-out figure from one measured on the set that picked the checkpoint."""
+    metrics = make_metrics()
+    metrics["new_label_sets"]["checked_test"] = metrics["new_label_sets"]["checked_dev"]
+    metrics["confusion"]["checked_test"] = metrics["confusion"]["checked_dev"]
+    metrics["errors"]["checked_test"] = metrics["errors"]["checked_dev"]
+    text = render(tmp_path, metrics).sections["metrics"].text
+    assert "checked_dev: training picked its checkpoint on this set: its scores are not held out." in text
+    assert "checked_test: this set chose nothing (no checkpoint, no setting): its scores are held out." in text
+    assert "dev: the dev split of the annotations" in text
+
+
 def test_data_base_and_recipe(page):
     data = page.sections["data"]
     counts = data.table("Entity spans per label")

@@ -141,6 +141,15 @@ def data(inp: Inputs, colors: dict) -> dict:
     }
 
 
+def set_role(name: str, checkpoint_set: str) -> str:
+    """What a new-label set chose, so that a reader knows which figures are held out."""
+    if name == checkpoint_set:
+        return "training picked its checkpoint on this set: its scores are not held out."
+    if name == "dev":
+        return "the dev split of the annotations (labelled partly by the patterns when they bootstrap)."
+    return "this set chose nothing (no checkpoint, no setting): its scores are held out."
+
+
 def metrics(inp: Inputs, colors: dict) -> dict:
     """2. The systems' scores side by side, best F highlighted."""
     m = inp.metrics
@@ -150,6 +159,7 @@ def metrics(inp: Inputs, colors: dict) -> dict:
             "table": new_label_table(name, entry, m.learning.min_f),
             "no_gold": support(entry) == 0,
             "relabel": relabel_table(name, entry),
+            "role": set_role(name, m.learning.checkpoint_set),
         }
         for name, entry in m.new_label_sets.items()
     ]
