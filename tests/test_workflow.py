@@ -1,6 +1,8 @@
 """The main workflow, end to end, on a fresh copy of the project (short training)."""
 
 import srsly
+from spacy.tokens import DocBin
+from spacy.vocab import Vocab
 from weasel.cli.run import project_run
 
 OVERRIDES = {
@@ -8,6 +10,7 @@ OVERRIDES = {
     "vars.train_overrides": "--training.max_steps 40 --training.eval_frequency 20",
     "vars.heldout_texts_per_file": 100,
 }
+CHECKED = ("youtube_dev", "other_sites")  # the hand-checked sets: never trained on
 STEPS = (  # check-vars runs every time (seconds): it records the optional inputs' content
     "bootstrap",
     "convert",
@@ -31,10 +34,14 @@ def test_all_workflow_runs_end_to_end_and_then_skips(public_assets, capsys):
     assert metrics["new_labels"] == ["GADGET"] and metrics["old_labels"] == ["LOC", "ORG", "PER"]
     assert metrics["recipe"] == "new_label_tagger"
     sets = metrics["new_label_sets"]
-    assert set(sets) == {"dev", "checkpoint", "checked_test"} and metrics["learning"]["checkpoint_set"] == "checkpoint"
+    assert (
+        set(sets) == {"dev", "checkpoint", "checked_test", "checked_other"}
+        and metrics["learning"]["checkpoint_set"] == "checkpoint"
+    )
     assert set(metrics["old_label_sets"]) == {"ewt", "btc"} and set(metrics["agreement_sets"]) == {"domain"}
     # the checked set, split by text: one part picks the checkpoint, the other chose nothing
     assert sets["checkpoint"]["docs"] + sets["checked_test"]["docs"] == 340 and sets["checked_test"]["docs"] > 100
+    assert sets["checked_other"]["docs"] == 331
     # the rules are inside the shipped pipeline: it finds at least what the patterns find
     checked = sets["checked_test"]
     assert checked["shipped"]["r"] >= checked["patterns"]["r"] - 5
@@ -48,8 +55,12 @@ def test_all_workflow_runs_end_to_end_and_then_skips(public_assets, capsys):
     assert "GADGET" in (project / "training" / "report.html").read_text(encoding="utf8")
     assert list((project / "packages").rglob("en_ner_updated-0.1.0-py3-none-any.whl"))
     # the hand-checked texts are never trained on
-    checked_texts = {r["text"] for r in srsly.read_jsonl(project / "assets" / "youtube_dev_checked.jsonl")}
+    checked_texts = {
+        r["text"] for name in CHECKED for r in srsly.read_jsonl(project / "assets" / f"{name}_checked.jsonl")
+    }
     trained = {r[0] for r in srsly.read_json(project / "corpus" / "bootstrapped.json")}
+    for name in ("train", "rehearsal"):
+        trained |= {doc.text for doc in DocBin().from_disk(project / "corpus" / f"{name}.spacy").get_docs(Vocab())}
     assert not checked_texts & trained
     assert not (project / "corpus" / "domain_rehearsal.jsonl").exists()  # nothing reads it: not written
 
