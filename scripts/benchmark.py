@@ -31,6 +31,7 @@ from ner_update.common import InputError, load_base, optional_path, resolve_base
 from ner_update.evaluation import scoring
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
 from ner_update.registered import REGISTERED_DIR, register_all
+from ner_update.update import decoding
 from ner_update.update.recipes import adapt_config, drop_training_strings, recipe_base
 
 SCRIPTS = Path(__file__).parent
@@ -115,6 +116,10 @@ def evaluate_one(job: Dict) -> Dict:
     old_sets = {n: list(DocBin().from_disk(p).get_docs(base.vocab)) for n, p in sets["old"].items()}
     agreement = {n: [r["text"] for r in srsly.read_jsonl(p)] for n, p in sets["agreement"].items()}
     shipped = spacy.load(Path(job["out"]) / "model-best")
+    chosen: Dict[str, float] = {}
+    if decoding.tagger_name(shipped):  # as `assemble` does: the decoding chosen on the checkpoint set
+        checkpoint = list(DocBin().from_disk(job["overrides"]["paths.dev"]).get_docs(shipped.vocab))
+        chosen, _ = decoding.tune(shipped, checkpoint)
     mapping = scoring.parse_label_map(job["label_map"])
     metrics = scoring.evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping, progress=False)
     # as `assemble` writes it: against a base that has not seen the evaluation texts
@@ -123,7 +128,7 @@ def evaluate_one(job: Dict) -> Dict:
     with tempfile.TemporaryDirectory() as tmp:
         shipped.to_disk(tmp)
         size = dir_size_mb(Path(tmp)) / job["base_mb"]
-    row = {"recipe": job["recipe"], "seed": job["seed"], "train_seconds": job["train_seconds"]}
+    row = {"recipe": job["recipe"], "seed": job["seed"], "train_seconds": job["train_seconds"], **chosen}
     return {**row, **metrics_row(metrics), "size_vs_base": size}
 
 
@@ -162,6 +167,8 @@ COLUMNS = [
     ("agr domain", "domain_agreement", "{:.1f}"),
     ("speed", "speed_vs_base", "{:.2f}"),
     ("size", "size_vs_base", "{:.2f}"),
+    ("rule odds", "rule_odds", "{:.0f}"),
+    ("min conf", "min_confidence", "{:.2f}"),
     ("train s", "train_seconds", "{:.0f}"),
 ]
 AGREEMENTS = ("checked_test_agreement", "checked_other_agreement", "ewt_agreement", "btc_agreement", "domain_agreement")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 import srsly
@@ -21,7 +22,7 @@ import rehearsal
 from conftest import ROOT, package_code_paths, run_cli
 from ner_update.evaluation import scoring
 from ner_update.registered import registered
-from ner_update.update import recipes
+from ner_update.update import decoding, recipes
 from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
 
 functions = registered("functions")  # registers the ner_update.* functions
@@ -425,7 +426,6 @@ LABELS = ["B-GADGET", "I-GADGET", "L-GADGET", "O", "U-GADGET", "B-APP", "I-APP",
 
 def tag_probs(rows):
     """Tokens x LABELS probabilities from {tag: p} per token (the rest shared evenly)."""
-    import numpy
 
     probs = numpy.zeros((len(rows), len(LABELS)))
     for i, row in enumerate(rows):
@@ -447,7 +447,7 @@ def test_tagger_decodes_the_best_valid_biluo_sequence():
             {"U-GADGET": 0.7},
         ]
     )
-    components = registered("components")
+    components = registered("new_label_tagger")
     greedy = [LABELS[i] for i in probs.argmax(axis=1)]
     assert greedy == ["B-GADGET", "O", "O", "I-APP", "O", "U-GADGET"]  # invalid: lenient decoding gives fragments
     best = [LABELS[i] for i in components.biluo_viterbi(probs, LABELS)]
@@ -461,12 +461,96 @@ def test_tagger_decodes_the_best_valid_biluo_sequence():
 
 
 def test_tagger_drops_entities_under_min_confidence():
-    components = registered("components")
+    components = registered("new_label_tagger")
     probs = tag_probs([{"U-GADGET": 0.55}, {"O": 0.9}, {"B-GADGET": 0.9}, {"L-GADGET": 0.8}])
     ids = components.biluo_viterbi(probs, LABELS)
     kept = components.drop_unsure(ids, probs, LABELS, 0.6)
     assert [LABELS[i] for i in kept] == ["O", "O", "B-GADGET", "L-GADGET"]  # mean 0.85 kept, 0.55 dropped
     assert (components.drop_unsure(ids, probs, LABELS, 0.0) == ids).all()
+
+
+def test_a_pattern_match_is_evidence_the_tagger_can_overrule():
+    """rule_odds: a match multiplies the odds of its own tags; an unsure model takes the match,
+    a model sure it is no entity drops it, and tokens outside matches keep their scores."""
+    components = registered("new_label_tagger")
+    doc = spacy.blank("en")("my hero the pixel 7")
+    hero, pixel = Span(doc, 1, 2, label="GADGET"), Span(doc, 3, 5, label="GADGET")
+    probs = tag_probs(
+        [
+            {"O": 0.9},
+            {"O": 0.97, "U-GADGET": 0.02},
+            {"O": 0.9},
+            {"O": 0.6, "B-GADGET": 0.3},
+            {"O": 0.5, "L-GADGET": 0.4},
+        ]
+    )
+    assert [LABELS[i] for i in components.biluo_viterbi(probs, LABELS)] == ["O"] * 5
+    boosted = components.with_rule_evidence(probs, LABELS, [hero, pixel], 10.0)
+    best = [LABELS[i] for i in components.biluo_viterbi(boosted, LABELS)]
+    assert best == ["O", "O", "O", "B-GADGET", "L-GADGET"]  # "hero": the model is sure it is none
+    assert (boosted[[0, 2]] == probs[[0, 2]]).all() and numpy.allclose(boosted.sum(axis=1), 1.0)
+    assert components.with_rule_evidence(probs, LABELS, [hero, pixel], 0.0) is probs
+
+
+def test_a_tagger_reading_the_rules_has_the_last_word(update_runs):
+    """With rule_odds, the shipped pipeline's entities are the tagger's: a pattern match it drops is not
+    added back by the merge, and the old-label entities of the snapshot still are."""
+    _, runs = update_runs
+    nlp = spacy.load(runs["new_label_tagger"][1])
+    tagger = nlp.get_pipe("new_labels")
+    assert tagger.cfg["rule_odds"] == 0.0  # the default: the merge adds the matches where the tagger found none
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "GADGET", "pattern": "bought"}])  # no tagger tags it
+    text = "Alice Smith bought a Pixel 7 in Paris."
+    ruled = [(e.text, e.label_) for e in nlp(text).ents]
+    assert ("bought", "GADGET") in ruled
+    tagger.cfg["rule_odds"] = 1e-9  # reads the rules, but a match changes nothing: the tagger alone decides
+    read = [(e.text, e.label_) for e in nlp(text).ents]
+    with nlp.select_pipes(disable=["entity_ruler"]):
+        assert read == [(e.text, e.label_) for e in nlp(text).ents]
+    assert ("bought", "GADGET") not in read
+    assert [e for e in read if e[1] != "GADGET"] == [e for e in ruled if e[1] != "GADGET"]
+
+
+def test_assemble_chooses_the_decoding_on_the_checkpoint_set(tiny_base, update_runs, tmp_path):
+    """--tune-on: the shipped pipeline decodes with the grid's best pair on that set (no weight changes),
+    and its config, the tagger's cfg and the meta all say so."""
+    corpus, runs = update_runs
+    trained, checkpoint = runs["new_label_tagger"][1], corpus / "dev.spacy"
+    args = [trained, tiny_base, tmp_path / "shipped", "--recipe", "new_label_tagger", "--tune-on", checkpoint]
+    code, output = run_cli(assemble.main, args)
+    assert code == 0, output
+    nlp = spacy.load(trained)
+    gold = list(DocBin().from_disk(checkpoint).get_docs(nlp.vocab))
+    best, tried = decoding.tune(nlp, gold)
+    assert len(tried) == len(decoding.RULE_ODDS) * len(decoding.MIN_CONFIDENCE)
+    top = max(f for _, _, f in tried)
+    assert tuple(best.values()) == next((o, c) for o, c, f in tried if f == top)  # the first of equals: least change
+    shipped = spacy.load(tmp_path / "shipped")
+    cfg = shipped.get_pipe("new_labels").cfg
+    assert {k: cfg[k] for k in best} == best == {k: shipped.config["components"]["new_labels"][k] for k in best}
+    assert shipped.meta["ner_update"]["decoding"] == {**best, "chosen_on": str(checkpoint)}
+    assert decoding.new_label_f(shipped, gold) == max(f for _, _, f in tried)
+    assert shipped.get_pipe("new_labels").model.to_bytes() == nlp.get_pipe("new_labels").model.to_bytes()
+
+
+def test_tuning_keeps_the_best_pair_and_sets_it_on_the_tagger(update_runs, monkeypatch):
+    _, runs = update_runs
+    nlp = spacy.load(runs["new_label_tagger"][1])
+    cfg = nlp.get_pipe("new_labels").cfg
+    # a made-up score that peaks at rule_odds 20, min_confidence 0.6
+    score = lambda nlp, gold: 50 - abs(cfg["rule_odds"] - 20) / 10 - abs(cfg["min_confidence"] - 0.6)  # noqa: E731
+    monkeypatch.setattr(decoding, "new_label_f", score)
+    best, tried = decoding.tune(nlp, [])
+    assert best == {"rule_odds": 20.0, "min_confidence": 0.6} and (cfg["rule_odds"], cfg["min_confidence"]) == (20, 0.6)
+    assert len({(o, c) for o, c, _ in tried}) == len(tried) == 20
+
+
+def test_a_pipeline_without_the_tagger_is_shipped_with_its_decoding_as_trained(tiny_base, update_runs, tmp_path):
+    corpus, runs = update_runs
+    args = [runs["second_ner"][1], tiny_base, tmp_path / "shipped", "--tune-on", corpus / "dev.spacy"]
+    code, output = run_cli(assemble.main, args)
+    assert code == 0 and "No new-label tagger in the pipeline" in output, output
+    assert "decoding" not in srsly.read_json(tmp_path / "shipped" / "meta.json")["ner_update"]
 
 
 def test_tagger_in_a_pipeline_sets_only_valid_entities(update_runs):
@@ -478,7 +562,7 @@ def test_tagger_in_a_pipeline_sets_only_valid_entities(update_runs):
     assert tagger.cfg["valid_only"] is True
     docs = [nlp.make_doc(t) for t in ("my galaxy s8 plus and the ipad pro", "iphone 7 , ps 4 and Samsung said")]
     labels = list(tagger.labels)
-    allowed = registered("components").allowed_transitions(labels)
+    allowed = registered("new_label_tagger").allowed_transitions(labels)
     for ids in tagger.predict(docs):
         path = [len(labels), *ids.tolist(), len(labels)]
         assert all(allowed[a, b] for a, b in zip(path, path[1:])), [labels[i] for i in ids]

@@ -2,7 +2,7 @@
 
 Training code: readers, the rehearsal callback, the batcher and the loss
 logger. Loading it also registers the pipeline components (components.py,
-anchored_ruler.py) and the default base ner's embedding (word_parts.py), loaded
+new_label_tagger.py, anchored_ruler.py) and the default base ner's embedding (word_parts.py), loaded
 from next to this file, so `--code
 scripts/registered/functions.py` is all a config needs; it imports nothing else from
 the project's scripts.
@@ -51,7 +51,7 @@ def _sibling(name: str) -> ModuleType:
     return sys.modules[name]
 
 
-_components, _ruler = _sibling("components"), _sibling("anchored_ruler")
+_components, _ruler, _tagger = _sibling("components"), _sibling("anchored_ruler"), _sibling("new_label_tagger")
 _sibling("word_parts")  # registers ner_update.WordPartsEmbed.v1
 # the components' names, for code that imports them from here
 EntitySnapshot, MergeNewEntities, LabelScores = (
@@ -59,11 +59,7 @@ EntitySnapshot, MergeNewEntities, LabelScores = (
     _components.MergeNewEntities,
     _components.LabelScores,
 )
-NewLabelTagger, biluo_spans, label_scores = (
-    _components.NewLabelTagger,
-    _components.biluo_spans,
-    _components.label_scores,
-)
+NewLabelTagger, biluo_spans, label_scores = _tagger.NewLabelTagger, _tagger.biluo_spans, _components.label_scores
 AnchoredEntityRuler, pattern_anchor = _ruler.AnchoredEntityRuler, _ruler.pattern_anchor
 
 
