@@ -27,7 +27,7 @@ from spacy.tokens import DocBin
 from spacy.util import load_config
 from wasabi import MarkdownRenderer, msg
 
-from ner_update.common import InputError, load_base, optional_path, resolve_base_name, write_atomic
+from ner_update.common import InputError, load_base, load_base_meta, optional_path, resolve_base_name, write_atomic
 from ner_update.evaluation import scoring
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
 from ner_update.registered import REGISTERED_DIR, register_all
@@ -120,7 +120,7 @@ def evaluate_one(job: Dict) -> Dict:
     if decoding.tagger_name(shipped):  # as `assemble` does: the decoding chosen on the checkpoint set
         checkpoint = list(DocBin().from_disk(job["overrides"]["paths.dev"]).get_docs(shipped.vocab))
         chosen, _ = decoding.tune(shipped, checkpoint)
-    mapping = scoring.parse_label_map(job["label_map"])
+    mapping = scoring.label_map_for(job["label_map"], scoring.ner_labels(base))
     metrics = scoring.evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping, progress=False)
     # as `assemble` writes it: against a base that has not seen the evaluation texts
     # (the strings they added to both vocabs would otherwise count as the base's)
@@ -341,6 +341,10 @@ def main(
     base_model = resolve_base_name(base_model)
     names = [r for r in recipes.split(",") if r]
     patterns_path = checked_inputs(names, label_map, patterns_value)
+    try:  # the map each evaluation derives, before any training
+        scoring.label_map_for(label_map, load_base_meta(base_model).get("labels", {}).get("ner", []))
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     sets, common = corpora(corpus_dir, checkpoint_set)
     if max_steps:
         common["training.max_steps"] = max_steps

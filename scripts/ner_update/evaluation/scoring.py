@@ -7,6 +7,7 @@ gold annotation is missing.
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,29 @@ def parse_label_map(value: str) -> dict[str, str]:
             raise ValueError(f"label map item {item.strip()!r} is not LABEL:GOLD_LABEL (e.g. 'PERSON:PER,GPE:LOC')")
         mapping[source] = target
     return mapping
+
+
+# The old-label sets' gold labels (Universal NER on EWT, the Broad Twitter Corpus) and how
+# OntoNotes labels (en_core_web_*) read in them
+GOLD_OLD_LABELS = ("LOC", "ORG", "PER")
+ONTONOTES_MAP = {"PERSON": "PER", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC", "ORG": "ORG"}
+
+
+def label_map_for(value: str, base_labels: Iterable[str], gold_labels: Iterable[str] = GOLD_OLD_LABELS) -> dict:
+    """The old-label map: `value` when given; else none when the base's labels are the gold's, the
+    OntoNotes map when they are OntoNotes' (PERSON, GPE, ORG); ValueError saying what to set otherwise."""
+    if value.strip():
+        return parse_label_map(value)
+    base, gold = set(base_labels), set(gold_labels)
+    if base <= gold:
+        return {}
+    if {"PERSON", "GPE", "ORG"} <= base and set(ONTONOTES_MAP.values()) <= gold:
+        return dict(ONTONOTES_MAP)
+    raise ValueError(
+        f"the base's entity labels ({', '.join(sorted(base))}) are neither the gold's ({', '.join(sorted(gold))}) "
+        "nor OntoNotes': set vars.old_label_map to say which base label is which gold label, e.g. "
+        "--vars.old_label_map 'PERSON:PER,GPE:LOC,ORG:ORG'"
+    )
 
 
 def parse_named_paths(values: list[str], option: str) -> dict[str, Path]:
