@@ -297,13 +297,14 @@ def corpora(corpus_dir: Path, checkpoint_set: str) -> Tuple[Dict, Dict]:
     return sets, common
 
 
-def checked_inputs(names: List[str], label_map: str, patterns_value: str) -> Optional[Path]:
-    """Fail with a message on an unknown recipe, a bad label map or patterns file; the patterns' path."""
+def checked_inputs(names: List[str], label_map: str, patterns_value: str, base_model: str) -> Optional[Path]:
+    """Fail with a message on an unknown recipe, a bad label map (or none derivable from the base's
+    labels, as each evaluation derives it) or patterns file; the patterns' path."""
     unknown = [r for r in names if not (RECIPES / f"{r}.cfg").exists()]
     if unknown:
         msg.fail(f"Unknown recipes {unknown}; choose from {sorted(p.stem for p in RECIPES.glob('*.cfg'))}", exits=1)
     try:
-        scoring.parse_label_map(label_map)
+        scoring.label_map_for(label_map, load_base_meta(base_model).get("labels", {}).get("ner", []))
         patterns_path = optional_path(patterns_value, "patterns file")
         if patterns_path is not None:
             load_patterns(patterns_path)
@@ -340,11 +341,7 @@ def main(
     """Run every recipe on the same base, data and seeds, two at a time; write one table."""
     base_model = resolve_base_name(base_model)
     names = [r for r in recipes.split(",") if r]
-    patterns_path = checked_inputs(names, label_map, patterns_value)
-    try:  # the map each evaluation derives, before any training
-        scoring.label_map_for(label_map, load_base_meta(base_model).get("labels", {}).get("ner", []))
-    except ValueError as err:
-        msg.fail(str(err), exits=1)
+    patterns_path = checked_inputs(names, label_map, patterns_value, base_model)
     sets, common = corpora(corpus_dir, checkpoint_set)
     if max_steps:
         common["training.max_steps"] = max_steps

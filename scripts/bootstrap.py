@@ -35,9 +35,9 @@ from wasabi import msg
 
 from ner_update.common import (
     InputError,
+    excluded_texts,
     expand_text_files,
     iter_numbered_texts,
-    iter_texts,
     optional_path,
     write_atomic,
 )
@@ -204,15 +204,6 @@ def bootstrap(
     return select_outputs(paths, matched, unmatched, sampling, tally), tally
 
 
-def read_exclusions(paths: List[Path]) -> Set[str]:
-    """Texts of annotation or raw-text files that must not be bootstrapped on."""
-    texts: Set[str] = set()
-    for path in paths:
-        counts: Counter = Counter()
-        texts.update(iter_texts(path, counts))
-    return texts
-
-
 def read_inputs(
     texts_paths: List[str], patterns_value: str, exclude: List[str], lang: str
 ) -> Tuple[List[Path], List[dict], Set[str]]:
@@ -225,7 +216,7 @@ def read_inputs(
     patterns = load_patterns(patterns_path) if patterns_path is not None else []
     pattern_pipeline(lang, patterns)  # fails here, not in a worker, on an unknown language or bad pattern
     paths = list(dict.fromkeys(p.resolve() for p in expand_text_files(texts))) if texts else []
-    return paths, patterns, read_exclusions(excluded_paths)
+    return paths, patterns, excluded_texts(excluded_paths)
 
 
 def write_outputs(outputs: Dict[str, list], output_path: Path, rehearsal_path, heldout_path) -> None:

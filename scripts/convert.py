@@ -23,7 +23,7 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-from ner_update.common import InputError, atomic_path, iter_texts, optional_path
+from ner_update.common import InputError, atomic_path, excluded_texts, optional_path
 from ner_update.inputs.formats import expand_inputs
 from ner_update.inputs.gold import Record, Report, label_variants, load_records, names, split_records, write_docbin
 
@@ -93,7 +93,7 @@ def collect(
 ) -> List[Record]:
     """Hand-checked records, then bootstrapped ones of other texts, without the excluded texts."""
     try:
-        excluded = {text for path in exclude for text in iter_texts(path, Counter())}
+        excluded = excluded_texts(exclude)
         records = load_records(expand_inputs(inputs), nlp, report)
         by_rules = load_records(bootstrapped, nlp, report, allow_empty=True) if bootstrapped else []
     except InputError as err:

@@ -31,7 +31,14 @@ from wasabi import msg
 from ner_update.common import InputError, iter_texts, load_base, optional_path, write_atomic
 from ner_update.evaluation.held_out import same_sets
 from ner_update.evaluation.metrics_schema import Learning, Metrics, dumps, validated
-from ner_update.evaluation.scoring import evaluate, label_map_for, ner_labels, parse_label_map, parse_named_paths
+from ner_update.evaluation.scoring import (
+    GOLD_OLD_LABELS,
+    evaluate,
+    label_map_for,
+    ner_labels,
+    parse_label_map,
+    parse_named_paths,
+)
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
 from ner_update.registered import register_all
 
@@ -116,6 +123,16 @@ def read_sets(
     return new_sets, old_sets, agreement
 
 
+def old_label_map(value: str, base: Language, old_sets: dict[str, list[Doc]]) -> dict[str, str]:
+    """The map from the base's labels to the old-label sets' gold labels: `value`, else derived
+    (scoring.label_map_for, said when it maps); ValueError when it cannot be derived."""
+    gold = {ent.label_ for docs in old_sets.values() for doc in docs for ent in doc.ents}
+    mapping = label_map_for(value, ner_labels(base), gold or GOLD_OLD_LABELS)
+    if mapping and not value.strip():
+        msg.info("The base's labels are OntoNotes': scored with " + ",".join(f"{k}:{v}" for k, v in mapping.items()))
+    return mapping
+
+
 def say(metrics: Metrics, output_path: Path) -> None:
     """The scores as a table, the frozen check, the warnings and where the metrics went."""
     msg.table(summary_rows(metrics), header=("set", "system", "scores"), divider=True)
@@ -177,13 +194,10 @@ def main(
         checkpoint_set = earlier if checkpoint_set == name else checkpoint_set
     base, shipped = load_base(base_model), load_base(str(shipped_model))
     new_sets, old_sets, agreement = read_sets(new_paths, old_paths, agreement, text_paths, base)
-    gold_labels = {ent.label_ for docs in old_sets.values() for doc in docs for ent in doc.ents}
     try:
-        mapping = label_map_for(label_map, ner_labels(base), gold_labels or mapping.values())
+        mapping = old_label_map(label_map, base, old_sets)
     except ValueError as err:
         msg.fail(str(err), exits=1)
-    if mapping and not label_map.strip():
-        msg.info("The base's labels are OntoNotes': scored with " + ",".join(f"{k}:{v}" for k, v in mapping.items()))
     scores = evaluate(base, shipped, patterns, new_sets, old_sets, agreement, mapping)
     try:
         metrics = complete_metrics(scores, base_model, str(shipped_model), checkpoint_set, min_f)

@@ -24,6 +24,7 @@ from ner_update.common import (
     InputError,
     atomic_dir,
     content_md5,
+    excluded_texts,
     expand_text_files,
     is_default_base,
     iter_numbered_texts,
@@ -37,7 +38,7 @@ registered("word_parts")  # registers the default base ner's embedding
 def pretraining_texts(corpus: List[Path], texts: List[Path], exclude: List[Path], counts: Counter) -> List[str]:
     """The texts of the .spacy files in `corpus` and of the raw-text files in
     `texts`, minus any text of the files in `exclude`; distinct, in order."""
-    held = {text for path in exclude for _, text in iter_numbered_texts(path, Counter())}
+    held = excluded_texts(exclude)
     out: List[str] = []
     seen = set()
     spacy_files = expand_text_files(corpus, suffixes=(".spacy",))

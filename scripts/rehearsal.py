@@ -21,7 +21,7 @@ from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from ner_update.common import InputError, atomic_path, iter_texts, load_base
+from ner_update.common import InputError, atomic_path, excluded_texts, iter_texts, load_base, optional_path
 from ner_update.scale.engine import (
     SHARD_BATCHES,
     Engine,
@@ -68,6 +68,9 @@ def main(
         dir_okay=False,
         help="Raw rehearsal texts (.txt/.json/.jsonl) that are not evaluation texts; repeatable",
     ),
+    exclude: List[str] = typer.Option(
+        [], "--exclude", help="A file whose texts are never rehearsed on (a hand-checked set); '' none; repeatable"
+    ),
     extra_paths: List[Path] = typer.Option(
         [],
         "--corpus",
@@ -90,7 +93,14 @@ def main(
     if "ner" not in nlp.pipe_names:
         msg.fail(f"Base pipeline '{base_model}' has no 'ner' component", exits=1)
     counts: Counter = Counter()
-    texts = read_rehearsal_texts(texts_paths, limit, counts)
+    try:
+        held = excluded_texts([path for path in (optional_path(v, "file to exclude") for v in exclude) if path])
+    except InputError as err:
+        msg.fail(str(err), exits=1)
+    found = read_rehearsal_texts(texts_paths, limit, counts)
+    texts = [text for text in found if text not in held]
+    if held:
+        msg.info(f"{len(found) - len(texts)} rehearsal texts left out: they are in {', '.join(exclude)}")
     msg.info(f"Running only {entity_components(nlp)} of {nlp.component_names}")
     job = ner_predictions_job(base_model, batch_size)
     with open_engine(options) as runner:

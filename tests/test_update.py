@@ -400,6 +400,21 @@ def test_rehearsal_bad_texts_file_fails_with_its_line_and_writes_nothing(tiny_ba
     assert not out.exists() or not list(out.iterdir())
 
 
+def test_rehearsal_leaves_out_the_texts_of_the_checked_sets(tiny_base, update_runs, tmp_path):
+    corpus, _ = update_runs
+    texts = ["Alice Smith lives in Paris.", "Bob Jones works for Globex.", "Carol visited Berlin."]
+    srsly.write_jsonl(tmp_path / "raw.jsonl", [{"text": t} for t in texts])
+    checked = tmp_path / "checked.jsonl"
+    srsly.write_jsonl(checked, [{"text": texts[1], "spans": []}])
+    out = tmp_path / "out"
+    args = [tiny_base, corpus / "train.spacy", corpus / "dev.spacy", out, "--texts", tmp_path / "raw.jsonl"]
+    code, output = run_cli(rehearsal.main, [*args, "--exclude", checked, "--exclude", ""])
+    assert code == 0, output
+    assert "1 rehearsal texts left out: they are in" in " ".join(output.split())
+    rehearsed = [doc.text for doc in DocBin().from_disk(out / "rehearsal.spacy").get_docs(spacy.blank("en").vocab)]
+    assert rehearsed == [texts[0], texts[2]]
+
+
 def test_make_config_fails_on_a_missing_patterns_file_or_a_base_without_ner(tiny_base, tmp_path):
     recipe = ROOT / "configs" / "recipes" / "second_ner.cfg"
     out = tmp_path / "config.cfg"

@@ -162,6 +162,11 @@ def iter_texts(path: Path, counts: Counter) -> Iterator[str]:
     return (text for _, text in iter_numbered_texts(path, counts))
 
 
+def excluded_texts(paths: Iterable[Path]) -> set:
+    """The texts of files no step may train on (the hand-checked sets): every text of each."""
+    return {text for path in paths for text in iter_texts(path, Counter())}
+
+
 def read_texts(path: Path) -> Tuple[List[str], int]:
     """All texts of a file and the number of blank lines/records skipped."""
     counts: Counter = Counter()
