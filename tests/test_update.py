@@ -639,3 +639,30 @@ def test_the_shipped_meta_carries_the_bases_sources_and_licence():
     base_meta = {"lang": "en", "name": "base", "version": "0.0.0", "license": "MIT", "sources": sources}
     meta = assemble.pipeline_meta(spacy.blank("en"), base_meta, "shipped", "0.1.0", "new_label_tagger", "base")
     assert meta["sources"] == sources and meta["license"] == "MIT"
+
+
+def test_a_listening_base_shares_its_features_without_a_copy(tmp_path_factory):
+    """On a base whose ner listens to a shared tok2vec (what `spacy init config` makes), the
+    default recipe's tagger listens to that tok2vec too: no copy of it, the base's outputs kept."""
+    root = tmp_path_factory.mktemp("listening_tagger")
+    base = build_tiny_base(root / "base", listening_ner=True)
+    cfg = recipe_config(root, base, "new_label_tagger", "")
+    assert "ner_tok2vec" not in cfg["nlp"]["pipeline"] and not (root / "recipe_base").exists()
+    assert cfg["components"]["new_labels"]["model"]["tok2vec"]["upstream"] == "tok2vec"
+    assert (
+        cfg["training"]["annotating_components"] == ["tok2vec"] and "replace_listeners" not in cfg["components"]["ner"]
+    )
+    corpus = prepare_data(root, base)
+    updated = run_update(root / "run", base, corpus, "new_label_tagger")
+    before, after = spacy.load(base), spacy.load(updated)
+    assert {"ner", "new_labels"} <= set(after.get_pipe("tok2vec").listening_components)
+    assert after.get_pipe("tok2vec").model.to_bytes() == before.get_pipe("tok2vec").model.to_bytes()
+    texts = [t for t, _ in old_label_sentences(40, seed=13)]
+    old = [[(e.start, e.end, e.label_) for e in d.ents] for d in before.pipe(texts)]
+    new = [[(e.start, e.end, e.label_) for e in d.ents if e.label_ in OLD] for d in after.pipe(texts)]
+    assert sum(a == b for a, b in zip(old, new)) >= 0.9 * len(texts)  # old labels kept where no new label wins
+
+    def base_part(nlp):
+        return sum(len(p.model.to_bytes()) for n, p in nlp.pipeline if hasattr(p, "model") and n != "new_labels")
+
+    assert base_part(after) < 1.05 * base_part(before)  # no second tok2vec beside the tagger's own embedding

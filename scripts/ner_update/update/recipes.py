@@ -5,15 +5,18 @@ base's own (sourced from ${paths.base} without a `component` key), replaced by
 whatever the base has, and the recipe's own (an entity_ruler, a second ner
 sourced from the base's ner, the components around it), kept as written and
 placed right after the base's ner. Every base component is frozen. A ner that
-listens to a shared tok2vec gets its own copy (`replace_listeners`), so the
-shared layer stays frozen.
+is trained and listens to a shared tok2vec gets its own copy
+(`replace_listeners`), so the shared layer stays frozen.
 
-A recipe whose pipeline has `ner_tok2vec` reads the base ner's own
-token-to-vector layer as a component of its own, so that a second ner can
-listen to it (the base's features computed once, not twice); a recipe with a
-second copy of the base's ner needs that copy as a component of its own. The
-base is rewritten so (the same weights, the same outputs) and the config
-sources from there. Without patterns, the recipe's entity_ruler is left out.
+A recipe whose pipeline has `ner_tok2vec` reads the base ner's features
+through a listener (the base's features computed once, not twice). When the
+base ner has its own token-to-vector layer, the base is rewritten with that
+layer as a component of its own (the same weights, the same outputs); when it
+already listens to a shared one (a `tok2vec` or `transformer` component), the
+recipe's listeners listen to that component instead and nothing is copied. A
+recipe with a second copy of the base's ner needs that copy as a component of
+its own. The config sources from the rewritten base where there is one.
+Without patterns, the recipe's entity_ruler is left out.
 """
 
 import copy
@@ -34,10 +37,15 @@ FEATURES = "ner_tok2vec"
 RULER = "entity_ruler"
 
 
+def listened_upstream(nlp: Language, ner: str = "ner") -> Optional[str]:
+    """The component whose features `ner` listens to, or None (its own layer)."""
+    return next((n for n, p in nlp.pipeline if ner in getattr(p, "listening_components", [])), None)
+
+
 def share_ner_features(nlp: Language, ner: str = "ner", name: str = FEATURES) -> Language:
     """Move `ner`'s own token-to-vector layer into a tok2vec component `name`
     that the ner listens to (modifies and returns `nlp`; outputs unchanged)."""
-    upstream = next((n for n, p in nlp.pipeline if ner in getattr(p, "listening_components", [])), None)
+    upstream = listened_upstream(nlp, ner)
     if upstream is not None:  # the ner listens to a shared layer: give it its own copy first
         nlp.replace_listeners(upstream, ner, ["model.tok2vec"])
     ner_config = nlp.get_pipe_config(ner)
@@ -83,7 +91,7 @@ def recipe_base(recipe: Config, base_model: str, prepared: Path) -> Tuple[Langua
         raise ValueError(f"The base pipeline '{base_model}' has no 'ner' component: {nlp.component_names}")
     sections = recipe["components"]
     copies = {name: sections[name]["component"] for name in recipe_components(recipe) if "component" in sections[name]}
-    features = FEATURES in recipe["nlp"]["pipeline"] and FEATURES not in nlp.component_names
+    features = FEATURES in recipe["nlp"]["pipeline"] and listened_upstream(nlp) is None
     if not features and not copies:
         return nlp, base_model
     with atomic_dir(prepared) as tmp:
@@ -109,7 +117,7 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
         raise ValueError(f"The base pipeline has no 'ner' component: {nlp.component_names}")
     cfg = Config(recipe).copy()
     own = [n for n in recipe_components(cfg) if n != RULER or patterns]
-    listened = any("ner" in getattr(proc, "listening_components", []) for _, proc in nlp.components)
+    upstream = listened_upstream(nlp)
     cfg["paths"]["base"] = base_model
     if "patterns" in cfg["paths"]:
         cfg["paths"]["patterns"] = patterns or None
@@ -123,31 +131,38 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
     components = {}
     for name in base_names:
         components[name] = {"source": "${paths.base}"}
-        if name == "ner" and listened and "ner" in trainable:
+        if name == "ner" and upstream and "ner" in trainable:
             components[name]["replace_listeners"] = ["model.tok2vec"]
+    features = upstream or FEATURES  # what the recipe's listeners of the base ner's features listen to
+    if upstream and FEATURES in recipe["nlp"]["pipeline"] and nlp.get_pipe_meta(upstream).factory != "tok2vec":
+        raise ValueError(
+            f"The base's ner listens to '{upstream}' (a {nlp.get_pipe_meta(upstream).factory} component): "
+            f"this recipe's listeners read a tok2vec component's features only; choose a recipe without "
+            f"'{FEATURES}' (vars.recipe), e.g. second_ner"
+        )
     for name in own:
         components[name] = copy.deepcopy(recipe["components"][name])
         if "old_labels" in components[name]:
             components[name]["old_labels"] = sorted(nlp.get_pipe("ner").labels)
-        _set_feature_width(components[name], nlp)
+        if features in nlp.component_names:
+            _listen_to(components[name], features, nlp.get_pipe(features).model.get_dim("nO"))
     cfg["components"] = components
     cfg["training"]["frozen_components"] = [n for n in base_names if n not in trainable]
-    cfg["training"]["annotating_components"] = [
-        n for n in recipe["training"]["annotating_components"] if n in base_names
-    ]
+    annotating = [features if n == FEATURES else n for n in recipe["training"]["annotating_components"]]
+    cfg["training"]["annotating_components"] = [n for n in annotating if n in base_names]
     if RULER not in own:
         cfg["initialize"]["components"].pop(RULER, None)
     return cfg
 
 
-def _set_feature_width(section: dict, nlp: Language) -> None:
-    """Give every block of `section` that reads the shared ner features
-    (upstream = "ner_tok2vec") the width of the base ner's features."""
+def _listen_to(section: dict, upstream: str, width: int) -> None:
+    """Point every block of `section` that reads the base ner's features
+    (upstream = "ner_tok2vec") at `upstream`, `width` wide (in place)."""
     for value in section.values():
         if isinstance(value, dict):
             if value.get("upstream") == FEATURES and "width" in value:
-                value["width"] = nlp.get_pipe("ner").model.get_ref("tok2vec").layers[0].get_dim("nO")
-            _set_feature_width(value, nlp)
+                value["upstream"], value["width"] = upstream, width
+            _listen_to(value, upstream, width)
 
 
 def drop_training_strings(nlp: Language, base: Language) -> int:
