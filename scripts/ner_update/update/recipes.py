@@ -137,8 +137,7 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
     if upstream and FEATURES in recipe["nlp"]["pipeline"] and nlp.get_pipe_meta(upstream).factory != "tok2vec":
         raise ValueError(
             f"The base's ner listens to '{upstream}' (a {nlp.get_pipe_meta(upstream).factory} component): "
-            f"this recipe's listeners read a tok2vec component's features only; choose a recipe without "
-            f"'{FEATURES}' (vars.recipe), e.g. second_ner"
+            "this recipe's tagger reads a tok2vec component's features only: such a base is not supported yet"
         )
     for name in own:
         components[name] = copy.deepcopy(recipe["components"][name])
