@@ -1,6 +1,6 @@
-"""The README's commands run as written.
+"""The README's and the docs' commands run as written.
 
-Every command of the README (bash code blocks, and inline `python ...`, `pip ...`,
+Every command of the README, docs/*.md and CONTRIBUTING.md (bash code blocks, and inline `python ...`, `pip ...`,
 `prodigy ...` spans) is taken apart and either run as written in a temporary copy of
 the project (the ones that take seconds), run with `--dry` (workflows and project
 commands: weasel prints what would run), or checked (installs, downloads, the test
@@ -24,6 +24,7 @@ from weasel.util import load_project_config
 from conftest import ROOT
 
 README = ROOT / "README.md"
+PAGES = [README, ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 CONFIG = load_project_config(ROOT)
 COMMANDS = {command["name"]: command for command in CONFIG["commands"]}
 SOURCE = re.compile(r"^(scripts|configs|tests|\.ci)/[\w./-]+$")  # files a README may cite that must exist
@@ -185,14 +186,42 @@ def test_the_readme_has_commands():
     ]
 
 
-@pytest.mark.parametrize("command", readme_commands(README.read_text(encoding="utf8")))
+def page_commands() -> list[str]:
+    """Every page's commands, without repeats."""
+    commands = [c for page in PAGES for c in readme_commands(page.read_text(encoding="utf8"))]
+    return list(dict.fromkeys(commands))
+
+
+@pytest.mark.parametrize("command", page_commands())
 def test_readme_command_runs_or_names_what_exists(command, project):
     assert check(command, project) in ("ran", "dry run", "checked")
 
 
+def anchors(page: Path) -> set:
+    """The anchors GitHub gives a page's headings (lower case, punctuation dropped, spaces to hyphens)."""
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf8"), flags=re.S)
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_the_readme_is_a_guide_and_its_links_resolve():
+    """README.md stays short; every relative link of every page points at a file and heading that exist."""
+    assert len(README.read_text(encoding="utf8").splitlines()) <= 300
+    broken = []
+    for page in PAGES:
+        for target, anchor in re.findall(r"\]\(([^)\s#]*)(?:#([^)\s]*))?\)", page.read_text(encoding="utf8")):
+            if re.match(r"\w+://", target):
+                continue
+            linked = (page.parent / target).resolve() if target else page
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken, f"links to files or headings that do not exist: {broken}"
+    assert "060--the-bases-speed-a-small-tagger-for-the-new-labels" in anchors(ROOT / "CHANGELOG.md")
+
+
 def test_label_studio_conversion_writes_tasks(project):
     """The README's one-liner (run above) turns annotate's review file into Label Studio tasks."""
-    command = next(c for c in readme_commands(README.read_text(encoding="utf8")) if "review_label_studio" in c)
+    command = next(c for c in page_commands() if "review_label_studio" in c)
     check(command, project)
     tasks = srsly.read_json(project / "corpus" / "review_label_studio.json")
     value = tasks[0]["predictions"][0]["result"][0]["value"]
@@ -216,7 +245,8 @@ def test_a_command_that_no_longer_exists_fails(project):
 
 
 def test_source_files_the_readme_names_exist():
-    prose = re.sub(r"```.*?```", "", README.read_text(encoding="utf8"), flags=re.S)
+    text = "\n".join(page.read_text(encoding="utf8") for page in PAGES)
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
     named = {" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)}
     missing = sorted(path for path in named if SOURCE.match(path) and not (ROOT / path).exists())
     assert not missing, f"the README names files that do not exist: {missing}"
@@ -224,6 +254,7 @@ def test_source_files_the_readme_names_exist():
 
 
 def test_vars_the_readme_sets_exist():
-    text = README.read_text(encoding="utf8")
+    text = "\n".join(page.read_text(encoding="utf8") for page in PAGES)
     named = set(re.findall(r"--vars\.(\w+)", text)) | set(re.findall(r"`vars\.(\w+)`", text))
+    named -= {"NAME"}  # the placeholder in "--vars.NAME"
     assert named and not named - set(CONFIG["vars"]), f"no such vars in project.yml: {named - set(CONFIG['vars'])}"
