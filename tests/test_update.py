@@ -28,11 +28,16 @@ from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sente
 functions = registered("functions")  # registers the ner_update.* functions
 
 STEPS = 120
-RECIPES = ("single_ner", "new_label_only", "second_ner", "second_ner_shared", "new_label_tagger")
+# every recipe in configs/recipes/, and what its pipeline says about it
+PIPELINES = {
+    path.stem: load_config(path, interpolate=False)["nlp"]["pipeline"]
+    for path in sorted((ROOT / "configs" / "recipes").glob("*.cfg"))
+}
+RECIPES = tuple(PIPELINES)
 # the recipes whose base ner runs untouched beside a second recogniser for the new labels
-BESIDE = ("second_ner", "second_ner_shared", "new_label_tagger")
+BESIDE = tuple(name for name, pipeline in PIPELINES.items() if "new_entities" in pipeline)
 # the recipes that read the base ner's features as a component of their own (ner_tok2vec)
-SHARED = ("second_ner_shared", "new_label_tagger")
+SHARED = tuple(name for name, pipeline in PIPELINES.items() if recipes.FEATURES in pipeline)
 OLD = {"PER", "ORG", "LOC"}
 PATTERNS = [
     {"label": "GADGET", "pattern": [{"LOWER": "steam"}, {"LOWER": "deck"}]},
