@@ -34,15 +34,19 @@ def shared_features(
     depth: int = 1,
     hidden_width: int = 0,
     window_size: int = 1,
+    include_static_vectors: bool = False,
 ) -> Model[List[Doc], List[Floats2d]]:
     """The features a tok2vec component `upstream` computes anyway (`width`
     wide; frozen in training), side by side with a small trainable embedding of
     each token's `attrs` (`embed_width` wide, `depth` convolution layers): the
     word identity frozen features lack, at a small part of a tok2vec's cost.
     hidden_width > 0: then a maxout layer over each token and `window_size`
-    tokens either side mixes the two. attrs null: NORM and SHAPE."""
+    tokens either side mixes the two. attrs null: NORM and SHAPE. include_static_vectors:
+    the embedding also reads the pipeline's static vectors (a base that has them)."""
     attrs = attrs or ["NORM", "SHAPE"]
-    embed = MultiHashEmbed(width=embed_width, attrs=attrs, rows=[rows] * len(attrs), include_static_vectors=False)
+    embed = MultiHashEmbed(
+        width=embed_width, attrs=attrs, rows=[rows] * len(attrs), include_static_vectors=include_static_vectors
+    )
     own = build_Tok2Vec_model(
         embed, MaxoutWindowEncoder(width=embed_width, window_size=1, maxout_pieces=3, depth=depth)
     )
