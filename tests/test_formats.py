@@ -20,7 +20,7 @@ from ner_update.registered import registered
 
 registered("functions")  # registers ner_update.incorrect_spans_key.v1
 
-README = Path(__file__).parent.parent / "README.md"
+DATA_FORMATS = Path(__file__).parent.parent / "docs" / "data-formats.md"  # where the Label Studio one-liner is
 # the issue's three records, as Prodigy exports them
 PRODIGY = [
     {"text": "I love my iPhone X so much", "spans": [{"start": 10, "end": 18, "label": "GADGET", "token_start": 3, "token_end": 4}], "answer": "accept"},
@@ -275,10 +275,12 @@ def test_review_record_back_from_prodigy_is_gold(tmp_path):
 
 
 def test_readme_label_studio_one_liner_round_trip(tmp_path):
-    """The README's one-liner turns annotate's review file into Label Studio tasks with
+    """docs/data-formats.md's one-liner turns annotate's review file into Label Studio tasks with
     the spans as predictions; a submitted export of them converts to the same spans."""
     line = next(
-        line for line in README.read_text().splitlines() if "review_label_studio.json" in line and "python -c" in line
+        line
+        for line in DATA_FORMATS.read_text().splitlines()
+        if "review_label_studio.json" in line and "python -c" in line
     )
     code = re.search(r'python -c "(.*)"', line).group(1)
     (tmp_path / "corpus").mkdir()
@@ -399,3 +401,22 @@ def test_incorrect_spans_key_of_a_sourced_ner_is_ignored_in_its_config(tmp_path)
     assert sourced.get_pipe("ner").moves.neg_key == "incorrect_spans"
     sourced.to_disk(tmp_path / "trained")
     assert spacy.load(tmp_path / "trained").get_pipe("ner").moves.neg_key == "incorrect_spans"
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"id": 1, "data": {"text": "iPhone X is coming"}, "annotations": [{"result": [], "was_cancelled": False}]}],
+        [["iPhone X is coming", {"entities": [[0, 8, "GADGET"]]}]],
+        [{"sentence": "iPhone X is coming", "entities": [{"label": "GADGET", "value": "iPhone X"}]}],
+    ],
+    ids=["label_studio", "course", "values"],
+)
+def test_a_checked_set_in_any_format_is_left_out_by_its_texts(records, tmp_path):
+    """A checked set exported from Label Studio (or any format convert reads) is excluded from
+    bootstrapping, rehearsal and pretraining by its texts; Label Studio tasks used to fail here."""
+    from ner_update.common import excluded_texts
+
+    path = tmp_path / "checked.json"
+    srsly.write_json(path, records)
+    assert excluded_texts([path]) == {"iPhone X is coming"}

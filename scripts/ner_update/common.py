@@ -60,9 +60,14 @@ def expand_text_files(paths: List[Path], suffixes: Tuple[str, ...] = TEXT_SUFFIX
     return files
 
 
-def _text_of(record: object) -> object:
-    """The text of a raw-text or annotation record: a string, {"text"}, {"sentence"} or [text, {...}]."""
+def record_text(record: object) -> object:
+    """The text of a raw-text or annotation record, in any format convert reads: a string,
+    [text, {...}], {"text"}, {"sentence"} or a Label Studio task {"data": {"text"}, "annotations"};
+    whatever else it is, for the caller's error message."""
     if isinstance(record, dict):
+        data = record.get("data")
+        if isinstance(data, dict) and "annotations" in record:
+            return data.get("text")
         return record.get("text", record.get("sentence"))
     if isinstance(record, list) and len(record) == 2 and isinstance(record[1], dict):
         return record[0]
@@ -73,8 +78,8 @@ def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] =
     """Stream (line or record number, text) from a .txt (one text per line), .json
     (a list) or .jsonl file; a UTF-8 byte order mark is accepted.
 
-    Records may be strings, {"text": ...}, {"sentence": ...} or course-format
-    [text, {...}] pairs, so annotation files can be read for their texts. Texts
+    Records may be strings or annotation records of any format (`record_text`),
+    so annotation files can be read for their texts. Texts
     are stripped; blank ones are skipped and counted in counts["blank texts
     skipped"]. A bad record, a file that is not UTF-8 text, or a text longer
     than max_length (spaCy's nlp.max_length) raises InputError naming the file
@@ -91,7 +96,7 @@ def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] =
         records = _lines(path, parse=suffix == ".jsonl")
         where = "line"
     for i, record in records:
-        text = _text_of(record)
+        text = record_text(record)
         if not isinstance(text, str):
             raise InputError(f'{path}: {where} {i}: expected a string or {{"text": ...}}, got {record!r}')
         text = text.strip()

@@ -126,18 +126,6 @@ def check_label(label: object) -> str:
     return label
 
 
-def raw_text(raw: object) -> object:
-    """The text of a raw record, for error messages (None if there is none)."""
-    if isinstance(raw, list) and raw:
-        return raw[0]
-    if isinstance(raw, dict):
-        data = raw.get("data")
-        if isinstance(data, dict) and "annotations" in raw:
-            return data.get("text")
-        return raw.get("sentence", raw.get("text"))
-    return None
-
-
 def parse_record(raw: object, skipped: Counter) -> List[Annotation]:
     """The annotations of one raw record; counts what teaches nothing in `skipped`."""
     if isinstance(raw, list):

@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Set, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ner_update.common import record_text
 from ner_update.inputs.docbin_writer import write_docs
 from ner_update.inputs.formats import (
     Annotation,
@@ -24,7 +25,6 @@ from ner_update.inputs.formats import (
     check_label,
     iter_raw_records,
     parse_record,
-    raw_text,
 )
 
 INCORRECT_SPANS_KEY = "incorrect_spans"  # the ner's incorrect_spans_key: spans known not to be entities
@@ -239,7 +239,7 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report, allow_emp
             try:
                 annotations = parse_record(raw, report.skipped)
             except RecordError as err:
-                report.errors.append(f"{where}: {err} | text: {_clip(raw_text(raw))}")
+                report.errors.append(f"{where}: {err} | text: {_clip(record_text(raw))}")
                 continue
             for ann in annotations:
                 try:
