@@ -671,3 +671,23 @@ def test_a_listening_base_shares_its_features_without_a_copy(tmp_path_factory):
         return sum(len(p.model.to_bytes()) for n, p in nlp.pipeline if hasattr(p, "model") and n != "new_labels")
 
     assert base_part(after) < 1.05 * base_part(before)  # no second tok2vec beside the tagger's own embedding
+
+
+def test_a_base_ner_listening_to_a_transformer_fails_in_config_with_the_reason(tmp_path_factory, monkeypatch):
+    """The default recipe's tagger reads tok2vec features only: a ner listening to another kind of
+    component (a transformer) is named in the error, not trained on features it cannot read."""
+    root = tmp_path_factory.mktemp("transformer_like")
+    nlp = spacy.load(build_tiny_base(root / "base", listening_ner=True))
+    meta = nlp.get_pipe_meta("tok2vec")
+    monkeypatch.setattr(meta, "factory", "transformer")
+    template = load_config(ROOT / "configs" / "recipes" / "new_label_tagger.cfg", interpolate=False)
+    with pytest.raises(ValueError, match="listens to 'tok2vec' \\(a transformer component\\)"):
+        recipes.adapt_config(template, nlp, str(root / "base"), None)
+
+
+@pytest.mark.parametrize("include", [False, True])
+def test_the_taggers_embedding_reads_static_vectors_only_when_asked(include):
+    model = registry.architectures.get("ner_update.SharedFeatures.v1")(
+        upstream="ner_tok2vec", width=8, include_static_vectors=include
+    )
+    assert any(layer.name == "static_vectors" for layer in model.walk()) is include
