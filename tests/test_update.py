@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import List
 
 import numpy
 import pytest
@@ -301,46 +302,92 @@ def test_checked_in_recipe_is_the_default_base_instance(recipe):
     assert adapted == template  # the same sections and values (in any order)
 
 
-def test_shipped_pipeline_has_its_own_meta_and_the_wheel_loads_with_only_spacy(tiny_base, update_runs, tmp_path):
-    """assemble names the pipeline itself and leaves the training texts' strings out of its vocab (the same
-    entities); the packaged pipeline loads where the project is not on the path."""
+@pytest.fixture(scope="module")
+def tiny_wheel(tiny_base, update_runs, tmp_path_factory) -> dict:
+    """The default recipe's run, assembled and installed as a wheel (pip --target)."""
     _, runs = update_runs
+    root = tmp_path_factory.mktemp("wheel")
     trained = runs["new_label_tagger"][1]
-    args = [trained, tiny_base, tmp_path / "shipped", "--name", "tiny_gadget", "--recipe", "new_label_tagger"]
+    args = [trained, tiny_base, root / "shipped", "--name", "tiny_gadget", "--recipe", "new_label_tagger"]
     code, output = run_cli(assemble.main, args)
     assert code == 0, output
-    meta = srsly.read_json(tmp_path / "shipped" / "meta.json")
+    install_wheel(root / "shipped", root / "pkg", root / "site", "tiny_gadget", package_code_paths())
+    return {"trained": trained, "shipped": root / "shipped", "site": root / "site"}
+
+
+def run_with_wheel(wheel: dict, code: str, cwd: Path, *args: str) -> List[str]:
+    """Run `code` in a fresh Python that has the installed wheel and not the project (its stdout lines)."""
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(wheel["site"])}
+    code = "import importlib.util, spacy; assert importlib.util.find_spec('functions') is None\n" + code
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()
+
+
+def test_shipped_pipeline_has_its_own_meta_and_the_wheel_loads_with_only_spacy(tiny_wheel, tmp_path):
+    """assemble names the pipeline itself and leaves the training texts' strings out of its vocab (the same
+    entities); the packaged pipeline loads where the project is not on the path."""
+    meta = srsly.read_json(tiny_wheel["shipped"] / "meta.json")
     assert meta["name"] == "tiny_gadget" and meta["ner_update"]["recipe"] == "new_label_tagger"
     assert "entity labels: GADGET, LOC, ORG, PER" in meta["description"] and "new_ents_f" in meta["performance"]
-    before, shipped = spacy.load(trained), spacy.load(tmp_path / "shipped")
+    before, shipped = spacy.load(tiny_wheel["trained"]), spacy.load(tiny_wheel["shipped"])
     assert len(shipped.vocab.strings) < len(before.vocab.strings) - 100
     texts = [t for t, _ in old_label_sentences(30, seed=21)] + [
         "Alice Smith bought a Pixel 7 and a Steam Deck in Paris."
     ]
     ents = lambda nlp: [[(e.start, e.end, e.label_) for e in d.ents] for d in nlp.pipe(texts)]  # noqa: E731
     assert ents(shipped) == ents(before)
-    target = tmp_path / "site"
-    install_wheel(
-        tmp_path / "shipped",
-        tmp_path / "pkg",
-        target,
-        "tiny_gadget",
-        package_code_paths(),
-    )
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
     # the project's scripts are not importable here: the package must bring its own code
     code = (
-        "import importlib.util, spacy; assert importlib.util.find_spec('functions') is None; "
         "nlp = spacy.load('en_tiny_gadget'); print(nlp.get_pipe('new_labels').entity_labels); "
         "print(nlp.pipe_names[-4:], len(nlp.get_pipe('entity_ruler').patterns)); "
         "print([(e.text, e.label_) for e in nlp('Alice Smith bought a Steam Deck in Paris.').ents])"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    labels, pipes, ents_found = result.stdout.strip().splitlines()
+    labels, pipes, ents_found = run_with_wheel(tiny_wheel, code, tmp_path)
     assert labels == "['GADGET']"
     assert pipes == "['entity_ruler', 'entity_snapshot', 'new_labels', 'new_entities'] 2"
     assert "('Steam Deck', 'GADGET')" in ents_found
+
+
+SOURCE_INTO = """
+import json, pickle, sys
+shipped = spacy.load("en_tiny_gadget")
+texts = ["Alice Smith bought a Steam Deck in Paris.", "Bob Jones works for Globex in Berlin."] * 4
+texts += ["Qzxlorp Vantablu bought a steam deck."]  # words the shipped vocab has never seen
+ents = lambda nlp: [[(e.start, e.end, e.label_) for e in d.ents] for d in nlp.pipe(texts)]
+NEW = ["ner_tok2vec", "entity_ruler", "entity_snapshot", "new_labels", "new_entities"]
+out = {}
+blank = spacy.blank("en")  # a pipeline of its own vocab: every component sourced, in order
+for name in ["ner_tok2vec", "ner"] + NEW[1:]:
+    blank.add_pipe(name, source=shipped)
+out["blank"] = ents(blank)
+other = spacy.load(sys.argv[1])  # the base loaded on its own: its ner stays, the new labels' part is added
+for name in NEW:
+    other.add_pipe(name, source=shipped, name="gadget_" + name if name != "ner_tok2vec" else name)
+out["other names"] = ents(other)
+out["shipped"] = ents(shipped)  # after them: its vocab has not seen their texts' words
+for left_out in NEW[2:]:  # any of the new labels' part left out: nothing found before is lost
+    with shipped.select_pipes(disable=[left_out]):
+        out["disabled " + left_out] = ents(shipped)
+    out["excluded " + left_out] = ents(spacy.load("en_tiny_gadget", exclude=[left_out]))
+out["base"] = ents(spacy.load(sys.argv[1]))
+out["pickled"] = ents(pickle.loads(pickle.dumps(shipped)))
+print(json.dumps(out))
+"""
+
+
+def test_the_shipped_components_work_wherever_spacy_puts_them(tiny_base, tiny_wheel, tmp_path):
+    """Sourced into a blank pipeline and into another one (other names, another vocab), disabled, excluded,
+    pickled: the installed wheel's components give the shipped pipeline's entities, or lose none of the base's."""
+    out = srsly.json_loads(run_with_wheel(tiny_wheel, SOURCE_INTO, tmp_path, str(tiny_base))[-1])
+    shipped, base = out.pop("shipped"), out.pop("base")
+    assert any(label == "GADGET" for doc in shipped for *_, label in doc)
+    for case in ("blank", "other names", "pickled", "disabled new_entities", "excluded new_entities"):
+        assert out[case] == shipped, case  # the tagger keeps what it does not overlap, as the merge would
+    for case, found in out.items():
+        for doc, base_doc, shipped_doc in zip(found, base, shipped):
+            kept = {tuple(ent) for ent in base_doc if ent in shipped_doc}  # base entities the shipped one keeps
+            assert kept <= {tuple(ent) for ent in doc}, case
 
 
 def test_update_config_passes_spacy_debug_config(update_runs):

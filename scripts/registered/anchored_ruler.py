@@ -163,7 +163,7 @@ class AnchoredMatcher:
         found = {id(m): m for m in self.always}
         if len(self._hits) > self.max_cache:
             self._hits.clear()
-        strings = self.vocab.strings
+        strings = doc.vocab.strings  # the doc's: sourced into another pipeline, the vocab is not ours
         for attr in {a for a, _ in self.by_text} | {a for a, *_ in self.by_regex}:
             # the doc's distinct strings of attr, as hashes (no Python loop over tokens)
             for key in set(doc.to_array(_ATTR_IDS[attr]).tolist()):

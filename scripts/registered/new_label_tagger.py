@@ -200,12 +200,23 @@ class NewLabelTagger(Tagger):
         return float(loss), d_scores
 
     def set_annotations(self, docs: Iterable[Doc], batch_tag_ids) -> None:
+        """doc.ents: the tagger's entities, then those found before it that they do not overlap
+        (less the pattern matches it decided, rule_odds > 0): nothing found before is lost when
+        the merge after it is disabled, excluded or left out of another pipeline."""
         labels, key = self.labels, self.cfg.get("rules_key", "")
         for doc, tag_ids in zip(docs, batch_tag_ids):
             ids = tag_ids.tolist() if hasattr(tag_ids, "tolist") else list(tag_ids)
-            doc.set_ents(biluo_spans(doc, [labels[i] for i in ids]), default="unmodified")
-            if self._rule_spans(doc):  # decided here: the merge must not add them back
+            learned = biluo_spans(doc, [labels[i] for i in ids])
+            decided = {(s.start, s.end, s.label) for s in self._rule_spans(doc)}
+            if decided:  # decided here: the merge must not add them back
                 doc.spans[key] = [span for span in doc.spans[key] if span.label_ in self.cfg["old_labels"]]
+            taken = {i for span in learned for i in range(span.start, span.end)}
+            before = [
+                ent
+                for ent in doc.ents
+                if (ent.start, ent.end, ent.label) not in decided and not taken & set(range(ent.start, ent.end))
+            ]
+            doc.set_ents(sorted(learned + before, key=lambda span: span.start), default="outside")
 
 
 def with_rule_evidence(probs: numpy.ndarray, labels: List[str], spans: List[Span], odds: float) -> numpy.ndarray:
