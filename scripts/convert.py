@@ -6,7 +6,8 @@ whose answers are honoured), Label Studio and doccano, detected per record. A
 file is JSON (a list of records) or JSONL (one record per line), by extension
 (.json/.jsonl) or, for other extensions, by content; folders are read with their
 subfolders. Every bad record is reported with file, record (line for JSONL),
-text and span; the command fails and writes nothing unless --lenient is given.
+text and span; the command fails and writes nothing unless --bad-records skip
+(or --lenient) is given.
 Files may start with a UTF-8 byte order mark (as Windows editors and Excel write
 them). Labels that differ only in case ("gadget" and "GADGET") are kept as
 given, with a warning. Records are streamed: memory holds each record's text and
@@ -26,6 +27,13 @@ from wasabi import msg
 from ner_update.common import InputError, atomic_path, excluded_texts, optional_path
 from ner_update.inputs.formats import expand_inputs
 from ner_update.inputs.gold import Record, Report, label_variants, load_records, names, split_records, write_docbin
+
+
+class BadRecords(str, Enum):
+    """What a bad or conflicting record does."""
+
+    fail = "fail"  # stops the step; nothing is written
+    skip = "skip"  # left out, named and counted
 
 
 class Split(str, Enum):
@@ -95,16 +103,19 @@ def collect(
     try:
         excluded = excluded_texts(exclude)
         records = load_records(expand_inputs(inputs), nlp, report)
+        rejected = set(report.rejected_texts)  # a bad hand-checked record: its text is out, not bootstrapped
         by_rules = load_records(bootstrapped, nlp, report, allow_empty=True) if bootstrapped else []
     except InputError as err:
         msg.fail(str(err), exits=1)
     checked_texts = {r.text.strip() for r in records}
-    records += [r for r in by_rules if r.text.strip() not in checked_texts]
+    records += [r for r in by_rules if r.text.strip() not in checked_texts | rejected]
     if bootstrapped:
         replaced = sum(1 for r in by_rules if r.text.strip() in checked_texts)
+        left_out = sum(1 for r in by_rules if r.text.strip() in rejected)
         msg.info(
             f"{replaced} bootstrapped records replaced by the hand-checked annotation of the same text "
             f"({len(by_rules)} bootstrapped records in all)"
+            + (f"; {left_out} left out because the annotation of their text is bad" if left_out else "")
         )
     n_records = len(records)
     records = [r for r in records if r.text.strip() not in excluded]
@@ -123,11 +134,11 @@ def warn_empty_split(n_train: int, n_dev: int, dev_ratio: float, split: str) -> 
         why = (
             f"{n} records x {wanted:g} rounds to {target}"
             if target == 0
-            else "records that share an entity name stay together (--split entity), and the groups do not fit"
+            else "records that share an entity name stay together (split = entity), and the groups do not fit"
         )
         msg.warn(
             f"{name} is empty: {why}. `spacy train` needs both train and dev examples: add records, "
-            "change --dev-ratio" + (" or use --split random" if split == "entity" else "")
+            "change --vars.dev_ratio" + (" or use --vars.split random" if split == "entity" else "")
         )
 
 
@@ -150,7 +161,11 @@ def valid_records(records: List[Record], report: Report, lenient: bool) -> List[
     for error in report.errors:
         (msg.warn if lenient else msg.fail)(error)
     if report.errors and not lenient:
-        msg.fail(f"{len(report.errors)} bad records; nothing written (use --lenient to skip them)", exits=1)
+        msg.fail(
+            f"{len(report.errors)} bad records; nothing written. Fix them, or leave them out and go on with "
+            f"--vars.bad_records skip (running this script yourself: --bad-records skip)",
+            exits=1,
+        )
     if not records:
         msg.fail("No valid records; nothing written", exits=1)
     return records
@@ -229,7 +244,13 @@ def main(
         help="'entity': records sharing an entity name stay together, so dev names are unseen in train; "
         "'random': plain random split",
     ),
-    lenient: bool = typer.Option(False, "--lenient", help="Skip and count bad records instead of failing"),
+    bad_records: BadRecords = typer.Option(
+        BadRecords.fail,
+        "--bad-records",
+        help="'fail': a bad or conflicting record stops the step, nothing written; 'skip': it is left out, "
+        "named and counted",
+    ),
+    lenient: bool = typer.Option(False, "--lenient", help="The same as --bad-records skip"),
     lang: str = typer.Option(
         "en", "--lang", help="Language whose tokenizer defines token boundaries (use the base pipeline's)"
     ),
@@ -243,7 +264,8 @@ def main(
         write_empty(nlp, output)
         return
     report = Report()
-    records = valid_records(collect(inputs, bootstrapped, exclude, nlp, report), report, lenient)
+    skip = lenient or bad_records == BadRecords.skip
+    records = valid_records(collect(inputs, bootstrapped, exclude, nlp, report), report, skip)
     if output is not None:
         write_set(nlp, records, output, report)
     else:

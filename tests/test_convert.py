@@ -7,9 +7,10 @@ import pytest
 import spacy
 import srsly
 from spacy.tokens import DocBin
+from weasel.util import load_project_config, split_command
 
 import convert
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from ner_update.common import InputError, atomic_path, read_texts
 from ner_update.inputs import gold
 
@@ -462,6 +463,52 @@ def test_hand_checked_record_replaces_the_bootstrapped_one(tmp_path):
     assert code == 0, output
     assert read_spans(out) == {"Samsung Galaxy S8 is fine": [(0, 17, "GADGET")], "my ps4 broke": [(3, 6, "GADGET")]}
     assert "1 bootstrapped records replaced by the hand-checked annotation" in output
+
+
+@pytest.mark.parametrize("skip", [["--bad-records", "skip"], ["--lenient"]])
+def test_a_text_whose_annotation_is_bad_or_conflicting_is_left_out_not_bootstrapped(tmp_path, skip):
+    """Skipped bad records do not come back in their bootstrapped version (which would teach the patterns'
+    reading of a text the user annotated otherwise)."""
+    conflicted, bad = "the pixel 7 and the pixel 8", "my ps4 broke again"
+    checked = write(
+        tmp_path,
+        "checked.jsonl",
+        [
+            {"text": conflicted, "spans": [{"start": 4, "end": 11, "label": "GADGET"}]},
+            {"text": conflicted, "spans": [{"start": 20, "end": 27, "label": "GADGET"}]},
+            {"text": bad, "spans": [{"start": 3, "end": 99, "label": "GADGET"}]},
+            {"text": "a fine text", "spans": []},
+        ],
+    )
+    boot = write(
+        tmp_path,
+        "boot.json",
+        [
+            [conflicted, {"entities": [[4, 11, "GADGET"]]}],
+            [bad, {"entities": [[3, 6, "GADGET"]]}],
+            ["an xbox", {"entities": [[3, 7, "GADGET"]]}],
+        ],
+    )
+    code, output, out = run_convert(
+        tmp_path, [checked], "--bootstrapped", boot, "--split", "random", "--dev-ratio", "0", *skip
+    )
+    assert code == 0, output
+    assert set(read_spans(out)) == {"a fine text", "an xbox"}
+    assert "2 left out because the annotation of their text is bad" in output
+
+
+def test_bad_records_stop_convert_with_the_var_that_skips_them(tmp_path):
+    path = write(tmp_path, "bad.jsonl", [{"text": "my ps4", "spans": [{"start": 3, "end": 99, "label": "GADGET"}]}])
+    code, output, out = run_convert(tmp_path, [path])
+    assert code == 1 and not out.exists()
+    assert "--vars.bad_records skip" in output
+
+
+def test_the_bad_records_var_reaches_every_convert_of_the_project():
+    config = load_project_config(ROOT, overrides={"vars.bad_records": "skip"})
+    convert_step = next(c for c in config["commands"] if c["name"] == "convert")
+    lines = [split_command(line) for line in convert_step["script"] if "scripts/convert.py" in line]
+    assert len(lines) == 3 and all(args[args.index("--bad-records") + 1] == "skip" for args in lines)
 
 
 def test_excluded_texts_never_reach_train_or_dev(tmp_path):

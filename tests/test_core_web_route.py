@@ -183,6 +183,6 @@ def test_the_package_is_the_updated_pipeline_and_loads_without_the_project(route
 
 
 def test_check_vars_accepts_the_base_by_name_when_only_its_re_upload_is_installed(base):
-    import check_vars
+    from ner_update.inputs import project_vars as vars_checks
 
-    assert check_vars.check_vars({"base_model": base, "old_label_map": ""}) == []  # the map is derived
+    assert vars_checks.check_vars({"base_model": base, "old_label_map": ""}) == []  # the map is derived

@@ -14,6 +14,7 @@ import checkpoint_set
 import convert
 import evaluate
 from conftest import ROOT, run_cli
+from ner_update.inputs import project_vars as vars_checks
 
 OUT = ("annotations.json", "rehearsal.jsonl", "heldout.jsonl")
 
@@ -142,7 +143,7 @@ def test_check_vars_accepts_empty_optional_inputs_and_records_their_content(tmp_
     patterns.write_text(patterns.read_text() + '{"label": "GADGET", "pattern": "walkman"}\n')
     run_cli(check_vars.main, [*values, "--inputs", tmp_path / "inputs"])
     assert srsly.read_json(tmp_path / "inputs" / "patterns.json")["md5"] != first
-    assert "annotations" in check_vars.check_vars({"annotations": ""})[0]
+    assert "annotations" in vars_checks.check_vars({"annotations": ""})[0]
 
 
 def metrics_of(model_f: float, shipped_f: float, patterns_f: float = None) -> dict:

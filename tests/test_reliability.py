@@ -3,6 +3,7 @@ outside the project. Each bad input fails with one clear message naming the file
 line), exits 1 and writes nothing."""
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import clean
 import copy_shared_assets
 from conftest import ROOT, run_cli
 from ner_update.evaluation import scoring
+from ner_update.inputs import project_vars as vars_checks
 from ner_update.registered import registered
 
 PATTERNS = [
@@ -409,17 +411,17 @@ def test_check_vars_names_each_bad_var_and_writes_nothing(tmp_path, monkeypatch,
 
 
 def test_check_vars_reads_the_recipes_from_their_config_folder():
-    assert check_vars.check_vars({"recipe": "single_ner"}) == []
+    assert vars_checks.check_vars({"recipe": "single_ner"}) == []
     assert (
         "choose one of new_label_only, new_label_tagger, second_ner, second_ner_shared, single_ner"
-        in check_vars.check_vars({"recipe": "ner_only"})[0]
+        in vars_checks.check_vars({"recipe": "ner_only"})[0]
     )
 
 
 def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     default = (tmp_path / "training" / "base" / "model-best").resolve()
-    assert check_vars.check_vars({"base_model": str(default)}) == []
+    assert vars_checks.check_vars({"base_model": str(default)}) == []
     trained = []
     monkeypatch.setattr(base, "train_in_parallel", lambda jobs, *_: trained.append(jobs) or sys.exit(3))
     configs = ["--config", ROOT / "configs" / "base.cfg", "--ner-config", ROOT / "configs" / "base_ner.cfg"]
@@ -454,9 +456,33 @@ def test_the_label_map_is_derived_from_the_base_or_check_vars_says_what_to_set(t
         ner.add_label(label)
     nlp.initialize()
     nlp.to_disk(tmp_path / "base")
-    problems = check_vars.check_vars({"base_model": str(tmp_path / "base"), "old_label_map": ""})
+    problems = vars_checks.check_vars({"base_model": str(tmp_path / "base"), "old_label_map": ""})
     assert len(problems) == 1 and problems[0].startswith(
         "vars.old_label_map = '': the base's entity labels (DRUG, PERSONA)"
     )
     assert "set vars.old_label_map" in problems[0]
-    assert check_vars.check_vars({"base_model": str(tmp_path / "base"), "old_label_map": "PERSONA:PER"}) == []
+    assert vars_checks.check_vars({"base_model": str(tmp_path / "base"), "old_label_map": "PERSONA:PER"}) == []
+
+
+def test_a_misspelt_var_on_the_command_line_stops_check_vars_with_the_nearest_name():
+    """Through weasel, as a user types it: weasel adds any --vars.NAME to the vars and passes each step only
+    the values its command names, so check-vars reads the names from weasel's command line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "project", "run", "check-vars", ".", "--vars.recipee", "second_ner"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stdout
+    assert "--vars.recipee: project.yml has no var 'recipee': did you mean --vars.recipe?" in result.stdout
+
+
+def test_unknown_var_names_are_named_with_the_nearest_known_one():
+    given = vars_checks.weasel_var_overrides(["python", "-m", "spacy", "project", "run", "all", "--vars.sed=1"])
+    assert given == ["sed"]
+    known = vars_checks.project_var_names()
+    assert "recipe" in known and "base_model" in known
+    assert vars_checks.unknown_vars(["recipe", "sed", "zzzzqq"], known) == [
+        "--vars.sed: project.yml has no var 'sed': did you mean --vars.seed?",
+        "--vars.zzzzqq: project.yml has no var 'zzzzqq': see the vars at the top of project.yml",
+    ]

@@ -298,6 +298,7 @@ def test_checked_in_recipe_is_the_default_base_instance(recipe):
             nlp.add_pipe("tok2vec" if name == "ner_tok2vec" else name, name=name)
     for label in OLD:
         nlp.get_pipe("ner").add_label(label)
+    nlp.vocab.set_vector("gadget", numpy.ones(64, dtype="float32"))  # the default base has static vectors
     adapted = recipes.adapt_config(template, nlp, template["paths"]["base"], template["paths"]["patterns"])
     assert adapted == template  # the same sections and values (in any order)
 
@@ -738,3 +739,16 @@ def test_the_taggers_embedding_reads_static_vectors_only_when_asked(include):
         upstream="ner_tok2vec", width=8, include_static_vectors=include
     )
     assert any(layer.name == "static_vectors" for layer in model.walk()) is include
+
+
+def test_the_tagger_reads_the_bases_static_vectors_where_it_has_them(tiny_base):
+    """The default recipe asks for them; make_config turns them off for a base without (en_core_web_sm's case)."""
+    template = load_config(ROOT / "configs" / "recipes" / "new_label_tagger.cfg", interpolate=False)
+    embed = lambda cfg: cfg["components"]["new_labels"]["model"]["tok2vec"]["include_static_vectors"]  # noqa: E731
+    assert embed(template) is True
+    nlp = spacy.load(tiny_base)
+    assert not nlp.vocab.vectors.shape[0]
+    assert embed(recipes.adapt_config(template, nlp, str(tiny_base), None)) is False
+    nlp.vocab.set_vector("gadget", numpy.ones(8, dtype="float32"))
+    config = recipes.adapt_config(template, nlp, str(tiny_base), None)
+    assert embed(config) is True and config["paths"]["vectors"] == "${paths.base}"

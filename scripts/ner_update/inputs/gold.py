@@ -52,6 +52,7 @@ class Report:
     binary_merged: int = 0  # binary answers merged into another record of the same text
     nested_values: int = 0  # value-format occurrences inside a longer one (the longer one is kept)
     skipped: Counter = field(default_factory=Counter)  # records that teach nothing, by reason
+    rejected_texts: Set[str] = field(default_factory=set)  # texts (stripped) of the records in errors
 
 
 def _describe(text: str, start: int, end: int, label: object) -> str:
@@ -240,12 +241,15 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report, allow_emp
                 annotations = parse_record(raw, report.skipped)
             except RecordError as err:
                 report.errors.append(f"{where}: {err} | text: {_clip(record_text(raw))}")
+                text = record_text(raw)
+                report.rejected_texts.update([text.strip()] if isinstance(text, str) else [])
                 continue
             for ann in annotations:
                 try:
                     record = to_record(nlp, ann, where + ann.where, report)
                 except RecordError as err:
                     report.errors.append(f"{where}{ann.where}: {err} | text: {_clip(ann.text)}")
+                    report.rejected_texts.add(str(ann.text).strip())
                     continue
                 key = record.text.strip()
                 seen = by_text.get(key)
@@ -258,6 +262,7 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report, allow_emp
                         f"{record.where}: the same text is annotated differently in {seen.where}: "
                         f"{_shown(record)} vs {_shown(seen)} | text: {_clip(record.text)}"
                     )
+    report.rejected_texts |= conflicted
     return [r for key, r in by_text.items() if key not in conflicted]
 
 

@@ -65,7 +65,9 @@ class EngineOptions:
         if self.workers < 1 or self.shard_size < 1:
             raise ValueError("workers and shard_size must be at least 1")
         if self.scheduler and Engine(self.engine) is not Engine.dask:
-            raise ValueError("a scheduler address needs the dask engine (--engine dask)")
+            raise ValueError(
+                "a scheduler address needs the dask engine (--vars.engine dask, or --engine dask for a script)"
+            )
 
 
 ENGINE_HELP = "Where to run: local (this machine, --workers processes) or dask (a Dask cluster)"
@@ -206,7 +208,7 @@ def import_dask():
     except ImportError:
         raise EngineError(
             f"--engine dask needs Dask, which is not installed: python -m pip install -r {DASK_REQUIREMENTS} "
-            "(or use --engine local, which needs nothing extra)"
+            "(or use the local engine, which needs nothing extra: --vars.engine local, or --engine local for a script)"
         ) from None
     return distributed
 

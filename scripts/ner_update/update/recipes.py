@@ -145,6 +145,8 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
             components[name]["old_labels"] = sorted(nlp.get_pipe("ner").labels)
         if features in nlp.component_names:
             _listen_to(components[name], features, nlp.get_pipe(features).model.get_dim("nO"))
+        if not nlp.vocab.vectors.shape[0]:  # nothing to read: a base without static vectors
+            _set_everywhere(components[name], "include_static_vectors", False)
     cfg["components"] = components
     cfg["training"]["frozen_components"] = [n for n in base_names if n not in trainable]
     annotating = [features if n == FEATURES else n for n in recipe["training"]["annotating_components"]]
@@ -152,6 +154,15 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
     if RULER not in own:
         cfg["initialize"]["components"].pop(RULER, None)
     return cfg
+
+
+def _set_everywhere(section: dict, key: str, value) -> None:
+    """Set `key` to `value` in every block of `section` that has it (in place)."""
+    for name, inner in section.items():
+        if isinstance(inner, dict):
+            _set_everywhere(inner, key, value)
+        elif name == key:
+            section[name] = value
 
 
 def _listen_to(section: dict, upstream: str, width: int) -> None:

