@@ -12,9 +12,6 @@ then scores the joined pipeline on each held-out set. With any other base (such
 as en_core_web_sm), only checks that it can be loaded.
 """
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -26,6 +23,7 @@ from wasabi import msg
 from weasel.util import get_checksum
 
 from ner_update.base import gazetteers
+from ner_update.base.training import TrainingError, log_path, train_in_parallel
 from ner_update.common import InputError, atomic_dir, is_default_base, load_base, refuse_symlinks, write_atomic
 from ner_update.registered import REGISTERED_DIR, registered
 
@@ -48,11 +46,6 @@ def describe_base(base_model: str) -> dict:
     }
 
 
-def log_path(output: Path) -> Path:
-    """Where the log of a training into `output` goes."""
-    return output.parent / f"{output.name}.log"
-
-
 # what the default base learned from, in the pipeline's meta (and so in the
 # shipped pipeline's), with gazetteers.SOURCES when its vectors carry them
 DATA_SOURCES = [
@@ -73,30 +66,6 @@ DATA_SOURCES = [
         "license": "MIT",
     },
 ]
-# One thread per training process (two run at once on two cores); the
-# figures do not depend on it (README), but the speed does.
-THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
-
-
-def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str]) -> None:
-    """Run `spacy train` for each (config, output, extra args) at once; fail if any fails."""
-    procs = []
-    for config, output, extra in jobs:
-        cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output), "--gpu-id", str(gpu_id)]
-        log = open(log_path(output), "w", encoding="utf8")
-        env = {**THREADS, **os.environ}  # a thread count the user set wins
-        procs.append(
-            (config, log, subprocess.Popen([*cmd, *extra, *overrides], stdout=log, stderr=subprocess.STDOUT, env=env))
-        )
-        msg.info(f"Training {config} -> {output} (log: {log.name})")
-    failed = []
-    for config, log, proc in procs:
-        proc.wait()
-        log.close()
-        if proc.returncode != 0:
-            failed.append(f"{config} (see {log.name})")
-    if failed:
-        msg.fail(f"Training failed: {', '.join(failed)}", exits=1)
 
 
 def ner_training_args(pretrained: Optional[Path]) -> List[str]:
@@ -154,11 +123,11 @@ def build(jobs: List[tuple], output: Path, heldout: List[Path], gpu_id: int, ove
     """Train the two configs at once, join them into `output`, score it on
     each held-out set (metrics_<name>.json beside it) and print the ner's scores."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    train_in_parallel(jobs, gpu_id, overrides)
     # the ner trains on its dev data too (configs/base_ner.cfg): no checkpoint to choose
     try:
+        train_in_parallel(jobs, gpu_id, overrides)
         join(jobs[0][1] / "model-best", jobs[1][1] / "model-last", output)
-    except InputError as err:
+    except (InputError, TrainingError) as err:
         msg.fail(str(err), exits=1)
     for path in heldout:
         scores = evaluate(output.as_posix(), path, output=output.parent / f"metrics_{path.stem}.json", use_gpu=gpu_id)

@@ -1,5 +1,8 @@
 """The base pipeline: its config trains, its ner is independent, `base` builds it."""
 
+import subprocess
+import sys
+
 import pytest
 import spacy
 import srsly
@@ -10,6 +13,7 @@ import base
 import convert_btc
 import convert_ewt
 from conftest import ROOT, run_cli
+from ner_update.base import training
 from ner_update.registered import registered
 from test_convert_ewt import write_snippets
 
@@ -195,11 +199,40 @@ def test_ner_training_runs_one_thread_per_process_unless_told(monkeypatch, tmp_p
         def wait(self):
             return 0
 
-    monkeypatch.setattr(base.subprocess, "Popen", lambda cmd, stdout, stderr, env: seen.append(env) or Done())
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(training.subprocess, "Popen", lambda cmd, stdout, stderr, env: seen.append(env) or Done())
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     monkeypatch.delenv("BLIS_NUM_THREADS", raising=False)
-    base.train_in_parallel([("a.cfg", tmp_path / "x", [])], -1, [])
+    training.train_in_parallel([("a.cfg", tmp_path / "x", [])], -1, [])
     assert seen[0]["OMP_NUM_THREADS"] == "3" and seen[0]["BLIS_NUM_THREADS"] == "1"
+
+
+def test_training_the_base_shows_each_process_step_as_it_logs_it(tmp_path, capsys):
+    """`base` trains for minutes with its output in log files: each logged step is said, with the log."""
+    rows = [
+        "E    #       LOSS TOK2VEC  LOSS NER  ENTS_F  SCORE ",
+        "---  ------  ------------  --------  ------  ------",
+    ]
+    rows += [f"  0     {step}          1.00     2.00   50.00    0.50" for step in (0, 200, 400)]
+    code = (
+        "import sys, time\n"
+        f"for row in {rows!r}:\n"
+        "    print(row, flush=True); time.sleep(0.3)\n"
+        "sys.exit(int(sys.argv[1]))\n"
+    )
+    procs = []
+    for name, status in (("syntax", 0), ("ner", 1)):
+        log = tmp_path / f"{name}.log"
+        with log.open("w") as handle:
+            procs.append((name, log, subprocess.Popen([sys.executable, "-c", code, str(status)], stdout=handle), 400))
+    training.watch(procs, every=0.1)
+    out = " ".join(capsys.readouterr().out.split())  # wasabi wraps long lines
+    for name in ("syntax", "ner"):
+        assert f"{name}: step 400 of 400 (log: {tmp_path / name}.log)" in out
+    assert training.last_step(tmp_path / "syntax.log") == 400 and training.last_step(tmp_path / "none.log") is None
+    assert training.max_steps_of(tmp_path / "a.cfg", ["--training.max_steps", "100"]) == 100
 
 
 def test_ner_reads_the_ewt_documents_three_times_per_epoch(tmp_path):

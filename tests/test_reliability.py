@@ -437,7 +437,7 @@ def test_loss_logger_refuses_to_write_through_a_link(tmp_path):
     (tmp_path / "training").mkdir()
     (tmp_path / "training" / "losses.jsonl").symlink_to(outside)
     setup = functions.loss_logger(
-        tmp_path / "training" / "losses.jsonl", console=lambda *a: (lambda info: None, lambda: None)
+        tmp_path / "training" / "losses.jsonl", wrapped=lambda *a: (lambda info: None, lambda: None)
     )
     with pytest.raises(ValueError, match="is a symbolic link"):
         setup(spacy.blank("en"))
@@ -486,3 +486,40 @@ def test_unknown_var_names_are_named_with_the_nearest_known_one():
         "--vars.sed: project.yml has no var 'sed': did you mean --vars.seed?",
         "--vars.zzzzqq: project.yml has no var 'zzzzqq': see the vars at the top of project.yml",
     ]
+
+
+def test_a_chained_logger_receives_every_step_beside_the_loss_log(tmp_path):
+    """`wrapped` takes any logger: a spacy.ChainLogger.v1 of the console and another (W&B, MLflow, ...),
+    resolved from config as a user writes it."""
+    from spacy.util import registry
+
+    functions = registered("functions")
+    seen = []
+
+    @registry.loggers("test.recording_logger.v1")
+    def recording_logger():
+        return lambda nlp, stdout, stderr: (seen.append, lambda: seen.append("finished"))
+
+    config = {
+        "logger": {
+            "@loggers": "ner_update.loss_logger.v1",
+            "path": str(tmp_path / "losses.jsonl"),
+            "wrapped": {
+                "@loggers": "spacy.ChainLogger.v1",
+                "logger1": {"@loggers": "spacy.ConsoleLogger.v3", "progress_bar": None},
+                "logger2": {"@loggers": "test.recording_logger.v1"},
+            },
+        }
+    }
+    assert functions.loss_logger  # registered by loading the training code
+    setup = registry.resolve(config)["logger"]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner")
+    nlp.initialize()
+    log_step, finalize = setup(nlp)
+    info = {"epoch": 0, "step": 100, "score": 0.5, "losses": {"ner": 2.0}, "other_scores": {}, "checkpoints": []}
+    info.update({"seconds": 3, "words": 1000})
+    log_step(info)
+    finalize()
+    assert seen == [info, "finished"]
+    assert srsly.read_jsonl(tmp_path / "losses.jsonl").__next__()["step"] == 100

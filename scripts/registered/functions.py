@@ -347,11 +347,13 @@ def _add(key: str, value: float) -> None:
 
 
 @registry.loggers("ner_update.loss_logger.v1")
-def loss_logger(path: Path, console: Optional[Callable] = None) -> Callable:
-    """spaCy's console logger plus a JSONL record per logged step: the new-label
-    losses per component, and the rehearsal losses (silver, teacher) apart."""
-    if console is None:
-        console = registry.loggers.get("spacy.ConsoleLogger.v3")()
+def loss_logger(path: Path, wrapped: Optional[Callable] = None, console: Optional[Callable] = None) -> Callable:
+    """A JSONL record per logged step (the new-label losses per component, the
+    rehearsal losses, silver and teacher, apart), and every step passed on to
+    `wrapped`: spaCy's console logger by default, or any logger, e.g. a
+    spacy.ChainLogger.v1 of the console and W&B or MLflow (spacy-loggers).
+    `console` is wrapped's former name."""
+    console = wrapped or console or registry.loggers.get("spacy.ConsoleLogger.v3")()
 
     def setup(nlp: Language, stdout=sys.stdout, stderr=sys.stderr):
         log_console, finalize_console = console(nlp, stdout, stderr)
