@@ -31,6 +31,7 @@ from ner_update.common import (
     load_base,
     optional_path,
     record_written,
+    use_gpu,
 )
 from ner_update.evaluation.scoring import ner_labels
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
@@ -42,6 +43,7 @@ from ner_update.scale.engine import (
     EngineError,
     EngineOption,
     EngineOptions,
+    GpuOption,
     Job,
     Runner,
     SchedulerOption,
@@ -355,6 +357,7 @@ def main(
     engine: EngineOption = Engine.local,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = "",
+    gpu_id: GpuOption = -1,
     force: Annotated[
         bool,
         typer.Option("--force", help="Replace the output files even if they were edited since annotate wrote them"),
@@ -362,6 +365,10 @@ def main(
 ) -> None:
     """Pre-annotate raw texts with a pipeline for review; disagreements with the patterns first.
     Never replaces an output edited since annotate wrote it (checksums in .NAME.sha256 beside each)."""
+    try:
+        use_gpu(gpu_id)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     inputs, patterns_path = given_inputs(input_values, patterns_value, only_disagreements)
     check_outputs(output_path, html_path, force)
     labels, patterns = read_labels_and_patterns(labels_value, patterns_path)

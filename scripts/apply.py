@@ -15,8 +15,16 @@ import typer
 from tqdm import tqdm
 from wasabi import msg
 
-from ner_update.common import InputError
-from ner_update.scale.engine import Engine, EngineError, EngineOption, SchedulerOption, WorkersOption, engine_options
+from ner_update.common import InputError, use_gpu
+from ner_update.scale.engine import (
+    Engine,
+    EngineError,
+    EngineOption,
+    GpuOption,
+    SchedulerOption,
+    WorkersOption,
+    engine_options,
+)
 from ner_update.scale.span_shards import apply, plan
 
 
@@ -30,6 +38,7 @@ def main(
     engine: EngineOption = Engine.local,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = "",
+    gpu_id: GpuOption = -1,
     replace: bool = typer.Option(
         False,
         "--replace",
@@ -38,6 +47,7 @@ def main(
 ) -> None:
     """Write a pipeline's entities over raw texts as sharded span records; resumes an interrupted run."""
     try:
+        use_gpu(gpu_id)
         options = engine_options(engine, workers, scheduler, shard_size)
         planned = plan(model, inputs, shard_size)
     except (InputError, EngineError, ValueError) as err:

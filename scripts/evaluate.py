@@ -28,7 +28,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
-from ner_update.common import InputError, iter_texts, load_base, optional_path, write_atomic
+from ner_update.common import InputError, iter_texts, load_base, optional_path, use_gpu, write_atomic
 from ner_update.evaluation.held_out import same_sets
 from ner_update.evaluation.metrics_schema import Learning, Metrics, dumps, validated
 from ner_update.evaluation.scoring import (
@@ -177,9 +177,11 @@ def main(
     min_f: float = typer.Option(
         10.0, "--min-f", help="A new label's F below this on the checkpoint set: learning failed"
     ),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id to run the pipelines on, -1 for the CPU"),
 ):
     """Score patterns, model and shipped pipeline on new labels, and old-label retention, side by side."""
     try:
+        use_gpu(gpu_id)
         mapping = parse_label_map(label_map)
         new_paths = parse_named_paths(new_label_sets, "--new-label-set")
         old_paths = parse_named_paths(old_label_sets, "--old-label-set")

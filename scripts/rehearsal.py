@@ -21,12 +21,13 @@ from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from ner_update.common import InputError, atomic_path, excluded_texts, iter_texts, load_base, optional_path
+from ner_update.common import InputError, atomic_path, excluded_texts, iter_texts, load_base, optional_path, use_gpu
 from ner_update.scale.engine import (
     SHARD_BATCHES,
     Engine,
     EngineError,
     EngineOption,
+    GpuOption,
     Job,
     Runner,
     SchedulerOption,
@@ -83,9 +84,11 @@ def main(
     engine: EngineOption = Engine.local,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = "",
+    gpu_id: GpuOption = -1,
 ):
     """Store the base pipeline's entity predictions as silver data."""
     try:
+        use_gpu(gpu_id)
         options = engine_options(engine, workers, scheduler)
     except (EngineError, ValueError) as err:
         msg.fail(str(err), exits=1)

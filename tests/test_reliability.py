@@ -2,6 +2,7 @@
 outside the project. Each bad input fails with one clear message naming the file (and
 line), exits 1 and writes nothing."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,15 +11,19 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
+from spacy.tokens import DocBin
 from weasel.cli.run import project_run
 from weasel.util import load_project_config, split_command
 
 import annotate
+import apply
 import base
 import bootstrap
 import check_vars
 import clean
 import copy_shared_assets
+import evaluate
+import rehearsal
 from conftest import ROOT, run_cli
 from ner_update.evaluation import scoring
 from ner_update.inputs import project_vars as vars_checks
@@ -523,3 +528,53 @@ def test_a_chained_logger_receives_every_step_beside_the_loss_log(tmp_path):
     finalize()
     assert seen == [info, "finished"]
     assert srsly.read_jsonl(tmp_path / "losses.jsonl").__next__()["step"] == 100
+
+
+MODEL_STEPS = {"train": "spacy train", "rehearsal": "rehearsal.py", "evaluate": "evaluate.py"}
+MODEL_STEPS.update({"annotate": "annotate.py", "apply": "apply.py", "base": "base.py"})
+
+
+def test_gpu_id_reaches_every_step_that_runs_a_model():
+    config = load_project_config(ROOT, overrides={"vars.gpu_id": 3})
+    commands = {command["name"]: command for command in config["commands"]}
+    for name, runs in MODEL_STEPS.items():
+        line = next(line for line in commands[name]["script"] if runs in line)
+        args = split_command(line)
+        assert args[args.index("--gpu-id") + 1] == "3", name
+
+
+@pytest.mark.parametrize("command", ["rehearsal", "evaluate", "annotate", "apply"])
+def test_each_model_step_runs_on_the_gpu_it_is_given(command, tmp_path, monkeypatch):
+    """--gpu-id reaches spaCy's require_gpu before any model loads (here, where thinc finds no GPU, the
+    step stops with what to install); worker processes read the same GPU from the environment."""
+    asked = []
+    monkeypatch.setattr("thinc.api.require_gpu", lambda gpu_id: asked.append(gpu_id) or True)
+    monkeypatch.setenv("NER_UPDATE_GPU_ID", "-1")  # restored (unset) after the test, whatever the step sets
+    module = {"rehearsal": rehearsal, "evaluate": evaluate, "annotate": annotate, "apply": apply}[command]
+    corpus = tmp_path / "c.spacy"
+    DocBin().to_disk(corpus)
+    texts = tmp_path / "t.txt"
+    texts.write_text("a text\n", encoding="utf8")
+    args = {
+        "rehearsal": ["nope_model", corpus, corpus, tmp_path / "out", "--texts", texts],
+        "evaluate": ["nope_model", tmp_path, ""],
+        "annotate": ["nope_model", str(texts), "--output", tmp_path / "review.jsonl"],
+        "apply": ["nope_model", texts, "--output", tmp_path / "shards"],
+    }[command]
+    run_cli(module.main, [*args, "--gpu-id", "2"])
+    assert asked and asked[0] == 2, command
+    assert os.environ.get("NER_UPDATE_GPU_ID") == "2"
+
+
+def test_a_gpu_without_a_gpu_library_stops_with_what_to_install(monkeypatch):
+    from ner_update.common import use_gpu
+
+    monkeypatch.setenv("NER_UPDATE_GPU_ID", "-1")
+    use_gpu(-1)  # the CPU: nothing to do
+    from thinc.util import gpu_is_available
+
+    if gpu_is_available():
+        pytest.skip("a GPU is usable here")
+    with pytest.raises(ValueError, match="no GPU is usable here.*--vars.gpu_id -1"):
+        use_gpu(0)
+    assert "no GPU is usable here" in vars_checks.check_vars({"gpu_id": "0"})[0]

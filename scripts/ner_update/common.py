@@ -338,6 +338,28 @@ def load_base_meta(name: str) -> dict:
     return load_meta(folder / "meta.json")
 
 
+GPU_ENV = "NER_UPDATE_GPU_ID"  # the GPU a step chose, for the worker processes it starts
+
+
+def use_gpu(gpu_id: int) -> None:
+    """Run models on GPU `gpu_id` (as `spacy train --gpu-id` does; -1: the CPU), here and in the
+    worker processes this one starts; ValueError saying what to install when there is no GPU."""
+    import os
+
+    if gpu_id < 0:
+        return
+    from thinc.api import require_gpu
+
+    try:
+        require_gpu(gpu_id)
+    except (ValueError, RuntimeError, ImportError) as err:
+        raise ValueError(
+            f"gpu_id {gpu_id}: no GPU is usable here ({err}); install spaCy's GPU extra, e.g. "
+            "python -m pip install 'spacy[cuda12x]', or set --vars.gpu_id -1 for the CPU"
+        ) from None
+    os.environ[GPU_ENV] = str(gpu_id)
+
+
 def load_base(name: str, **kwargs):
     """spacy.load the base pipeline, or fail with a message saying how to get one."""
     import spacy

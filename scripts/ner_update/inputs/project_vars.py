@@ -226,6 +226,15 @@ class ProjectVars(BaseModel):
                 raise ValueError(f"{key} has no value (e.g. --training.max_steps 100)")
         return value
 
+    @field_validator("gpu_id")
+    @classmethod
+    def usable_gpu(cls, value: int) -> int:
+        from thinc.util import gpu_is_available
+
+        if value >= 0 and not gpu_is_available():
+            raise ValueError('no GPU is usable here: install spaCy\'s GPU extra (e.g. "spacy[cuda12x]"), or use -1')
+        return value
+
     @field_validator("package_name")
     @classmethod
     def package_name_chars(cls, value: str) -> str:
