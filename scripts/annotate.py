@@ -321,10 +321,7 @@ def main(
     model: Annotated[
         str, typer.Argument(help="Pipeline to run: package name or path, e.g. training/updated/model-best")
     ],
-    input_values: Annotated[
-        list[str],
-        typer.Argument(help="Raw texts: .txt (one per line), .json (list) or .jsonl, or folders of them"),
-    ],
+    input_values: Annotated[list[str], typer.Argument(help="Raw texts: .txt, .json or .jsonl files, or folders")],
     output_path: Annotated[
         Path, typer.Option("--output", dir_okay=False, help="Where to write the span records to review (JSONL)")
     ],
@@ -344,8 +341,7 @@ def main(
         ),
     ] = "",
     html_path: Annotated[
-        Path | None,
-        typer.Option("--html", dir_okay=False, help="Also write a self-contained displaCy page of the records written"),
+        Path | None, typer.Option("--html", dir_okay=False, help="Also write a displaCy page of the records written")
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=0, help="Write at most this many records, disagreements first (0: all)")

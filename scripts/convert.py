@@ -17,7 +17,7 @@ spans, never all docs.
 from collections import Counter
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Annotated, List, Optional, Tuple
 
 import spacy
 import typer
@@ -34,6 +34,16 @@ class BadRecords(str, Enum):
 
     fail = "fail"  # stops the step; nothing is written
     skip = "skip"  # left out, named and counted
+
+
+BadRecordsOption = Annotated[
+    BadRecords,
+    typer.Option(
+        "--bad-records",
+        help="'fail': a bad or conflicting record stops the step, nothing written; 'skip': it is left out, "
+        "named and counted",
+    ),
+]
 
 
 class Split(str, Enum):
@@ -244,12 +254,7 @@ def main(
         help="'entity': records sharing an entity name stay together, so dev names are unseen in train; "
         "'random': plain random split",
     ),
-    bad_records: BadRecords = typer.Option(
-        BadRecords.fail,
-        "--bad-records",
-        help="'fail': a bad or conflicting record stops the step, nothing written; 'skip': it is left out, "
-        "named and counted",
-    ),
+    bad_records: BadRecordsOption = BadRecords.fail,
     lenient: bool = typer.Option(False, "--lenient", help="The same as --bad-records skip"),
     lang: str = typer.Option(
         "en", "--lang", help="Language whose tokenizer defines token boundaries (use the base pipeline's)"

@@ -41,6 +41,7 @@ from ner_update.evaluation.scoring import (
 )
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
 from ner_update.registered import register_all
+from ner_update.scale.engine import GpuOption
 
 register_all()  # registers the components a shipped pipeline may use
 
@@ -147,9 +148,7 @@ def say(metrics: Metrics, output_path: Path) -> None:
 
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
-    shipped_model: Path = typer.Argument(
-        ..., exists=True, file_okay=False, help="The pipeline to ship (from `assemble`)"
-    ),
+    shipped_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The pipeline to ship (assemble's)"),
     patterns_value: str = typer.Argument(..., help="The patterns (EntityRuler JSONL); '' (empty): none"),
     output_path: Path = typer.Option(
         Path("training/metrics.json"), "--output", dir_okay=False, help="Where to write the metrics"
@@ -174,10 +173,8 @@ def main(
     checkpoint_set: str = typer.Option(
         "checkpoint", "--checkpoint-set", help="The new-label set training picked its checkpoint on (else dev)"
     ),
-    min_f: float = typer.Option(
-        10.0, "--min-f", help="A new label's F below this on the checkpoint set: learning failed"
-    ),
-    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id to run the pipelines on, -1 for the CPU"),
+    min_f: float = typer.Option(10.0, "--min-f", help="A new label's F under this on the checkpoint set: failed"),
+    gpu_id: GpuOption = -1,
 ):
     """Score patterns, model and shipped pipeline on new labels, and old-label retention, side by side."""
     try:

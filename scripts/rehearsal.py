@@ -63,11 +63,7 @@ def main(
         ..., file_okay=False, help="Writes rehearsal.spacy and NAME_base_ents.spacy for each corpus here"
     ),
     texts_paths: List[Path] = typer.Option(
-        ...,
-        "--texts",
-        exists=True,
-        dir_okay=False,
-        help="Raw rehearsal texts (.txt/.json/.jsonl) that are not evaluation texts; repeatable",
+        ..., "--texts", exists=True, dir_okay=False, help="Raw rehearsal texts (.txt/.json/.jsonl), never evaluation's"
     ),
     exclude: List[str] = typer.Option(
         [], "--exclude", help="A file whose texts are never rehearsed on (a hand-checked set); '' none; repeatable"

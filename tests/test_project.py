@@ -2,6 +2,7 @@
 depend on every script they run or import."""
 
 import ast
+import subprocess
 import importlib
 import importlib.util
 import re
@@ -286,3 +287,15 @@ def test_download_fetches_only_what_base_model_names_and_is_missing(base, said, 
     assert said in capsys.readouterr().out and fetched == []
     download.main("xx_no_such_pipeline_sm")
     assert fetched == ["xx_no_such_pipeline_sm"]
+
+
+def test_push_and_pull_have_a_remote_that_git_ignores():
+    """`spacy project push` without remotes wrote an unignored ./default/ into the project; the project's
+    remotes are named, and every local one is ignored by git."""
+    config = load_project_config(ROOT)
+    assert "default" in config["remotes"]
+    local = [url for url in config["remotes"].values() if "://" not in url]
+    ignored = subprocess.run(
+        ["git", "check-ignore", *[f"{url}/x" for url in local]], cwd=ROOT, capture_output=True, text=True
+    )
+    assert ignored.stdout.split() == [f"{url}/x" for url in local]
