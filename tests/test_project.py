@@ -2,10 +2,10 @@
 depend on every script they run or import."""
 
 import ast
-import subprocess
 import importlib
 import importlib.util
 import re
+import subprocess
 from pathlib import Path
 
 import pytest

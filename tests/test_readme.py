@@ -145,6 +145,12 @@ def check(command: str, project: Path) -> str:
             return "ran"
         run([*argv[:5], "--help"], project)  # e.g. `project assets`: needs the network
         return "checked"
+    if python and argv[1:3] == ["-m", "spacy"]:  # spaCy's own commands: they exist, and their --code file
+        depth = 5 if argv[3] in ("benchmark", "debug") else 4
+        run([*argv[:depth], "--help"], project)
+        code = [value for flag, value in zip(argv, argv[1:]) if flag == "--code"]
+        assert all((ROOT / path).is_file() for path in code), f"no such --code file in {command!r}"
+        return "checked"
     if python and argv[1:3] == ["-m", "pip"] or argv[0] == "pip":
         return check_pip(argv, project)
     if python and argv[1:3] == ["-m", "pytest"]:

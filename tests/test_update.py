@@ -415,6 +415,41 @@ def test_update_config_passes_spacy_debug_config(update_runs):
         assert "Config is valid" in result.stdout
 
 
+def test_spacys_own_commands_work_on_the_shipped_pipeline(update_runs, tiny_wheel, tmp_path):
+    """spacy evaluate, benchmark speed and apply on the installed wheel (its code comes with it), and
+    spacy debug data on the update's config (with --code, as the project runs it)."""
+    corpus, runs = update_runs
+    site = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(tiny_wheel["site"])}
+    texts = tmp_path / "texts.jsonl"
+    srsly.write_jsonl(texts, [{"text": "Alice Smith bought a Steam Deck in Paris."}] * 3)
+    commands = {
+        "evaluate": ["evaluate", "en_tiny_gadget", str(corpus / "dev.spacy"), "--output", str(tmp_path / "m.json")],
+        "speed": ["benchmark", "speed", "en_tiny_gadget", str(corpus / "dev.spacy"), "--batches", "30"],
+        "apply": ["apply", "en_tiny_gadget", str(texts), str(tmp_path / "applied.spacy")],
+    }
+    for name, args in commands.items():
+        result = subprocess.run(
+            [sys.executable, "-m", "spacy", *args], cwd=tmp_path, env=site, capture_output=True, text=True
+        )
+        assert result.returncode == 0, (name, result.stdout + result.stderr)
+    assert "GADGET" in srsly.read_json(tmp_path / "m.json")["ents_per_type"]
+    applied = list(DocBin().from_disk(tmp_path / "applied.spacy").get_docs(spacy.blank("en").vocab))
+    assert ("Steam Deck", "GADGET") in {(e.text, e.label_) for e in applied[0].ents}
+    names = ("train", "dev", "rehearsal", "train_base_ents", "dev_base_ents")
+    paths = [arg for n in names for arg in (f"--paths.{n}", str(corpus / f"{n}.spacy"))]
+    code = ["--code", "scripts/registered/functions.py"]
+    config = runs["new_label_tagger"][0] / "config.cfg"
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "data", str(config), *code, *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    errors = [line for line in result.stdout.splitlines() if "✘" in line and "error" not in line]
+    assert "Pipeline can be initialized with data" in result.stdout, result.stdout + result.stderr
+    assert all("Low number of examples" in line for line in errors), errors  # the tiny data's only fault
+
+
 def test_merge_keeps_gold_and_adds_only_non_overlapping_base_entities():
     nlp = spacy.blank("en")
     gold = nlp.make_doc("Alice Smith bought an iPhone X in Paris")
