@@ -2,9 +2,6 @@
 a binary reject changes what a sourced ner learns."""
 
 import json
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,6 @@ from ner_update.registered import registered
 
 registered("functions")  # registers ner_update.incorrect_spans_key.v1
 
-DATA_FORMATS = Path(__file__).parent.parent / "docs" / "data-formats.md"  # where the Label Studio one-liner is
 # the issue's three records, as Prodigy exports them
 PRODIGY = [
     {"text": "I love my iPhone X so much", "spans": [{"start": 10, "end": 18, "label": "GADGET", "token_start": 3, "token_end": 4}], "answer": "accept"},
@@ -274,20 +270,18 @@ def test_review_record_back_from_prodigy_is_gold(tmp_path):
     assert ents(doc) == [(10, 18, "GADGET")] and missing(doc) == []  # a complete annotation
 
 
-def test_readme_label_studio_one_liner_round_trip(tmp_path):
-    """docs/data-formats.md's one-liner turns annotate's review file into Label Studio tasks with
-    the spans as predictions; a submitted export of them converts to the same spans."""
-    line = next(
-        line
-        for line in DATA_FORMATS.read_text().splitlines()
-        if "review_label_studio.json" in line and "python -c" in line
-    )
-    code = re.search(r'python -c "(.*)"', line).group(1)
+def test_label_studio_export_round_trip(tmp_path):
+    """`export` turns annotate's review file into Label Studio tasks with the spans as predictions;
+    a submitted export of them converts to the same spans."""
+    import export
+
     (tmp_path / "corpus").mkdir()
     write_jsonl(tmp_path / "corpus" / "review.jsonl", [REVIEW])
-    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
-    tasks = json.loads((tmp_path / "corpus" / "review_label_studio.json").read_text())
-    assert tasks[0]["data"] == {"text": REVIEW["text"]}
+    out = tmp_path / "corpus" / "review_label_studio.json"
+    code, output = run_cli(export.main, [tmp_path / "corpus" / "review.jsonl", "--to", "label-studio", "--output", out])
+    assert code == 0, output
+    tasks = json.loads(out.read_text())
+    assert tasks[0]["data"]["text"] == REVIEW["text"] and tasks[0]["data"]["meta"] == REVIEW.get("meta", {})
     for task in tasks:  # the annotator submits the suggestions as they are
         task["annotations"] = [{"id": 1, "result": task.pop("predictions")[0]["result"], "was_cancelled": False}]
     path = tmp_path / "ls_export.json"
@@ -420,3 +414,18 @@ def test_a_checked_set_in_any_format_is_left_out_by_its_texts(records, tmp_path)
     path = tmp_path / "checked.json"
     srsly.write_json(path, records)
     assert excluded_texts([path]) == {"iPhone X is coming"}
+
+
+def test_export_names_a_bad_review_record_and_never_overwrites_its_input(tmp_path):
+    import export
+
+    review = tmp_path / "review.jsonl"
+    write_jsonl(review, [REVIEW, {"text": "my ps4", "spans": [{"start": 3, "end": 60, "label": "GADGET"}]}])
+    out = tmp_path / "tasks.json"
+    code, output = run_cli(export.main, [review, "--to", "label-studio", "--output", out])
+    assert code == 1 and f"{review}: line 2: span" in " ".join(output.split()) and not out.exists()
+    before = review.read_bytes()
+    code, output = run_cli(export.main, [review, "--to", "prodigy", "--output", review])
+    assert code == 1 and "would overwrite the review file" in output and review.read_bytes() == before
+    code, output = run_cli(export.main, [review, "--to", "doccano", "--output", out])
+    assert code == 1 and "choose one of label-studio, prodigy" in output

@@ -225,13 +225,16 @@ def test_the_readme_is_a_guide_and_its_links_resolve():
     assert "060--the-bases-speed-a-small-tagger-for-the-new-labels" in anchors(ROOT / "CHANGELOG.md")
 
 
-def test_label_studio_conversion_writes_tasks(project):
-    """The README's one-liner (run above) turns annotate's review file into Label Studio tasks."""
-    command = next(c for c in page_commands() if "review_label_studio" in c)
-    check(command, project)
+def test_export_writes_label_studio_and_prodigy_tasks(project):
+    """`spacy project run export`, as docs/data-formats.md says, turns annotate's review file into both tools' tasks."""
+    run(["python", "-m", "spacy", "project", "run", "export"], project)
     tasks = srsly.read_json(project / "corpus" / "review_label_studio.json")
     value = tasks[0]["predictions"][0]["result"][0]["value"]
     assert tasks[0]["data"]["text"] == "My iPhone X broke." and value["text"] == "iPhone X"
+    prodigy = list(srsly.read_jsonl(project / "corpus" / "review_prodigy.jsonl"))
+    assert prodigy == [
+        {"text": "My iPhone X broke.", "spans": [{"start": 3, "end": 11, "label": "GADGET"}], "meta": {}}
+    ]
 
 
 def test_a_command_that_no_longer_exists_fails(project):

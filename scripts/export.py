@@ -1,0 +1,40 @@
+"""Export `annotate`'s review file as tasks to correct in Label Studio or Prodigy.
+
+Label Studio: a JSON list of tasks, the suggestions as predictions (import it
+into a project with the NER template; export the result as JSON into the
+annotations folder). Prodigy: JSONL tasks for `ner.manual`. The formats:
+scripts/ner_update/inputs/export.py.
+"""
+
+from pathlib import Path
+
+import srsly
+import typer
+from wasabi import msg
+
+from ner_update.common import InputError, write_atomic
+from ner_update.inputs.export import FORMATS, export_tasks
+
+
+def main(
+    review_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="annotate's review file (JSONL)"),
+    tool: str = typer.Option("label-studio", "--to", help=f"The tool: {', '.join(FORMATS)}"),
+    output_path: Path = typer.Option(..., "--output", dir_okay=False, help="Where to write the tasks"),
+):
+    """Turn a review file into an annotation tool's tasks."""
+    if output_path.resolve() == review_path.resolve():
+        msg.fail(f"{output_path}: the output would overwrite the review file", exits=1)
+    try:
+        tasks = export_tasks(review_path, tool)
+    except (InputError, ValueError) as err:
+        msg.fail(str(err), exits=1)
+    if tool == "prodigy":
+        content = "".join(srsly.json_dumps(task) + "\n" for task in tasks)
+    else:
+        content = srsly.json_dumps(tasks, indent=2)
+    write_atomic(output_path, content)
+    msg.good(f"Wrote {len(tasks)} {tool} tasks to {output_path}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
