@@ -34,7 +34,11 @@ class EntitySnapshot:
     and (clear) remove them from doc.ents, so that the second ner predicts
     freely instead of keeping them. The component `merged_by` must run after
     it to put them back: if it is disabled or excluded, this one fails instead
-    of letting the old labels go missing."""
+    of letting the old labels go missing. spaCy gives a component no handle on
+    the pipeline it runs in, so the check reads the pipeline it was built in
+    (sourced elsewhere, keep `merged_by` after it). clear = false (the default
+    recipe's: its tagger keeps what it does not overlap) stores without
+    clearing, and nothing can go missing."""
 
     def __init__(self, nlp: Language, name: str, key: str, clear: bool, merged_by: str) -> None:
         self.nlp, self.name, self.key, self.clear, self.merged_by = nlp, name, key, clear, merged_by
