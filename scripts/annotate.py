@@ -26,6 +26,7 @@ from ner_update.common import (
     InputError,
     atomic_path,
     edited_since_written,
+    exits_on_input_error,
     expand_text_files,
     iter_numbered_texts,
     load_base,
@@ -317,6 +318,7 @@ def write_and_report(
     msg.good(f"Wrote {len(selected)} records ({sum(i.disagreement for i in selected)} disagreements) to {written}")
 
 
+@exits_on_input_error
 def main(
     model: Annotated[
         str, typer.Argument(help="Pipeline to run: package name or path, e.g. training/updated/model-best")

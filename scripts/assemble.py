@@ -20,7 +20,7 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from ner_update.common import atomic_dir, load_base, load_base_meta
+from ner_update.common import atomic_dir, exits_on_input_error, load_base, load_base_meta
 from ner_update.evaluation.scoring import ner_labels
 from ner_update.registered import register_all
 from ner_update.update import decoding
@@ -50,6 +50,7 @@ def pipeline_meta(nlp: Language, base: Dict, name: str, version: str, recipe: st
     }
 
 
+@exits_on_input_error
 def main(
     trained_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The trained pipeline (model-best)"),
     base_model: str = typer.Argument(..., help="The base pipeline it was trained from: package name or path"),

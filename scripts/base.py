@@ -24,7 +24,15 @@ from weasel.util import get_checksum
 
 from ner_update.base import gazetteers
 from ner_update.base.training import TrainingError, log_path, train_in_parallel
-from ner_update.common import InputError, atomic_dir, is_default_base, load_base, refuse_symlinks, write_atomic
+from ner_update.common import (
+    InputError,
+    atomic_dir,
+    exits_on_input_error,
+    is_default_base,
+    load_base,
+    refuse_symlinks,
+    write_atomic,
+)
 from ner_update.registered import REGISTERED_DIR, registered
 
 registered("word_parts")  # registers the default base ner's embedding
@@ -136,6 +144,7 @@ def build(jobs: List[tuple], output: Path, heldout: List[Path], gpu_id: int, ove
         msg.table(table, header=("entities", "P", "R", "F"), aligns=("l", "r", "r", "r"), title=title)
 
 
+@exits_on_input_error
 def main(
     ctx: typer.Context,
     base_model: str = typer.Argument(..., help="The base pipeline the update uses: a package name or a path"),

@@ -27,7 +27,15 @@ from spacy.tokens import DocBin
 from spacy.util import load_config
 from wasabi import MarkdownRenderer, msg
 
-from ner_update.common import InputError, load_base, load_base_meta, optional_path, resolve_base_name, write_atomic
+from ner_update.common import (
+    InputError,
+    exits_on_input_error,
+    load_base,
+    load_base_meta,
+    optional_path,
+    resolve_base_name,
+    write_atomic,
+)
 from ner_update.evaluation import scoring
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
 from ner_update.registered import REGISTERED_DIR, register_all
@@ -313,6 +321,7 @@ def checked_inputs(names: List[str], label_map: str, patterns_value: str, base_m
     return patterns_path
 
 
+@exits_on_input_error
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     corpus_dir: Path = typer.Argument(

@@ -28,7 +28,15 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from wasabi import msg
 
-from ner_update.common import InputError, iter_texts, load_base, optional_path, use_gpu, write_atomic
+from ner_update.common import (
+    InputError,
+    exits_on_input_error,
+    iter_texts,
+    load_base,
+    optional_path,
+    use_gpu,
+    write_atomic,
+)
 from ner_update.evaluation.held_out import same_sets
 from ner_update.evaluation.metrics_schema import Learning, Metrics, dumps, validated
 from ner_update.evaluation.scoring import (
@@ -146,6 +154,7 @@ def say(metrics: Metrics, output_path: Path) -> None:
     msg.good(f"Wrote {output_path}" + (" (learning failed: see the warnings)" if metrics.learning.failed else ""))
 
 
+@exits_on_input_error
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     shipped_model: Path = typer.Argument(..., exists=True, file_okay=False, help="The pipeline to ship (assemble's)"),

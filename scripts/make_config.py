@@ -10,10 +10,11 @@ import typer
 from spacy.util import load_config
 from wasabi import msg
 
-from ner_update.common import atomic_path, resolve_base_name
+from ner_update.common import atomic_path, exits_on_input_error, resolve_base_name
 from ner_update.update.recipes import adapt_config, recipe_base
 
 
+@exits_on_input_error
 def main(
     recipe_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The recipe (configs/recipes/*.cfg)"),
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),

@@ -21,7 +21,16 @@ from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 from wasabi import msg
 
-from ner_update.common import InputError, atomic_path, excluded_texts, iter_texts, load_base, optional_path, use_gpu
+from ner_update.common import (
+    InputError,
+    atomic_path,
+    excluded_texts,
+    exits_on_input_error,
+    iter_texts,
+    load_base,
+    optional_path,
+    use_gpu,
+)
 from ner_update.scale.engine import (
     SHARD_BATCHES,
     Engine,
@@ -55,6 +64,7 @@ def write_docbin(path: Path, docs: List[Doc]) -> None:
         DocBin(attrs=["ENT_IOB", "ENT_TYPE"], docs=docs).to_disk(tmp)
 
 
+@exits_on_input_error
 def main(
     base_model: str = typer.Argument(..., help="Base pipeline: package name or path"),
     train_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="New-label training corpus (.spacy)"),

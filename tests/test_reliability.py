@@ -578,3 +578,17 @@ def test_a_gpu_without_a_gpu_library_stops_with_what_to_install(monkeypatch):
     with pytest.raises(ValueError, match="no GPU is usable here.*--vars.gpu_id -1"):
         use_gpu(0)
     assert "no GPU is usable here" in vars_checks.check_vars({"gpu_id": "0"})[0]
+
+
+def test_a_missing_base_is_an_input_error_in_the_library_and_a_message_in_the_command(tmp_path):
+    """Library code raises; the commands decide to exit, with the message."""
+    from ner_update.common import InputError, load_base
+
+    with pytest.raises(InputError, match="Base pipeline 'no_such_base' not found"):
+        load_base("no_such_base")
+    corpus = tmp_path / "c.spacy"
+    DocBin().to_disk(corpus)
+    texts = tmp_path / "t.txt"
+    texts.write_text("a text\n", encoding="utf8")
+    code, out = run_cli(rehearsal.main, ["no_such_base", corpus, corpus, tmp_path / "out", "--texts", texts])
+    assert code == 1 and "Base pipeline 'no_such_base' not found" in out and not (tmp_path / "out").exists()

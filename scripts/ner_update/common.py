@@ -10,7 +10,7 @@ import tempfile
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 import srsly
 
@@ -361,17 +361,32 @@ def use_gpu(gpu_id: int) -> None:
 
 
 def load_base(name: str, **kwargs):
-    """spacy.load the base pipeline, or fail with a message saying how to get one."""
+    """spacy.load the base pipeline; InputError saying how to get one when it is not there."""
     import spacy
-    from wasabi import msg
 
     try:
         return spacy.load(resolve_base_name(name), **kwargs)
     except OSError:
-        msg.fail(
+        raise InputError(
             f"Base pipeline '{name}' not found. Build the default offline base with "
             f"`python -m spacy project run base` (it is written to {DEFAULT_BASE}), or "
             f"download a trained one with `python -m spacy project run download` and set "
-            f"vars.base_model to 'en_core_web_sm'.",
-            exits=1,
-        )
+            f"vars.base_model to 'en_core_web_sm'."
+        ) from None
+
+
+def exits_on_input_error(main: Callable) -> Callable:
+    """A command's main that ends with the message and exit code 1 on an InputError (library code
+    raises; the command decides to exit)."""
+    import functools
+
+    from wasabi import msg
+
+    @functools.wraps(main)
+    def command(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except InputError as err:
+            msg.fail(str(err), exits=1)
+
+    return command
