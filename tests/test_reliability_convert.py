@@ -123,8 +123,8 @@ def test_entity_groups_too_large_for_dev_are_explained(tmp_path):
     srsly.write_json(path, records)
     code, output, _ = run_split(tmp_path, path)
     assert code == 0, output
-    assert "dev is empty: records that share an entity name stay together (--split entity)" in output
-    assert "or use --split random" in output
+    assert "dev is empty: records that share an entity name stay together (split = entity)" in output
+    assert "change --vars.dev_ratio or use --vars.split random" in output  # what a user types
 
 
 # --- item 10: memory bounded --------------------------------------------------
