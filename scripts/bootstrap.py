@@ -41,6 +41,7 @@ from ner_update.common import (
     optional_path,
     write_atomic,
 )
+from ner_update.inputs.guards import refuse_overwriting_inputs
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline
 from ner_update.scale.engine import (
     Engine,
@@ -263,6 +264,7 @@ def main(
     sampling = Sampling(seed, negative_ratio, max_matched, max_negatives, n_rehearsal, n_heldout)
     try:
         options = engine_options(engine, workers, scheduler, shard_size)
+        refuse_overwriting_inputs([output_path, rehearsal_path, heldout_path], [*texts_paths, patterns_value, *exclude])
         paths, patterns, excluded = read_inputs(texts_paths, patterns_value, exclude, lang)
         outputs, tally = bootstrap(lang, patterns, paths, excluded, sampling, options)
     except (InputError, EngineError) as err:

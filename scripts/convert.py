@@ -24,9 +24,16 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-from ner_update.common import InputError, atomic_path, excluded_texts, optional_path
+from ner_update.common import (
+    InputError,
+    atomic_path,
+    excluded_texts,
+    exits_on_input_error,
+    optional_path,
+)
 from ner_update.inputs.formats import expand_inputs
 from ner_update.inputs.gold import Record, Report, label_variants, load_records, names, split_records, write_docbin
+from ner_update.inputs.guards import refuse_overwriting_inputs
 
 
 class BadRecords(str, Enum):
@@ -215,6 +222,7 @@ def write_split(
     print_stats(train, dev)
 
 
+@exits_on_input_error
 def main(
     input_values: List[str] = typer.Argument(
         ...,
@@ -256,14 +264,13 @@ def main(
     ),
     bad_records: BadRecordsOption = BadRecords.fail,
     lenient: bool = typer.Option(False, "--lenient", help="The same as --bad-records skip"),
-    lang: str = typer.Option(
-        "en", "--lang", help="Language whose tokenizer defines token boundaries (use the base pipeline's)"
-    ),
+    lang: str = typer.Option("en", "--lang", help="Language whose tokenizer sets token boundaries (the base's)"),
 ):
     """Validate annotations and write train/dev .spacy corpora."""
     if (output is None) == (train_output is None or dev_output is None) or (output and (train_output or dev_output)):
         msg.fail("Give --train-output and --dev-output (a split), or --output alone (no split)", exits=1)
     inputs, exclude = given_paths(input_values, exclude_values)
+    refuse_overwriting_inputs([output, train_output, dev_output], [*inputs, *bootstrapped, *exclude])
     nlp = spacy.blank(lang)
     if not inputs:
         write_empty(nlp, output)

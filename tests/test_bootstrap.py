@@ -360,3 +360,13 @@ def test_file_with_utf8_bom(tmp_path, name):
         ["iPhone X rocks", {"entities": [[0, 8, "GADGET"]]}],
         ["no gadget", {"entities": []}],
     ]
+
+
+def test_bootstrap_never_writes_over_its_raw_texts(tmp_path):
+    raw = tmp_path / "raw.txt"
+    raw.write_text("my iphone x broke\n", encoding="utf8")
+    patterns = tmp_path / "patterns.jsonl"
+    srsly.write_jsonl(patterns, [{"label": "GADGET", "pattern": "iphone x"}])
+    code, output = run_cli(bootstrap.main, [raw, "--patterns", patterns, "--output", raw])
+    assert code == 1 and "would overwrite an input" in output
+    assert raw.read_text(encoding="utf8") == "my iphone x broke\n"

@@ -541,3 +541,22 @@ def test_outputs_must_be_a_split_or_one_file(tmp_path, args):
     code, output = run_cli(convert.main, [data, *[tmp_path / a if a.endswith(".spacy") else a for a in args]])
     assert code == 1 and "Give --train-output and --dev-output (a split), or --output alone" in output
     assert not list(tmp_path.glob("*.spacy"))
+
+
+@pytest.mark.parametrize(
+    "case", ["output is the input", "train is the input", "train is dev", "inside the input folder"]
+)
+def test_an_output_never_replaces_an_input(tmp_path, case):
+    folder = tmp_path / "annotated"
+    folder.mkdir()
+    source = write(folder, "a.jsonl", [GOOD])
+    before = source.read_bytes()
+    outputs = {
+        "output is the input": ["--output", source],
+        "train is the input": ["--train-output", source, "--dev-output", tmp_path / "dev.spacy"],
+        "train is dev": ["--train-output", tmp_path / "x.spacy", "--dev-output", tmp_path / "x.spacy"],
+        "inside the input folder": ["--output", folder / "set.spacy"],
+    }[case]
+    code, output = run_cli(convert.main, [folder if case == "inside the input folder" else source, *outputs])
+    assert code == 1 and ("would overwrite an input" in output or "two outputs are the same file" in output)
+    assert source.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["a.jsonl"]
