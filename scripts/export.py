@@ -8,24 +8,26 @@ scripts/ner_update/inputs/export.py.
 
 from pathlib import Path
 
+import spacy
 import srsly
 import typer
 from wasabi import msg
 
 from ner_update.common import InputError, write_atomic
 from ner_update.inputs.export import FORMATS, export_tasks
+from ner_update.inputs.guards import refuse_overwriting_inputs
 
 
 def main(
     review_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="annotate's review file (JSONL)"),
     tool: str = typer.Option("label-studio", "--to", help=f"The tool: {', '.join(FORMATS)}"),
     output_path: Path = typer.Option(..., "--output", dir_okay=False, help="Where to write the tasks"),
+    lang: str = typer.Option("en", "--lang", help="Language whose tokenizer the spans must align with"),
 ):
     """Turn a review file into an annotation tool's tasks."""
-    if output_path.resolve() == review_path.resolve():
-        msg.fail(f"{output_path}: the output would overwrite the review file", exits=1)
     try:
-        tasks = export_tasks(review_path, tool)
+        refuse_overwriting_inputs([output_path], [review_path])
+        tasks = export_tasks(review_path, tool, spacy.blank(lang))
     except (InputError, ValueError) as err:
         msg.fail(str(err), exits=1)
     if tool == "prodigy":

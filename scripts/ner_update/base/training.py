@@ -57,14 +57,13 @@ def watch(procs: List[tuple], every: float = 30.0) -> None:
 
 def max_steps_of(config: Path, overrides: List[str]) -> Optional[int]:
     """training.max_steps, as the overrides leave it (None when it cannot be read)."""
-    for i, arg in enumerate(overrides):
-        key, _, value = arg.partition("=")
-        if key == "--training.max_steps":
-            value = value or (overrides[i + 1] if i + 1 < len(overrides) else "")
-            return int(value) if value.isdigit() else None
+    from spacy.cli._util import parse_config_overrides
     from spacy.util import load_config
 
     try:
+        given = parse_config_overrides(list(overrides))  # a copy: it pops what it reads
+        if "training.max_steps" in given:
+            return int(given["training.max_steps"]) or None
         return int(load_config(config, interpolate=False)["training"]["max_steps"]) or None
     except (OSError, KeyError, ValueError, TypeError):
         return None

@@ -3,32 +3,31 @@ tasks of an annotation tool, the suggestions shown as predictions to correct:
 Label Studio's (for its NER template: fields `label` and `text`) and Prodigy's
 (`ner.manual` shows the spans; `meta` beside them)."""
 
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
 
+from spacy.language import Language
+
 from ner_update.common import InputError
-from ner_update.inputs.formats import check_label, iter_raw_records
+from ner_update.inputs.formats import RecordError, iter_raw_records, parse_record
+from ner_update.inputs.gold import Report, to_record
 
 Span = Dict[str, object]
 
 
-def review_records(path: Path) -> Iterator[Tuple[str, List[Span], dict]]:
-    """(text, spans, meta) of each record; InputError naming the file, record and what is wrong."""
+def review_records(path: Path, nlp: Language) -> Iterator[Tuple[str, List[Span], dict]]:
+    """(text, spans, meta) of each record, read and checked as `convert` reads annotations
+    (formats.parse_record, gold.to_record on `nlp`'s tokenizer); InputError naming the file,
+    record and what is wrong."""
     for where, raw in iter_raw_records(path):
-        if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
-            raise InputError(f"{where}: not a span record with a text")
-        text, spans = raw["text"], raw.get("spans", [])
-        if not isinstance(spans, list):
-            raise InputError(f"{where}: 'spans' is not a list")
-        for span in spans:
-            start, end = (span.get("start"), span.get("end")) if isinstance(span, dict) else (None, None)
-            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
-                raise InputError(f"{where}: span {span!r} is not a start < end inside the text")
-            try:
-                check_label(span.get("label"))
-            except ValueError as err:
-                raise InputError(f"{where}: span {span!r}: {err}") from None
-        yield text, spans, raw.get("meta") or {}
+        try:
+            records = [to_record(nlp, ann, where, Report()) for ann in parse_record(raw, Counter())]
+        except RecordError as err:
+            raise InputError(f"{where}: {err}") from None
+        meta = (raw.get("meta") if isinstance(raw, dict) else None) or {}
+        for record in records:
+            yield record.text, [{"start": s, "end": e, "label": label} for s, e, label in record.spans], meta
 
 
 def label_studio_task(text: str, spans: List[Span], meta: dict) -> dict:
@@ -61,8 +60,8 @@ FORMATS: Dict[str, Callable[[str, List[Span], dict], dict]] = {
 }
 
 
-def export_tasks(path: Path, tool: str) -> List[dict]:
+def export_tasks(path: Path, tool: str, nlp: Language) -> List[dict]:
     """Every record of the review file `path` as a task of `tool` (a key of FORMATS)."""
     if tool not in FORMATS:
         raise ValueError(f"no export to {tool!r}: choose one of {', '.join(FORMATS)}")
-    return [FORMATS[tool](text, spans, meta) for text, spans, meta in review_records(path)]
+    return [FORMATS[tool](text, spans, meta) for text, spans, meta in review_records(path, nlp)]

@@ -240,8 +240,8 @@ def load_records(paths: Iterable[Path], nlp: Language, report: Report, allow_emp
             try:
                 annotations = parse_record(raw, report.skipped)
             except RecordError as err:
-                report.errors.append(f"{where}: {err} | text: {_clip(record_text(raw))}")
                 text = record_text(raw)
+                report.errors.append(f"{where}: {err} | text: {_clip(text)}")
                 report.rejected_texts.update([text.strip()] if isinstance(text, str) else [])
                 continue
             for ann in annotations:
