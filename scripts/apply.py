@@ -15,12 +15,11 @@ import typer
 from tqdm import tqdm
 from wasabi import msg
 
-from ner_update.common import InputError, use_gpu
+from ner_update.common import GpuOption, InputError, use_gpu
 from ner_update.scale.engine import (
     Engine,
     EngineError,
     EngineOption,
-    GpuOption,
     SchedulerOption,
     WorkersOption,
     engine_options,

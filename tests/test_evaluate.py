@@ -12,10 +12,10 @@ import srsly
 from spacy.tokens import Doc, DocBin
 
 import evaluate
-from bootstrap import load_patterns, pattern_pipeline
 from conftest import ROOT, run_cli
 from ner_update.common import InputError
-from ner_update.evaluation import scoring
+from ner_update.evaluation import scoring, side_by_side
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline
 from ner_update.registered import register_all
 
 register_all()  # the second-ner components
@@ -243,7 +243,7 @@ def test_assembled_pipelines(shipped_dirs):
 @pytest.mark.parametrize("mode", MODES)
 def test_metrics_have_the_shape_report_reads_and_name_every_set(metrics, mode):
     # complete_metrics checks the scores against metrics_schema.Metrics, the shape report reads
-    m = evaluate.complete_metrics(metrics[mode], "base", "shipped", "checked_dev", 10.0)
+    m = side_by_side.complete_metrics(metrics[mode], "base", "shipped", "checked_dev", 10.0)
     assert m.new_labels == ["GADGET"] and m.old_labels == ["LOC", "PER"]
     assert set(m.new_label_sets) == set(m.confusion) == set(m.errors) == {"dev"}
     assert set(m.old_label_sets) == {"heldout"} and set(m.agreement_sets) == {"domain"}
@@ -263,14 +263,14 @@ def test_metrics_have_the_shape_report_reads_and_name_every_set(metrics, mode):
     assert frozen.differing_tokens == {attr: 0 for attr in scoring.TOKEN_ATTRS}
     # the checkpoint set falls back to dev; "Surface Pro 7" is the model's one miss, F 85.7: learning worked
     assert (m.learning.checkpoint_set, m.learning.failed, m.learning.warnings) == ("dev", False, [])
-    assert len(evaluate.summary_rows(m)) == 3 + 2 * 3
+    assert len(side_by_side.summary_rows(m)) == 3 + 2 * 3
 
 
 def test_metrics_that_do_not_fit_the_schema_are_refused(metrics):
     scores = srsly.json_loads(srsly.json_dumps(metrics["second_ner"]))
     del scores["new_label_sets"]["dev"]["relabel"]
     with pytest.raises(InputError, match="new_label_sets.dev.relabel: missing"):
-        evaluate.complete_metrics(scores, "base", "shipped", "dev", 10.0)
+        side_by_side.complete_metrics(scores, "base", "shipped", "dev", 10.0)
 
 
 @pytest.mark.parametrize("mode", MODES)

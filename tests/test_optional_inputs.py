@@ -12,8 +12,8 @@ import bootstrap
 import check_vars
 import checkpoint_set
 import convert
-import evaluate
 from conftest import ROOT, run_cli
+from ner_update.evaluation.side_by_side import learning_problems
 from ner_update.inputs import project_vars as vars_checks
 
 OUT = ("annotations.json", "rehearsal.jsonl", "heldout.jsonl")
@@ -160,18 +160,18 @@ def metrics_of(model_f: float, shipped_f: float, patterns_f: float = None) -> di
 
 
 def test_learning_failed_is_said_with_what_to_try():
-    name, warnings, unmeasured = evaluate.learning_problems(metrics_of(3.6, 3.6), "checked_dev", 10.0)
+    name, warnings, unmeasured = learning_problems(metrics_of(3.6, 3.6), "checked_dev", 10.0)
     assert name == "dev" and len(warnings) == 1 and unmeasured == []
     assert "learned almost nothing of PRODUCT: F 3.6 on dev" in warnings[0] and "more annotations" in warnings[0]
-    _, warnings, _ = evaluate.learning_problems(metrics_of(50.0, 60.0, patterns_f=74.4), "dev", 10.0)
+    _, warnings, _ = learning_problems(metrics_of(50.0, 60.0, patterns_f=74.4), "dev", 10.0)
     assert len(warnings) == 1 and "below the patterns alone on dev: F 60.0 vs 74.4" in warnings[0]
-    assert evaluate.learning_problems(metrics_of(50.0, 80.0, patterns_f=74.4), "dev", 10.0)[1] == []
+    assert learning_problems(metrics_of(50.0, 80.0, patterns_f=74.4), "dev", 10.0)[1] == []
     # beside a checked set, the dev split (labelled partly by the patterns) is not held against the model
     both = metrics_of(50.0, 60.0, patterns_f=74.4)
     both["new_label_sets"]["checked_dev"] = metrics_of(50.0, 85.0, patterns_f=74.4)["new_label_sets"]["dev"]
     both["confusion"]["checked_dev"] = both["confusion"]["dev"]
-    assert evaluate.learning_problems(both, "checked_dev", 10.0)[1] == []
+    assert learning_problems(both, "checked_dev", 10.0)[1] == []
     metrics = metrics_of(0.0, 0.0)
     metrics["confusion"]["dev"] = {}  # no gold PRODUCT spans in dev: not a failure, but nothing measured it
-    _, warnings, unmeasured = evaluate.learning_problems(metrics, "dev", 10.0)
+    _, warnings, unmeasured = learning_problems(metrics, "dev", 10.0)
     assert warnings == [] and "dev has no gold PRODUCT spans" in unmeasured[0]

@@ -1,6 +1,8 @@
 """Pretraining the default base ner's features: the texts it reads, the
 weights it hands to `base`, and that the ner starts from them."""
 
+from collections import Counter
+
 import pytest
 import spacy
 import srsly
@@ -11,6 +13,7 @@ from spacy.util import load_config
 import base
 import pretrain
 from conftest import ROOT, run_cli
+from ner_update.base import build, pretraining
 from ner_update.registered import registered
 
 registered("base_training")  # registers the ner's corpus reader and init callback
@@ -32,8 +35,8 @@ def test_texts_are_distinct_and_leave_out_held_out_ones(tmp_path):
     raw.write_text("A comment\n\nA tweet here\nThe checked text\nA comment\n", encoding="utf8")
     held = tmp_path / "checked.jsonl"
     srsly.write_jsonl(held, [{"text": "The checked text", "spans": []}])
-    counts = pretrain.Counter()
-    texts = pretrain.pretraining_texts([corpus], [raw], [held], counts)
+    counts = Counter()
+    texts = pretraining.pretraining_texts([corpus], [raw], [held], counts)
     assert texts == ["A tweet here", "An EWT sentence", "A comment"]
     assert counts["held-out texts left out"] == 1 and counts["repeated texts left out"] == 2
 
@@ -45,7 +48,7 @@ def test_another_base_records_nothing_to_pretrain(tmp_path):
     assert srsly.read_json(out / "pretrain.json")["weights"] is None
     assert not (out / "weights").exists()
     # and `base` then trains the ner from a random start
-    assert "--paths.pretrained" not in base.ner_training_args(out / "pretrain.json")
+    assert "--paths.pretrained" not in build.ner_training_args(out / "pretrain.json")
 
 
 def test_ner_starts_from_the_pretrained_weights(tmp_path, cluster_vectors_dir):
@@ -63,7 +66,7 @@ def test_ner_starts_from_the_pretrained_weights(tmp_path, cluster_vectors_dir):
     weights.write_bytes(tok2vec.model.to_bytes())
     record = tmp_path / "pretrain.json"
     srsly.write_json(record, {"weights": str(weights)})
-    args = base.ner_training_args(record)
+    args = build.ner_training_args(record)
     assert args[args.index("--paths.pretrained") + 1] == str(weights)
 
     corpus = tmp_path / "train.spacy"
@@ -105,7 +108,7 @@ def test_pretrain_writes_weights_that_base_reads(tmp_path, cluster_vectors_dir):
     record = srsly.read_json(out / "pretrain.json")
     assert record["weights"] == (out / "weights" / "model0.bin").as_posix() and record["texts"] == 40
     assert not (out / "texts.jsonl").exists()
-    assert base.ner_training_args(out / "pretrain.json")[-1] == record["weights"]
+    assert build.ner_training_args(out / "pretrain.json")[-1] == record["weights"]
 
 
 def test_missing_texts_fail_with_their_name_and_write_nothing(tmp_path):

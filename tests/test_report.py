@@ -13,10 +13,9 @@ import spacy
 import srsly
 from spacy.tokens import DocBin
 
-import evaluate
 import report
 from conftest import run_cli
-from ner_update.evaluation import scoring
+from ner_update.evaluation import scoring, side_by_side
 from ner_update.evaluation.metrics_schema import dumps, validated
 from ner_update.report import charts as report_charts
 from page_text import Page
@@ -473,7 +472,7 @@ def test_failed_learning_is_said_at_the_top_and_no_failed_score_is_highlighted(t
     for entry in metrics["new_label_sets"].values():
         for system in ("patterns", "model", "shipped"):
             entry[system].update(f=3.6, per_label={"GADGET": prf(5.0, 2.8, 3.6)})
-    _, warnings, _ = evaluate.learning_problems(metrics, "checked_dev", 10.0)
+    _, warnings, _ = side_by_side.learning_problems(metrics, "checked_dev", 10.0)
     metrics["learning"].update(failed=True, warnings=warnings)
     warning = "The model learned almost nothing of GADGET: F 3.6 on checked_dev"
     page = render(tmp_path, metrics)
@@ -517,7 +516,7 @@ def test_renders_real_evaluate_output(tmp_path):
     }
     agreement = {"domain": ["Bob met Alice Smith in Paris."]}
     raw = scoring.evaluate(base, shipped, patterns, new_sets, old_sets, agreement, {}, progress=False)
-    metrics = evaluate.complete_metrics(raw, "base", "shipped", "dev", 10.0)
+    metrics = side_by_side.complete_metrics(raw, "base", "shipped", "dev", 10.0)
     page = render(tmp_path, json.loads(dumps(metrics)))
     dev = page.sections["metrics"].table("dev: 2 docs, 3 gold new-label spans")
     assert dev.row("shipped")[1:4] == ["100.0", "66.7", "80.0"] and ("shipped", 3, "80.0") in dev.highlighted()

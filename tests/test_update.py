@@ -23,6 +23,7 @@ import rehearsal
 from conftest import ROOT, package_code_paths, run_cli
 from ner_update.evaluation import scoring
 from ner_update.registered import registered
+from ner_update.scale.jobs import ner_components
 from ner_update.update import decoding, recipes
 from tiny import build_tiny_base, gadget_records, install_wheel, old_label_sentences
 
@@ -114,7 +115,7 @@ def test_tiny_base_knows_old_labels(tiny_base):
     doc = spacy.load(tiny_base)("Alice Smith works for Globex in Paris.")
     assert {e.label_ for e in doc.ents} & OLD
     # rehearsal annotation runs only what the ner needs: here the ner alone
-    assert rehearsal.entity_components(spacy.load(tiny_base)) == ["ner"]
+    assert ner_components(spacy.load(tiny_base)) == ["ner"]
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
@@ -277,7 +278,7 @@ def test_config_for_a_base_with_a_listening_ner(tmp_path_factory):
     cfg = recipe_config(root, base, "single_ner", "")
     assert cfg["components"]["ner"]["replace_listeners"] == ["model.tok2vec"]
     assert "entity_ruler" not in cfg["nlp"]["pipeline"] and "entity_ruler" not in cfg["initialize"]["components"]
-    assert rehearsal.entity_components(spacy.load(base)) == ["tok2vec", "ner"]
+    assert ner_components(spacy.load(base)) == ["tok2vec", "ner"]
     corpus = prepare_data(root, base)
     updated = run_update(root / "run", base, corpus, "single_ner")
     before, after = spacy.load(base), spacy.load(updated)

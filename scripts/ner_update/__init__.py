@@ -3,9 +3,10 @@ and raises (InputError and friends); the commands decide what to print and when 
 
 One sub-package per concern:
 - inputs/: annotation formats, validation and merging of gold records, patterns, DocBin writing;
-- base/: the offline base pipeline (EWT, UNER and BTC readers, gazetteers, cluster vectors);
-- update/: recipes adapted to a base (the update's training config);
-- evaluation/: scoring and the metrics schema;
+- base/: the offline base pipeline (EWT, UNER and BTC readers, building and pretraining it, gazetteers,
+  cluster vectors);
+- update/: recipes adapted to a base (the update's training config), the base's silver data;
+- evaluation/: scoring, evaluate's side-by-side metrics and their schema, the recipe benchmark;
 - report/: the report and review pages (jinja2 templates in report/templates/);
 - scale/: running a pipeline or the patterns over many texts (local processes or Dask).
 The code spaCy loads with `--code` is in scripts/registered/, outside this package;

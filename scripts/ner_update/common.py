@@ -10,9 +10,10 @@ import tempfile
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Annotated, Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 import srsly
+import typer
 
 
 class InputError(ValueError):
@@ -339,6 +340,8 @@ def load_base_meta(name: str) -> dict:
 
 
 GPU_ENV = "NER_UPDATE_GPU_ID"  # the GPU a step chose, for the worker processes it starts
+# the --gpu-id option of the commands that run a pipeline (with use_gpu)
+GpuOption = Annotated[int, typer.Option("--gpu-id", help="GPU id to run the pipeline on, -1 for the CPU")]
 
 
 def use_gpu(gpu_id: int) -> None:

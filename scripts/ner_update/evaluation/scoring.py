@@ -349,7 +349,7 @@ def evaluate(
     cache: dict | None = None,
 ) -> dict:
     """Every metric of patterns, base, model and shipped; see the module docstring and
-    metrics_schema.Metrics (evaluate.py adds base_model, shipped_model and learning).
+    metrics_schema.Metrics (side_by_side.complete_metrics adds base_model, shipped_model and learning).
 
     patterns: None without patterns (no "patterns" system in the metrics).
     cache: pass the same dict to several calls with the same base and patterns

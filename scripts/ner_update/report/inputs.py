@@ -28,7 +28,7 @@ class LossRecord(BaseModel):
 
 
 class BaseInfo(BaseModel):
-    """The record base.py's describe_base writes (training/base_model.json)."""
+    """The record `base` writes (base/build.py's describe_base: training/base_model.json)."""
 
     model_config = ConfigDict(strict=True)
     base_model: str | None = None

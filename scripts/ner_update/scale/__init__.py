@@ -1,1 +1,1 @@
-"""Running at scale: the engine (local processes or Dask), its jobs, sharded outputs."""
+"""Running at scale: the engine (local processes or Dask), its jobs, sharded outputs, measuring apply."""

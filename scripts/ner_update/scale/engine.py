@@ -38,6 +38,8 @@ from typing import Annotated, Any, Callable, Deque, Dict, Iterable, Iterator, Op
 
 import typer
 
+from ner_update.common import GpuOption as GpuOption  # re-exported: annotate.py imports it from here
+
 DASK_REQUIREMENTS = "requirements-distributed.txt"
 SHARD_BATCHES = 8  # batches of nlp.pipe per task sent to a worker (annotate, rehearsal)
 
@@ -77,7 +79,6 @@ SCHEDULER_HELP = "Address of an existing Dask scheduler (tcp://host:8786) instea
 EngineOption = Annotated[Engine, typer.Option("--engine", help=ENGINE_HELP)]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help=WORKERS_HELP)]
 SchedulerOption = Annotated[str, typer.Option("--scheduler", help=SCHEDULER_HELP)]
-GpuOption = Annotated[int, typer.Option("--gpu-id", help="GPU id to run the pipeline on, -1 for the CPU")]
 
 
 def engine_options(engine: Engine, workers: int, scheduler: str = "", shard_size: int = 2000) -> EngineOptions:
