@@ -10,6 +10,7 @@ from spacy.tokens import DocBin
 import annotate
 import convert
 from conftest import run_cli
+from ner_update.scale.jobs import entity_components
 
 # what the stand-in pipeline and the patterns find in each text
 AGREE = "Alice bought an iPhone X yesterday."  # both find iPhone X; the pipeline also finds Alice (PERSON)
@@ -228,7 +229,7 @@ def test_only_the_ner_and_what_it_listens_to_run():
     nlp = spacy.blank("en")
     for name in ("tok2vec", "tagger", "parser", "ner"):
         nlp.add_pipe(name)
-    assert annotate.entity_components(nlp) == ["ner"]  # the default ner has its own tok2vec
+    assert entity_components(nlp) == ["ner"]  # the default ner has its own tok2vec
     listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "*"}
     nlp.add_pipe(
         "ner",
@@ -245,6 +246,6 @@ def test_only_the_ner_and_what_it_listens_to_run():
             }
         },
     )
-    assert annotate.entity_components(nlp) == ["tok2vec", "ner", "ner2"]  # ner2 listens to tok2vec
+    assert entity_components(nlp) == ["tok2vec", "ner", "ner2"]  # ner2 listens to tok2vec
     nlp.add_pipe("entity_ruler")  # a ruler may match on tags: run everything
-    assert annotate.entity_components(nlp) == nlp.pipe_names
+    assert entity_components(nlp) == nlp.pipe_names

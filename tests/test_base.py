@@ -13,7 +13,7 @@ import base
 import convert_btc
 import convert_ewt
 from conftest import ROOT, run_cli
-from ner_update.base import build, training, vectors
+from ner_update.base import build, conll, training, vectors
 from ner_update.common import InputError
 from ner_update.registered import registered
 from test_convert_ewt import write_snippets
@@ -23,11 +23,11 @@ registered("base_training")  # registers the ner's corpus reader and init callba
 
 def tiny_ewt_corpus(tmp_path):
     conllu, iob2 = write_snippets(tmp_path)
-    docs, _ = convert_ewt.load(conllu, iob2)
+    docs, _ = conll.load_ewt(conllu, iob2)
     # leave out "I like Mc.Donald s.", whose tokens the tokenizer cannot match at the sentence end
     sentences = [[s] for d in docs for s in d if s.sent_id != "doc1-0002"]
     path = tmp_path / "tiny.spacy"
-    DocBin(docs=[convert_ewt.to_doc(spacy.blank("en").vocab, d) for d in sentences]).to_disk(path)
+    DocBin(docs=[conll.ewt_doc(spacy.blank("en").vocab, d) for d in sentences]).to_disk(path)
     return path
 
 

@@ -6,6 +6,7 @@ from spacy.tokens import DocBin
 
 import convert_ewt
 from conftest import run_cli
+from ner_update.base import conll
 
 CONLLU = """# newdoc id = doc1
 # sent_id = doc1-0001
@@ -102,8 +103,8 @@ def write_snippets(tmp_path):
 
 def test_conllu_annotations_become_doc_attributes(tmp_path):
     conllu, iob2 = write_snippets(tmp_path)
-    docs, _ = convert_ewt.load(conllu, iob2)
-    doc = convert_ewt.to_doc(spacy.blank("en").vocab, docs[0])
+    docs, _ = conll.load_ewt(conllu, iob2)
+    doc = conll.ewt_doc(spacy.blank("en").vocab, docs[0])
     first = doc[:7]
     assert first.text == "Bob Smith didn't visit Boston."  # MWT surface, SpaceAfter=No
     assert [t.text for t in first] == ["Bob", "Smith", "did", "n't", "visit", "Boston", "."]  # empty node 6.1 skipped
@@ -118,10 +119,10 @@ def test_conllu_annotations_become_doc_attributes(tmp_path):
 
 def test_token_mismatch_marks_entity_missing_not_shifted(tmp_path):
     conllu, iob2 = write_snippets(tmp_path)
-    docs, stats = convert_ewt.load(conllu, iob2)
+    docs, stats = conll.load_ewt(conllu, iob2)
     assert stats["sentences with token mismatch"] == 1
     assert stats["entities marked missing"] == 1
-    doc = convert_ewt.to_doc(spacy.blank("en").vocab, docs[0])
+    doc = conll.ewt_doc(spacy.blank("en").vocab, docs[0])
     second = list(doc.sents)[1]
     iob = [t.ent_iob_ for t in second]
     # "I like" are aligned O; "Mc.Donald" is missing (""), never ORG on a wrong token
@@ -133,7 +134,7 @@ def test_align_entities_keeps_what_aligns():
     ud = ["Visit", "New", "York", "'s", "Mc.Donald", "now"]
     ner = ["Visit", "New", "York", "'s", "Mc.", "Donald", "now"]
     tags = ["O", "B-LOC", "I-LOC", "O", "B-ORG", "I-ORG", "O"]
-    iob, lost = convert_ewt.align_entities(ud, ner, tags)
+    iob, lost = conll.align_entities(ud, ner, tags)
     assert iob == ["O", "B-LOC", "I-LOC", "O", None, "O"]
     assert lost == 1
 
@@ -171,12 +172,12 @@ def test_bad_conllu_names_file_and_line(tmp_path):
 def test_iob_spans_reads_iob2_leniently():
     # a stray I- starts an entity; an I- with another label starts a new one; B- always does
     tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "I-ORG", "B-ORG", "B-ORG", "I-ORG", "O"]
-    assert convert_ewt.iob_spans(tags) == [(0, 2, "PER"), (3, 5, "LOC"), (5, 6, "ORG"), (6, 7, "ORG"), (7, 9, "ORG")]
-    assert convert_ewt.iob_spans(["O", "O"]) == []
+    assert conll.iob_spans(tags) == [(0, 2, "PER"), (3, 5, "LOC"), (5, 6, "ORG"), (6, 7, "ORG"), (7, 9, "ORG")]
+    assert conll.iob_spans(["O", "O"]) == []
 
 
 def test_to_doc_joins_sentences_and_keeps_missing_ner():
-    first = convert_ewt.Sentence(
+    first = conll.Sentence(
         "s1",
         "d",
         words=["Anna", "left", "!"],
@@ -189,7 +190,7 @@ def test_to_doc_joins_sentences_and_keeps_missing_ner():
         deps=["nsubj", "ROOT", "punct"],
         ents=["B-PER", "O", "O"],
     )
-    second = convert_ewt.Sentence(
+    second = conll.Sentence(
         "s2",
         "d",
         words=["Bye", "Bob", "."],
@@ -202,7 +203,7 @@ def test_to_doc_joins_sentences_and_keeps_missing_ner():
         deps=["ROOT", "vocative", "punct"],
         ents=[None, None, None],
     )
-    doc = convert_ewt.to_doc(spacy.blank("en").vocab, [first, second])
+    doc = conll.ewt_doc(spacy.blank("en").vocab, [first, second])
     # one space between sentences, none at the end, whatever the last token's SpaceAfter
     assert doc.text == "Anna left! Bye Bob."
     assert [s.text for s in doc.sents] == ["Anna left!", "Bye Bob."]

@@ -26,8 +26,10 @@ import evaluate
 import rehearsal
 from conftest import ROOT, run_cli
 from ner_update.base import build
+from ner_update.common import InputError
 from ner_update.evaluation import scoring
 from ner_update.inputs import project_vars as vars_checks
+from ner_update.inputs.patterns import load_patterns
 from ner_update.registered import registered
 
 PATTERNS = [
@@ -231,10 +233,10 @@ def test_patterns_with_a_byte_order_mark_are_accepted(tmp_path):
 
 def test_blank_lines_shift_neither_error_lines_nor_pattern_ids(tmp_path):
     patterns = write_patterns(tmp_path / "patterns.jsonl", ["", PATTERNS[0], "  ", PATTERNS[1]])
-    assert [p["id"] for p in bootstrap.load_patterns(patterns)] == ["line 2", "line 4"]
+    assert [p["id"] for p in load_patterns(patterns)] == ["line 2", "line 4"]
     write_patterns(patterns, ["", PATTERNS[0], "", {"label": "", "pattern": "x"}])
-    with pytest.raises(bootstrap.InputError, match="patterns.jsonl: line 4: empty or malformed label"):
-        bootstrap.load_patterns(patterns)
+    with pytest.raises(InputError, match="patterns.jsonl: line 4: empty or malformed label"):
+        load_patterns(patterns)
 
 
 def test_invalid_json_in_patterns_gives_line_and_column_not_the_line(tmp_path):
@@ -583,7 +585,7 @@ def test_a_gpu_without_a_gpu_library_stops_with_what_to_install(monkeypatch):
 
 def test_a_missing_base_is_an_input_error_in_the_library_and_a_message_in_the_command(tmp_path):
     """Library code raises; the commands decide to exit, with the message."""
-    from ner_update.common import InputError, load_base
+    from ner_update.common import load_base
 
     with pytest.raises(InputError, match="Base pipeline 'no_such_base' not found"):
         load_base("no_such_base")

@@ -23,7 +23,7 @@ def entity_markup(text: str, spans: list[dict], colors: dict[str, str]) -> Marku
 
 
 def render_page(items: list, counts: list[tuple[str, int]], labels: Sequence[str], pipeline: str, lang: str) -> str:
-    """A self-contained page: counts, then per text (an `Item` of annotate) its views."""
+    """A self-contained page: counts, then per text (a review.suggestions.Item) its views."""
     colors = {html.escape(label).upper(): COLORS[i % len(COLORS)] for i, label in enumerate(labels)}
     shown = []
     for item in items:

@@ -1,0 +1,1 @@
+"""Review: a pipeline's suggestions on raw texts beside the patterns' matches, for `annotate`."""
