@@ -12,7 +12,6 @@ vars.checked_dev is "").
 """
 
 import shutil
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -20,12 +19,8 @@ from spacy.tokens import DocBin
 from wasabi import msg
 
 from ner_update.common import atomic_path
+from ner_update.evaluation.held_out import CheckpointSet as Choice
 from ner_update.evaluation.held_out import split_by_text
-
-
-class Choice(str, Enum):
-    checked_dev = "checked_dev"
-    dev = "dev"
 
 
 def main(

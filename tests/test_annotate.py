@@ -126,6 +126,8 @@ def test_label_restriction(tmp_path, model):
     assert code == 0 and "no entity component that knows PRODUCT" in out
     code, out, _ = run_annotate(model, [texts_path], "--labels", "MY LABEL", output=tmp_path / "x.jsonl")
     assert code == 1 and "without spaces" in out and not (tmp_path / "x.jsonl").exists()
+    code, out, _ = run_annotate(model, [texts_path], "--labels", "___", output=tmp_path / "x.jsonl")
+    assert code == 1 and "with at least one letter or digit" in out and not (tmp_path / "x.jsonl").exists()
 
 
 def test_round_trip_through_convert(tmp_path, model):

@@ -153,6 +153,8 @@ def test_duplicates_across_files_are_merged(tmp_path):
     [
         ([{"label": "", "pattern": "x"}], "patterns.jsonl: line 1: empty or malformed label ''"),
         ([{"pattern": "x"}], "patterns.jsonl: line 1: empty or malformed label None"),
+        # the one label rule, as convert applies it to annotations: a label needs a letter or digit
+        ([{"label": "___", "pattern": "x"}], "line 1: empty or malformed label '___' (a label is a printable name"),
         (
             [{"label": "G", "pattern": "x"}, {"label": "G", "pattern": []}],
             "patterns.jsonl: line 2: a pattern is a non-empty",
@@ -336,10 +338,16 @@ def test_folder_input_reads_its_text_files(tmp_path):
     write_texts(folder / "b.json", ["iPhone 8 from json"])
     write_texts(folder / "c.jsonl", ["iPhone 11 from jsonl", "plain jsonl"])
     (folder / "notes.md").write_text("iPhone X in notes\n", encoding="utf8")
-    write_texts(folder / "sub" / "d.txt", ["iPhone X in a subfolder"])
+    write_texts(folder / "sub" / "d.txt", ["iPhone X in a subfolder"])  # read, as annotations in subfolders are
+    write_texts(folder / ".cache" / "e.txt", ["iPhone X in a hidden folder"])  # hidden: left out
     code, output, results = run_bootstrap(tmp_path, [folder], COURSE_PATTERNS, "--negative-ratio", 0)
     assert code == 0, output
-    assert [r[0] for r in results["annotations"]] == ["iPhone X from txt", "iPhone 8 from json", "iPhone 11 from jsonl"]
+    assert [r[0] for r in results["annotations"]] == [
+        "iPhone X from txt",
+        "iPhone 8 from json",
+        "iPhone 11 from jsonl",
+        "iPhone X in a subfolder",
+    ]
     assert sorted(results["rehearsal"]) == ["plain jsonl", "plain txt"]
     assert "a.txt 2 1" in output and "b.json 1 1" in output and "c.jsonl 2 1" in output
 

@@ -187,6 +187,12 @@ BAD_RECORDS = [
     ),
     ("empty label", [IPHONE, {"entities": [[20, 28, ""]]}], "empty or malformed label ''"),
     ("label with space", [IPHONE, {"entities": [[20, 28, "MY GADGET"]]}], "empty or malformed label 'MY GADGET'"),
+    # the one label rule: a visible, printable name of reasonable length
+    ("zero-width character", [IPHONE, {"entities": [[20, 28, "GADGET\u200b"]]}], "malformed label 'GADGET\\u200b'"),
+    ("NUL in label", [IPHONE, {"entities": [[20, 28, "GAD\u0000GET"]]}], "malformed label 'GAD\\x00GET'"),
+    ("escape code", [IPHONE, {"entities": [[20, 28, "\u001b[31mRED"]]}], "malformed label '\\x1b[31mRED'"),
+    ("200,000-character label", [IPHONE, {"entities": [[20, 28, "A" * 200_000]]}], "at most 100 characters"),
+    ("no letter or digit", [IPHONE, {"entities": [[20, 28, "___"]]}], "malformed label '___'"),
     (
         "non-string label",
         {"sentence": PATIENT, "entities": [{"label": 3, "value": "chest pain"}]},

@@ -119,6 +119,15 @@ def test_bad_named_path_fails_clearly(tmp_path, option, value, message):
     assert not (tmp_path / "m.json").exists()
 
 
+def test_a_patterns_folder_fails_clearly_as_in_every_command(tmp_path):
+    """The patterns file is checked in one place for bootstrap, annotate, evaluate and benchmark."""
+    (tmp_path / "model").mkdir()
+    args = ["base_not_loaded", tmp_path / "model", tmp_path, "--output", tmp_path / "m.json"]
+    code, output = run_cli(evaluate.main, args)
+    assert code == 1 and f"{tmp_path}: a folder, not a patterns file" in output
+    assert not (tmp_path / "m.json").exists()
+
+
 # --- evaluate() end to end ----------------------------------------------------------
 #
 # base: an entity_ruler named "ner" that knows six PER/LOC names. updated: stands in

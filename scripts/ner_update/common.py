@@ -46,18 +46,26 @@ def parse_json(content: str, path: Path, line: Optional[int] = None) -> object:
 TEXT_SUFFIXES = (".txt", ".json", ".jsonl")
 
 
-def expand_text_files(paths: List[Path], suffixes: Tuple[str, ...] = TEXT_SUFFIXES) -> List[Path]:
-    """Files as given; a folder becomes its files with these suffixes, sorted."""
+def expand_text_files(paths: Iterable[Path], suffixes: Tuple[str, ...] = TEXT_SUFFIXES) -> List[Path]:
+    """The one folder policy, for raw texts and annotations alike: files as given; a folder
+    becomes every file under it with these suffixes (subfolders too, hidden ones left out),
+    sorted by path; InputError for a folder with none."""
     files: List[Path] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
-            if not found:
-                names = ", ".join(suffixes[:-1]) + " or " + suffixes[-1] if len(suffixes) > 1 else suffixes[0]
-                raise InputError(f"{path}: no {names} files in this folder")
-            files.extend(found)
-        else:
+        if not path.is_dir():
             files.append(path)
+            continue
+        found = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in suffixes
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not found:
+            names = ", ".join(suffixes[:-1]) + " or " + suffixes[-1] if len(suffixes) > 1 else suffixes[0]
+            raise InputError(f"{path}: no {names} files in this folder or its subfolders")
+        files.extend(found)
     return files
 
 
@@ -224,7 +232,11 @@ def write_atomic(path: Path, content: Union[str, bytes]) -> None:
             tmp.write_text(content, encoding="utf8")
 
 
-LABEL_RULE = "a label is a non-empty string without spaces"
+MAX_LABEL_LENGTH = 100
+LABEL_RULE = (
+    "a label is a printable name without spaces, with at least one letter or digit, "
+    f"of at most {MAX_LABEL_LENGTH} characters"
+)
 
 
 def optional_path(value: Optional[str], what: str) -> Optional[Path]:
@@ -252,8 +264,10 @@ def content_md5(path: Path) -> str:
 
 
 def is_valid_label(label: object) -> bool:
-    """A label `convert` accepts: a non-empty string without whitespace."""
-    return isinstance(label, str) and bool(label) and not re.search(r"\s", label)
+    """The one label rule (LABEL_RULE), for annotations, patterns and the labels a command is given."""
+    if not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH or not label.isprintable():
+        return False  # isprintable: no NUL, escape codes, zero-width or lone surrogate characters
+    return not re.search(r"\s", label) and bool(re.search(r"[^\W_]", label))
 
 
 def refuse_symlinks(paths: Iterable[Path]) -> None:

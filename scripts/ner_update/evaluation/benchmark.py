@@ -19,9 +19,9 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.util import load_config
 
-from ner_update.common import InputError, load_base, load_base_meta, optional_path
+from ner_update.common import InputError, load_base, load_base_meta
 from ner_update.evaluation import scoring
-from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 from ner_update.registered import REGISTERED_DIR, register_all
 from ner_update.update import decoding
 from ner_update.update.recipes import adapt_config, drop_training_strings, recipe_base
@@ -225,7 +225,7 @@ def checked_inputs(names: List[str], label_map: str, patterns_value: str, base_m
         raise InputError(f"Unknown recipes {unknown}; choose from {sorted(p.stem for p in RECIPES.glob('*.cfg'))}")
     try:
         scoring.label_map_for(label_map, load_base_meta(base_model).get("labels", {}).get("ner", []))
-        patterns_path = optional_path(patterns_value, "patterns file")
+        patterns_path = patterns_file(patterns_value)
         if patterns_path is not None:
             load_patterns(patterns_path)
     except ValueError as err:  # InputError is one

@@ -1,10 +1,18 @@
 """Which part of a hand-checked set picks the checkpoint and which part chooses nothing."""
 
 import hashlib
+from enum import Enum
 from pathlib import Path
 
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
+
+
+class CheckpointSet(str, Enum):
+    """The set training picks its checkpoint on (the `checkpoint_set` var)."""
+
+    checked_dev = "checked_dev"  # a part of the hand-checked set; the rest chooses nothing
+    dev = "dev"  # the dev split of the annotations
 
 
 def text_share(text: str) -> float:

@@ -11,7 +11,7 @@ from typing import Callable
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
-from ner_update.common import InputError, iter_texts, load_base, optional_path
+from ner_update.common import InputError, iter_texts, load_base
 from ner_update.evaluation.held_out import same_sets
 from ner_update.evaluation.metrics_schema import Learning, Metrics, validated
 from ner_update.evaluation.scoring import (
@@ -22,7 +22,7 @@ from ner_update.evaluation.scoring import (
     parse_label_map,
     parse_named_paths,
 )
-from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 from ner_update.registered import register_all
 
 register_all()  # registers the components a shipped pipeline may use
@@ -56,7 +56,7 @@ def read_inputs(
         new_paths = parse_named_paths(new_label_sets, "--new-label-set")
         old_paths = parse_named_paths(old_label_sets, "--old-label-set")
         text_paths = parse_named_paths(agreement_texts, "--agreement-texts")
-        patterns_path = optional_path(patterns_value, "patterns file")
+        patterns_path = patterns_file(patterns_value)
         patterns = pattern_pipeline(lang, load_patterns(patterns_path)) if patterns_path else None
         agreement = {name: list(iter_texts(path, Counter())) for name, path in text_paths.items()}
     except ValueError as err:  # InputError is one

@@ -21,14 +21,13 @@ import srsly
 from tqdm import tqdm
 
 from ner_update.common import (
-    InputError,
     excluded_texts,
     expand_text_files,
     iter_numbered_texts,
     optional_path,
     write_atomic,
 )
-from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 from ner_update.scale.engine import EngineOptions, Job, open_engine, shards_of
 from ner_update.scale.jobs import MAX_LENGTH, pattern_matches_job
 
@@ -186,10 +185,8 @@ def read_inputs(
 ) -> Tuple[List[Path], List[dict], Set[str]]:
     """The raw-text files, the checked patterns and the excluded texts; InputError for a bad one."""
     texts = [p for p in (optional_path(v, "raw texts") for v in texts_paths) if p is not None]
-    patterns_path = optional_path(patterns_value, "patterns file")
+    patterns_path = patterns_file(patterns_value)
     excluded_paths = [p for p in (optional_path(v, "file to exclude") for v in exclude) if p is not None]
-    if patterns_path is not None and patterns_path.is_dir():
-        raise InputError(f"{patterns_path}: a folder, not a patterns file")
     patterns = load_patterns(patterns_path) if patterns_path is not None else []
     pattern_pipeline(lang, patterns)  # fails here, not in a worker, on an unknown language or bad pattern
     paths = list(dict.fromkeys(p.resolve() for p in expand_text_files(texts))) if texts else []

@@ -13,13 +13,12 @@ becomes zero or more Annotations; records that teach nothing (ignored or
 rejected manual answers, cancelled annotations) are counted in `skipped`.
 """
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
-from ner_update.common import InputError, decoding_error, parse_json
+from ner_update.common import LABEL_RULE, InputError, decoding_error, expand_text_files, is_valid_label, parse_json
 
 MAX_LENGTH = 1_000_000  # spaCy's default nlp.max_length
 
@@ -54,24 +53,8 @@ class Annotation:
 
 
 def expand_inputs(paths: Iterable[Path]) -> List[Path]:
-    """Files as given; a folder becomes every .json/.jsonl file under it (subfolders
-    too, hidden ones left out), sorted by path."""
-    files: List[Path] = []
-    for path in paths:
-        if not path.is_dir():
-            files.append(path)
-            continue
-        found = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        if not found:
-            raise InputError(f"{path}: no .json or .jsonl files in this folder")
-        files.extend(found)
-    return files
+    """Annotation files as given; a folder becomes its .json/.jsonl files (common.expand_text_files' policy)."""
+    return expand_text_files(paths, SUFFIXES)
 
 
 def iter_raw_records(path: Path, allow_empty: bool = False) -> Iterator[Tuple[str, object]]:
@@ -117,12 +100,9 @@ def _raw_records(path: Path, allow_empty: bool) -> Iterator[Tuple[str, object]]:
 
 
 def check_label(label: object) -> str:
-    """A label is a non-empty string without spaces, with at least one letter or digit."""
-    if not isinstance(label, str) or not label or re.search(r"\s", label) or not re.search(r"[^\W_]", label):
-        raise RecordError(
-            f"empty or malformed label {label!r} (a label is a non-empty string without spaces, "
-            "with at least one letter or digit)"
-        )
+    """The label, if it follows the one label rule (common.LABEL_RULE); else RecordError."""
+    if not is_valid_label(label):
+        raise RecordError(f"empty or malformed label {label!r:.60} ({LABEL_RULE})")
     return label
 
 

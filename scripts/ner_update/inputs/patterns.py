@@ -12,7 +12,16 @@ import spacy
 import srsly
 from spacy.language import Language
 
-from ner_update.common import LABEL_RULE, InputError, is_valid_label, iter_jsonl
+from ner_update.common import LABEL_RULE, InputError, is_valid_label, iter_jsonl, optional_path
+
+
+def patterns_file(value: str) -> Optional[Path]:
+    """The patterns file a var or option names: None for '' (no patterns); InputError if it does not
+    exist or is a folder. Every command that takes patterns asks this."""
+    path = optional_path(value, "patterns file")
+    if path is not None and path.is_dir():
+        raise InputError(f"{path}: a folder, not a patterns file")
+    return path
 
 
 def load_patterns(path: Path) -> List[dict]:
@@ -37,7 +46,7 @@ def pattern_problem(record: dict) -> Optional[str]:
     """What is wrong with one {"label", "pattern"} record, or None."""
     label, pattern = record.get("label"), record["pattern"]
     if not is_valid_label(label):
-        return f"empty or malformed label {label!r} ({LABEL_RULE})"
+        return f"empty or malformed label {label!r:.60} ({LABEL_RULE})"
     if isinstance(pattern, str):
         return None if pattern.strip() else "a phrase pattern must not be blank"
     if not isinstance(pattern, list) or not pattern:

@@ -8,14 +8,16 @@ import re
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Dict, List, Literal, Optional
+from typing import Dict, List, Optional
 
 import srsly
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ner_update.common import DEFAULT_BASE, content_md5, load_base_meta, resolve_base_name, write_atomic
 from ner_update.evaluation import scoring
-from ner_update.scale.engine import EngineError, import_dask
+from ner_update.evaluation.held_out import CheckpointSet
+from ner_update.inputs.conversion import BadRecords, Split
+from ner_update.scale.engine import Engine, EngineError, import_dask
 
 ROOT = Path(__file__).resolve().parents[3]
 RECIPE_CONFIGS = ROOT / "configs" / "recipes"
@@ -76,11 +78,11 @@ class ProjectVars(BaseModel):
     package_version: Optional[str] = None
     annotate_model: Optional[str] = None
     annotate_limit: Optional[int] = Field(None, ge=0)
-    split: Optional[Literal["entity", "random"]] = None
-    checkpoint_set: Optional[Literal["checked_dev", "dev"]] = None
+    split: Optional[Split] = None
+    checkpoint_set: Optional[CheckpointSet] = None
     checkpoint_share: Optional[float] = Field(None, ge=0.05, le=0.95)
     dev_ratio: Optional[float] = Field(None, gt=0, lt=1)
-    bad_records: Optional[Literal["fail", "skip"]] = None
+    bad_records: Optional[BadRecords] = None
     seed: Optional[int] = None
     gpu_id: Optional[int] = Field(None, ge=-1)
     benchmark_recipes: Optional[str] = None  # checked by benchmark when it starts (outside `all`)
@@ -88,7 +90,7 @@ class ProjectVars(BaseModel):
     apply_input: Optional[Path] = None
     apply_output: Optional[Path] = None
     apply_shard_size: Optional[int] = Field(None, ge=1)
-    engine: Optional[Literal["local", "dask"]] = None
+    engine: Optional[Engine] = None
     workers: Optional[int] = Field(None, ge=1)
     dask_scheduler: Optional[str] = None
 

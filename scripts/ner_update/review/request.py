@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ner_update.common import (
+    LABEL_RULE,
     InputError,
     edited_since_written,
     expand_text_files,
+    is_valid_label,
     iter_numbered_texts,
     optional_path,
 )
-from ner_update.inputs.patterns import load_patterns, pattern_pipeline
+from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 
 Found = tuple[str, int, str]  # source file name, line or record number, text
 
@@ -61,9 +63,8 @@ def check_outputs(output_path: Path, html_path: Path | None, force: bool) -> Non
 def parse_labels(value: str) -> list[str]:
     """'GADGET, PRODUCT' -> ['GADGET', 'PRODUCT']; InputError for an empty list or a label with spaces."""
     labels = [label.strip() for label in value.split(",") if label.strip()]
-    bad = [label for label in labels if len(label.split()) != 1]
-    if bad or not labels:
-        raise InputError(f"--labels takes comma-separated labels without spaces, e.g. GADGET,PRODUCT; got {value!r}")
+    if not labels or not all(is_valid_label(label) for label in labels):
+        raise InputError(f"--labels takes comma-separated labels ({LABEL_RULE}), e.g. GADGET,PRODUCT; got {value!r}")
     return list(dict.fromkeys(labels))
 
 
@@ -73,11 +74,9 @@ def given_inputs(
     """The raw-text paths and the patterns file given ('' is none); InputError if one does not exist or no
     texts are given."""
     inputs = [p for p in (optional_path(v, "raw texts") for v in input_values) if p is not None]
-    patterns_path = optional_path(patterns_value, "patterns file")
+    patterns_path = patterns_file(patterns_value)
     if not inputs:
         raise InputError("No raw texts given (vars.raw_texts is empty): annotate needs texts to suggest entities on")
-    if patterns_path is not None and patterns_path.is_dir():
-        raise InputError(f"{patterns_path}: a folder, not a patterns file")
     if only_disagreements and patterns_path is None:
         raise InputError("--only-disagreements needs --patterns to disagree with")
     return inputs, patterns_path
