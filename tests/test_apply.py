@@ -151,6 +151,54 @@ def test_other_settings_are_refused_or_replaced(tmp_path, ruler_model):
     assert sorted(p.name for p in output.iterdir()) == ["manifest.json", "shard-00000.jsonl", "shard-00001.jsonl"]
 
 
+def test_an_input_edited_to_the_same_size_is_a_change(tmp_path, ruler_model):
+    """The manifest keys the inputs by content: an edit that keeps the size keeps no old shard."""
+    inputs = write_inputs(tmp_path / "in")
+    output = tmp_path / "out"
+    assert run_apply(ruler_model, inputs, output, "--shard-size", "2")[0] == 0
+    before = read_shards(output)
+    text = (inputs / "b.txt").read_text(encoding="utf8")
+    (inputs / "b.txt").write_text(text.replace("Nothing here", "NOTHING HERE"), encoding="utf8")
+    code, out = run_apply(ruler_model, inputs, output, "--shard-size", "2")
+    assert code == 1 and "different inputs" in out and read_shards(output) == before
+    code, out = run_apply(ruler_model, inputs, output, "--shard-size", "2", "--replace")
+    assert code == 0 and "NOTHING HERE" in "".join(p.read_text(encoding="utf8") for p in output.glob("shard-*"))
+
+
+def test_the_output_is_never_among_the_inputs(tmp_path, ruler_model):
+    inputs = write_inputs(tmp_path / "in")
+    before = read_shards(inputs)
+    for output, said in ((inputs / "applied", "would overwrite an input"), (tmp_path, "holds an input")):
+        code, out = run_apply(ruler_model, inputs, output, "--replace")
+        assert code == 1 and said in out, out
+    assert read_shards(inputs) == before and not (inputs / "applied").exists()
+
+
+def test_replace_deletes_only_what_a_manifest_vouches_for(tmp_path, ruler_model):
+    inputs = write_inputs(tmp_path / "in")
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "shard-mine.jsonl").write_text("my own file\n", encoding="utf8")
+    code, out = run_apply(ruler_model, inputs, output, "--replace")
+    assert code == 1 and "without a manifest.json: not apply's output" in out
+    assert (output / "shard-mine.jsonl").read_text(encoding="utf8") == "my own file\n"
+
+
+@pytest.mark.parametrize("broken", ["truncated", "folder"])
+def test_an_unreadable_manifest_is_a_message(tmp_path, ruler_model, broken):
+    inputs = write_inputs(tmp_path / "in")
+    output = tmp_path / "out"
+    assert run_apply(ruler_model, inputs, output)[0] == 0
+    manifest = output / "manifest.json"
+    if broken == "truncated":
+        manifest.write_text(manifest.read_text(encoding="utf8")[:20], encoding="utf8")
+    else:
+        manifest.unlink()
+        manifest.mkdir()
+    code, out = run_apply(ruler_model, inputs, output)
+    assert code == 1 and "not a readable manifest" in out and "Traceback" not in out
+
+
 @pytest.mark.parametrize(
     "name,content,expected",
     [

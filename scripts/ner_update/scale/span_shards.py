@@ -9,10 +9,12 @@ k is written to `shard-0000k.jsonl`, one record per text:
 
 A shard is written to a hidden temporary file, flushed to disk and renamed into
 place, so a shard file that exists is complete. `manifest.json` records what
-the shards were made from (pipeline and its content md5, input files and their
-sizes, shard size); a rerun with the same manifest skips the shards that exist
-and writes the rest, and a rerun with other settings fails instead of mixing
-outputs (or, asked to replace them, deletes the old shards first). The inputs are read once before anything is written: a bad file or
+the shards were made from (pipeline and input files with their content md5,
+shard size); a rerun with the same manifest skips the shards that exist and
+writes the rest, and a rerun with other settings or an edited input fails
+instead of mixing outputs (or, asked to replace them, deletes the old shards
+first: only in a folder whose manifest says it is apply's output). The output
+folder is never an input or inside one. The inputs are read once before anything is written: a bad file or
 record fails with its name and line and leaves no output.
 """
 
@@ -33,6 +35,7 @@ from ner_update.common import (
     iter_numbered_texts,
     resolve_base_name,
 )
+from ner_update.inputs.guards import refuse_overwriting_inputs
 from ner_update.scale.engine import EngineOptions, ShardResult, open_engine, shards_of
 from ner_update.scale.jobs import MAX_LENGTH, pipeline_spans_job
 
@@ -52,6 +55,7 @@ class Plan:
     n_texts: int
     skipped: Counter = field(default_factory=Counter)
     manifest: Dict = field(default_factory=dict)
+    inputs: List[Path] = field(default_factory=list)  # as given: files and folders
 
     @property
     def n_shards(self) -> int:
@@ -99,31 +103,48 @@ def plan(model: str, inputs: List[Path], shard_size: int) -> Plan:
     manifest = {
         "model": model,
         "model_md5": content_md5(model_folder(model)),
-        "inputs": [{"file": path.name, "bytes": path.stat().st_size} for path in files],
+        "inputs": [{"file": path.name, "md5": content_md5(path)} for path in files],
         "shard_size": shard_size,
         "texts": n_texts,
     }
-    return Plan(files, n_texts, skipped, manifest)
+    return Plan(files, n_texts, skipped, manifest, list(inputs))
+
+
+def read_manifest(manifest_path: Path) -> Optional[Dict]:
+    """The manifest of an earlier run, None if there is none; InputError if it is not a readable JSON object."""
+    if not manifest_path.exists():
+        return None
+    try:
+        found = srsly.read_json(manifest_path) if manifest_path.is_file() else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise InputError(f"{manifest_path}: not a readable manifest (truncated, or not apply's): remove it")
+    return found
 
 
 def finished_shards(output_dir: Path, plan_: Plan, replace: bool = False) -> set:
     """Indexes of the shards already written for this plan. If the folder holds another run's shards:
-    InputError, or (replace) they and its manifest are deleted and nothing is finished."""
+    InputError, or (replace, and its manifest says it is apply's output) they and the manifest are
+    deleted and nothing is finished."""
+    refuse_overwriting_inputs([output_dir], [*plan_.inputs, *plan_.files])
+    inside = next((f for f in plan_.files if output_dir.resolve() in f.resolve().parents), None)
+    if inside is not None:
+        raise InputError(f"{output_dir}: the output folder holds an input ({inside}); write it elsewhere")
     manifest_path = output_dir / MANIFEST
-    found = srsly.read_json(manifest_path) if manifest_path.exists() else None
+    found = read_manifest(manifest_path)
     shards = sorted(output_dir.glob(f"{SHARD_PREFIX}*.jsonl")) if output_dir.is_dir() else []
     if found is None and shards:
-        problem = f"{output_dir} holds shards without a {MANIFEST}"
-    elif found is not None and found != plan_.manifest:
+        raise InputError(f"{output_dir} holds shards without a {MANIFEST}: not apply's output, so nothing is replaced")
+    if found is not None and found != plan_.manifest:
         changed = sorted(k for k in set(found) | set(plan_.manifest) if found.get(k) != plan_.manifest.get(k))
         problem = f"{output_dir} holds the output of another run (different {', '.join(changed)})"
-    else:
-        return {i for i in range(plan_.n_shards) if shard_path(output_dir, i).exists()}
-    if not replace:
-        raise InputError(f"{problem}: remove the folder, write to another one, or pass --replace")
-    for path in [*shards, manifest_path]:
-        path.unlink(missing_ok=True)
-    return set()
+        if not replace:
+            raise InputError(f"{problem}: remove the folder, write to another one, or pass --replace")
+        for path in [*shards, manifest_path]:
+            path.unlink(missing_ok=True)
+        return set()
+    return {i for i in range(plan_.n_shards) if shard_path(output_dir, i).exists()}
 
 
 def write_durably(path: Path, content: str) -> None:
