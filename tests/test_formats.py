@@ -224,6 +224,72 @@ def test_label_studio_annotators_who_disagree_conflict(tmp_path):
     )
 
 
+def ls_result(kind: str, value: dict) -> dict:
+    return {"from_name": "label", "to_name": "text", "type": kind, "value": value}
+
+
+HTML_SPAN = {"start": "/p[1]/text()[1]", "end": "/p[1]/text()[1]", "startOffset": 10, "endOffset": 18, "text": "iPhone X"}  # fmt: skip
+LS_SPAN = {"start": 10, "end": 18, "text": "iPhone X", "labels": ["GADGET"]}
+
+
+@pytest.mark.parametrize(
+    "text,annotation,problem",
+    [
+        ("I love my iPhone X", {"result": [ls_result("hypertextlabels", {**HTML_SPAN, "hypertextlabels": ["GADGET"]})]}, "Label Studio 'hypertextlabels' results are not supported: their offsets point into the HTML"),
+        ("I love my iPhone X", {"result": [ls_result("labels", LS_SPAN), ls_result("htmllabels", {**HTML_SPAN, "htmllabels": ["GADGET"]})]}, "Label Studio 'htmllabels' results are not supported"),
+        ("I love my iPhone X", {"result": [ls_result("paragraphlabels", {"start": 0, "end": 0, "paragraphlabels": ["GADGET"]})]}, "a Label Studio result of type 'paragraphlabels' is not supported"),
+        ("I love my iPhone X", {"result": json.dumps([ls_result("labels", LS_SPAN)])}, 'Label Studio\'s "result" must be a list, got a string'),
+        ("I love my iPhone X", {"result": ls_result("labels", LS_SPAN)}, 'Label Studio\'s "result" must be a list, got an object'),
+        ("I love my iPhone X", {"result": None}, 'Label Studio\'s "result" must be a list, got null'),
+        # Label Studio counts offsets in UTF-16 units (an emoji is two) and \r\n as one character
+        ("I \U0001F60D my iPhone X so much", {"result": [ls_result("labels", {**LS_SPAN, "start": 8, "end": 16})]}, "Label Studio's span [8, 16] says 'iPhone X' but the text there is 'Phone X '"),
+        ("Hello\r\nmy iPhone X", {"result": [ls_result("labels", {**LS_SPAN, "start": 9, "end": 17})]}, "Label Studio's span [9, 17] says 'iPhone X' but the text there is ' iPhone '"),
+        ("I love my iPhone X", {"result": [], "was_cancelled": "no"}, "\"was_cancelled\" must be true or false, got 'no'"),
+    ],
+    ids=["hypertextlabels", "htmllabels", "paragraphlabels", "result-string", "result-object", "result-null", "emoji", "crlf", "cancelled-no"],
+)  # fmt: skip
+def test_label_studio_results_that_were_misread_are_bad_records(tmp_path, text, annotation, problem):
+    """These were read as a text without entities (a complete negative), or, with offsets in
+    UTF-16 units, as the wrong span: now each is a bad record, named, and left out with skip."""
+    path = tmp_path / "export.json"
+    task = {"id": 2, "data": {"text": text}, "annotations": [{"id": 1, **annotation}]}
+    path.write_text(json.dumps([label_studio_task("ok text", []), task]), encoding="utf8")
+    code, output, _ = convert_all(tmp_path, path)
+    assert code == 1 and f"{path}: record 2: annotation 1: {problem}" in output, output
+    code, output, docs = convert_all(tmp_path, path, extra=["--bad-records", "skip"])
+    assert code == 0 and set(docs) == {"ok text"}, output
+    assert f"{path}: record 2: annotation 1: " in output and "1 bad records skipped" in output
+
+
+def test_label_studio_results_without_a_span_are_ignored_and_was_cancelled_may_be_a_string(tmp_path):
+    span = ls_result("labels", LS_SPAN)
+    choice = ls_result("choices", {"choices": ["positive"]})
+    note = {**ls_result("textarea", {"text": ["a phone"]}), "id": "n1"}
+    relation = {"from_id": "a", "to_id": "b", "type": "relation", "direction": "right"}
+    tasks = [
+        {"data": {"text": "I love my iPhone X"}, "annotations": [{"result": [choice, span, note, relation], "was_cancelled": "false"}]},
+        {"data": {"text": "I need a phone"}, "annotations": [{"result": [choice], "was_cancelled": "TRUE"}]},
+    ]  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks), encoding="utf8")
+    code, output, docs = convert_all(tmp_path, path)
+    assert code == 0, output
+    assert {text: ents(doc) for text, doc in docs.items()} == {"I love my iPhone X": [(10, 18, "GADGET")]}
+    assert "1 cancelled annotations (Label Studio)" in output
+    assert "3 Label Studio results without a span (choices, relations, ...)" in output
+
+
+@pytest.mark.parametrize("view", ["blocks", "choice"])
+def test_prodigy_answer_of_an_unknown_view_is_a_bad_record(tmp_path, view):
+    """Read by its span count as a binary or manual answer before."""
+    path = write_jsonl(tmp_path / "p.jsonl", [PRODIGY[0], {**PRODIGY[1], "_view_id": view}])
+    code, output, _ = convert_all(tmp_path, path)
+    problem = f"unknown Prodigy view {view!r} (_view_id): convert reads the binary views ner, spans and the manual views ner_manual, spans_manual"  # fmt: skip
+    assert code == 1 and f"{path}: line 2: {problem}" in output, output
+    code, output, docs = convert_all(tmp_path, path, extra=["--bad-records", "skip"])
+    assert code == 0 and set(docs) == {PRODIGY[0]["text"]} and "1 bad records skipped" in output
+
+
 def test_doccano_jsonl(tmp_path):
     records = [{"id": 7, "text": "I love my iPhone X so much", "label": [[10, 18, "GADGET"]], "Comments": []}]
     code, output, docs = convert_all(tmp_path, write_jsonl(tmp_path / "d.jsonl", records))

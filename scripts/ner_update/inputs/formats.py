@@ -27,6 +27,10 @@ SUFFIXES = (".json", ".jsonl")
 BINARY_VIEWS = {"ner", "spans"}  # one suggested span, accepted or rejected (ner.teach, spans.teach)
 MANUAL_VIEWS = {"ner_manual", "spans_manual"}
 ANSWERS = ("accept", "reject", "ignore")
+# Label Studio results: spans are read from "labels" (<Labels> on a <Text> tag); these carry no span
+LABEL_STUDIO_NO_SPAN = ("choices", "textarea", "rating", "relation", "taxonomy", "number", "datetime", "pairwise")
+LABEL_STUDIO_HTML = ("hypertextlabels", "htmllabels")  # offsets into HTML (XPaths), not into the text
+_MISSING = object()
 
 
 class RecordError(ValueError):
@@ -180,6 +184,11 @@ def _parse_spans(raw: dict, text: str, skipped: Counter) -> List[Annotation]:
     if "answer" not in raw:
         return [annotation]
     answer, view = raw["answer"], raw.get("_view_id")
+    if view is not None and view not in BINARY_VIEWS | MANUAL_VIEWS:
+        raise RecordError(
+            f"unknown Prodigy view {view!r} (_view_id): convert reads the binary views "
+            f"{', '.join(sorted(BINARY_VIEWS))} and the manual views {', '.join(sorted(MANUAL_VIEWS))}"
+        )
     if answer not in ANSWERS:
         raise RecordError(f"unknown answer {answer!r} (Prodigy answers are {', '.join(ANSWERS)})")
     binary = view in BINARY_VIEWS or (view not in MANUAL_VIEWS and len(spans) == 1)
@@ -208,21 +217,73 @@ def _parse_label_studio(raw: dict, skipped: Counter) -> List[Annotation]:
         skipped["Label Studio tasks without annotations"] += 1
     found = []
     for n, annotation in enumerate(annotations, start=1):
-        if annotation.get("was_cancelled"):
+        if _cancelled(annotation, n):
             skipped["cancelled annotations (Label Studio)"] += 1
             continue
-        where = f" (annotation {n})" if len(annotations) > 1 else ""
+        results = annotation.get("result", _MISSING)
+        if not isinstance(results, list):
+            raise RecordError(f'annotation {n}: Label Studio\'s "result" must be a list, got {_json_kind(results)}')
         spans = []
-        for item in annotation.get("result", []):
-            value = item.get("value") if isinstance(item, dict) else None
-            if not isinstance(value, dict) or "labels" not in value:
-                skipped["Label Studio results that are not labelled spans"] += 1
-                continue
-            labels = value["labels"]
-            if not isinstance(labels, list) or len(labels) != 1 or not {"start", "end"} <= set(value):
-                raise RecordError(
-                    f"annotation {n}: a Label Studio span needs start, end and exactly one label, got {value!r}"
-                )
-            spans.append((value["start"], value["end"], labels[0]))
+        for item in results:
+            span = _label_studio_span(item, text, n)
+            if span is None:
+                skipped["Label Studio results without a span (choices, relations, ...)"] += 1
+            else:
+                spans.append(span)
+        where = f" (annotation {n})" if len(annotations) > 1 else ""
         found.append(Annotation(text, spans=spans, where=where))
     return found
+
+
+def _cancelled(annotation: dict, n: int) -> bool:
+    """`was_cancelled` as a boolean: true/false, or the strings "true"/"false" in any case."""
+    value = annotation.get("was_cancelled", False)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise RecordError(f'annotation {n}: "was_cancelled" must be true or false, got {value!r}')
+    return value
+
+
+def _label_studio_span(item: object, text: str, n: int) -> Optional[Span]:
+    """The span of one Label Studio result; None for a result of a type that carries no span
+    (LABEL_STUDIO_NO_SPAN); RecordError for a span this cannot read."""
+    if not isinstance(item, dict):
+        raise RecordError(f"annotation {n}: a Label Studio result must be an object, got {_json_kind(item)}")
+    value, kind = item.get("value"), item.get("type")
+    if kind is None and isinstance(value, dict):  # no "type": the value's key names it (value.labels)
+        kind = next((key for key in value if key.endswith("labels") or key in LABEL_STUDIO_NO_SPAN), None)
+    if kind in LABEL_STUDIO_NO_SPAN:
+        return None
+    if kind in LABEL_STUDIO_HTML:
+        raise RecordError(
+            f"annotation {n}: Label Studio {kind!r} results are not supported: their offsets point into the HTML "
+            "(XPaths and offsets in its elements), not into the text; label the text with <Labels> on a <Text> tag"
+        )
+    if kind != "labels":
+        found = f"of type {kind!r}" if kind else "without a type"
+        raise RecordError(
+            f"annotation {n}: a Label Studio result {found} is not supported: spans are read from 'labels' "
+            f"results; {', '.join(LABEL_STUDIO_NO_SPAN)} results carry no span and are ignored"
+        )
+    labels = value.get("labels") if isinstance(value, dict) else None
+    if not isinstance(labels, list) or len(labels) != 1 or not {"start", "end"} <= set(value):
+        raise RecordError(f"annotation {n}: a Label Studio span needs start, end and exactly one label, got {value!r}")
+    start, end = value["start"], value["end"]
+    said = value.get("text")
+    if isinstance(said, str) and type(start) is int and type(end) is int and 0 <= start <= end <= len(text):
+        if said != text[start:end]:
+            raise RecordError(
+                f"annotation {n}: Label Studio's span [{start}, {end}] says {said!r} but the text there is "
+                f"{text[start:end]!r} (offsets counted in UTF-16 units, after an emoji, or with \\r\\n as one "
+                "character?): fix the offsets"
+            )
+    return (start, end, labels[0])
+
+
+def _json_kind(value: object) -> str:
+    """What a JSON value is, for messages: null, a string, an object, ..."""
+    if value is _MISSING:
+        return "nothing (no key)"
+    names = {type(None): "null", str: "a string", dict: "an object", list: "a list", bool: "a boolean"}
+    return names.get(type(value), "a number")
