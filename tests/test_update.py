@@ -757,16 +757,37 @@ def test_a_listening_base_shares_its_features_without_a_copy(tmp_path_factory):
     assert base_part(after) < 1.05 * base_part(before)  # no second tok2vec beside the tagger's own embedding
 
 
-def test_a_base_ner_listening_to_a_transformer_fails_in_config_with_the_reason(tmp_path_factory, monkeypatch):
-    """The default recipe's tagger reads tok2vec features only: a ner listening to another kind of
-    component (a transformer) is named in the error, not trained on features it cannot read."""
+@pytest.mark.parametrize(
+    "factory,recipe,said",
+    [
+        ("curated_transformer", "new_label_tagger", "listens to 'tok2vec' \\(a curated_transformer component\\)"),
+        ("transformer", "single_ner", "would train a ner of its own on a second copy of the transformer"),
+        ("transformer", "second_ner", "would train a ner of its own on a second copy of the transformer"),
+    ],
+)
+def test_a_base_ner_listening_to_what_a_recipe_cannot_share_fails_in_config(
+    tmp_path_factory, monkeypatch, factory, recipe, said
+):
+    """A ner listening to a component the tagger cannot read is named in the error; a recipe that would
+    copy a transformer (to train a ner on it) says to use the default recipe, which listens to it."""
     root = tmp_path_factory.mktemp("transformer_like")
     nlp = spacy.load(build_tiny_base(root / "base", listening_ner=True))
-    meta = nlp.get_pipe_meta("tok2vec")
-    monkeypatch.setattr(meta, "factory", "transformer")
-    template = load_config(ROOT / "configs" / "recipes" / "new_label_tagger.cfg", interpolate=False)
-    with pytest.raises(ValueError, match="listens to 'tok2vec' \\(a transformer component\\)"):
+    monkeypatch.setattr(nlp.get_pipe_meta("tok2vec"), "factory", factory)
+    template = load_config(ROOT / "configs" / "recipes" / f"{recipe}.cfg", interpolate=False)
+    with pytest.raises(ValueError, match=said):
         recipes.adapt_config(template, nlp, str(root / "base"), None)
+
+
+def test_the_tagger_listens_to_a_transformer_by_its_factory(tmp_path_factory, monkeypatch):
+    """On a base whose ner listens to a transformer, the default recipe's tagger listens to it too."""
+    root = tmp_path_factory.mktemp("transformer_named")
+    nlp = spacy.load(build_tiny_base(root / "base", listening_ner=True))
+    monkeypatch.setattr(nlp.get_pipe_meta("tok2vec"), "factory", "transformer")
+    template = load_config(ROOT / "configs" / "recipes" / "new_label_tagger.cfg", interpolate=False)
+    cfg = recipes.adapt_config(template, nlp, str(root / "base"), None)
+    features = cfg["components"]["new_labels"]["model"]["tok2vec"]
+    assert features["upstream"] == "tok2vec" and features["upstream_factory"] == "transformer"
+    assert cfg["training"]["annotating_components"] == ["tok2vec"] and "tok2vec" in cfg["training"]["frozen_components"]
 
 
 @pytest.mark.parametrize("include", [False, True])

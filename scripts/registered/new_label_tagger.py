@@ -35,6 +35,7 @@ def shared_features(
     hidden_width: int = 0,
     window_size: int = 1,
     include_static_vectors: bool = False,
+    upstream_factory: str = "tok2vec",
 ) -> Model[List[Doc], List[Floats2d]]:
     """The features a tok2vec component `upstream` computes anyway (`width`
     wide; frozen in training), side by side with a small trainable embedding of
@@ -42,7 +43,11 @@ def shared_features(
     word identity frozen features lack, at a small part of a tok2vec's cost.
     hidden_width > 0: then a maxout layer over each token and `window_size`
     tokens either side mixes the two. attrs null: NORM and SHAPE. include_static_vectors:
-    the embedding also reads the pipeline's static vectors (a base that has them)."""
+    the embedding also reads the pipeline's static vectors (a base that has them).
+    upstream_factory "transformer": `upstream` is a spacy-transformers component
+    (frozen and annotating in training: its listener reads doc._.trf_data), its
+    wordpiece outputs mean-pooled per token; spacy-transformers must be installed,
+    as it is for any pipeline with a transformer."""
     attrs = attrs or ["NORM", "SHAPE"]
     embed = MultiHashEmbed(
         width=embed_width, attrs=attrs, rows=[rows] * len(attrs), include_static_vectors=include_static_vectors
@@ -50,12 +55,22 @@ def shared_features(
     own = build_Tok2Vec_model(
         embed, MaxoutWindowEncoder(width=embed_width, window_size=1, maxout_pieces=3, depth=depth)
     )
-    features = concatenate(Tok2VecListener(upstream_name=upstream, width=width), own)
+    features = concatenate(upstream_listener(upstream, width, upstream_factory), own)
     if not hidden_width:
         return features
     n_in = (width + embed_width) * (2 * window_size + 1)
     mix = chain(expand_window(window_size), Maxout(nO=hidden_width, nI=n_in, nP=3, normalize=True))
     return chain(features, with_array(mix))
+
+
+def upstream_listener(upstream: str, width: int, factory: str) -> Model[List[Doc], List[Floats2d]]:
+    """A listener of the component `upstream` (a tok2vec or a spacy-transformers transformer)."""
+    if factory == "tok2vec":
+        return Tok2VecListener(upstream_name=upstream, width=width)
+    if factory == "transformer":
+        make_listener = registry.architectures.get("spacy-transformers.TransformerListener.v1")
+        return make_listener(grad_factor=1.0, pooling=registry.layers.get("reduce_mean.v1")(), upstream=upstream)
+    raise ValueError(f"SharedFeatures listens to a tok2vec or a transformer component, not a {factory!r}")
 
 
 @Language.factory(

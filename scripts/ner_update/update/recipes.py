@@ -134,17 +134,13 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
         if name == "ner" and upstream and "ner" in trainable:
             components[name]["replace_listeners"] = ["model.tok2vec"]
     features = upstream or FEATURES  # what the recipe's listeners of the base ner's features listen to
-    if upstream and FEATURES in recipe["nlp"]["pipeline"] and nlp.get_pipe_meta(upstream).factory != "tok2vec":
-        raise ValueError(
-            f"The base's ner listens to '{upstream}' (a {nlp.get_pipe_meta(upstream).factory} component): "
-            "this recipe's tagger reads a tok2vec component's features only: such a base is not supported yet"
-        )
+    kind = check_upstream(nlp, upstream, recipe, trainable)
     for name in own:
         components[name] = copy.deepcopy(recipe["components"][name])
         if "old_labels" in components[name]:
             components[name]["old_labels"] = sorted(nlp.get_pipe("ner").labels)
         if features in nlp.component_names:
-            _listen_to(components[name], features, nlp.get_pipe(features).model.get_dim("nO"))
+            _listen_to(components[name], features, features_width(nlp, features), kind)
         if not nlp.vocab.vectors.shape[0]:  # nothing to read: a base without static vectors
             _set_everywhere(components[name], "include_static_vectors", False)
     cfg["components"] = components
@@ -156,6 +152,34 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
     return cfg
 
 
+def check_upstream(nlp: Language, upstream: Optional[str], recipe: Config, trainable: set) -> str:
+    """The factory of the component the base ner listens to ("tok2vec" for its own layer); ValueError
+    for one the recipe cannot listen to, or a transformer the recipe would copy (a ner it trains, or a
+    second ner sourced from the base's)."""
+    kind = nlp.get_pipe_meta(upstream).factory if upstream else "tok2vec"
+    if upstream and kind not in ("tok2vec", "transformer") and FEATURES in recipe["nlp"]["pipeline"]:
+        raise ValueError(
+            f"The base's ner listens to '{upstream}' (a {kind} component): this recipe's tagger reads "
+            "the features of a tok2vec or a transformer component only: such a base is not supported yet"
+        )
+    copies = [n for n in recipe_components(recipe) if "component" in recipe["components"].get(n, {})]
+    if kind == "transformer" and ("ner" in trainable or copies):
+        raise ValueError(
+            f"The base's ner listens to '{upstream}' (a transformer): this recipe would train a ner of its own "
+            "on a second copy of the transformer. Use the default recipe, new_label_tagger, which listens to "
+            "the frozen transformer (vars.recipe new_label_tagger)"
+        )
+    return kind
+
+
+def features_width(nlp: Language, name: str) -> int:
+    """The width of the features component `name` gives its listeners (a transformer: its hidden size)."""
+    model = nlp.get_pipe(name).model
+    if model.has_dim("nO"):
+        return model.get_dim("nO")
+    return int(model.transformer.config.hidden_size)  # spacy-transformers' TransformerModel
+
+
 def _set_everywhere(section: dict, key: str, value) -> None:
     """Set `key` to `value` in every block of `section` that has it (in place)."""
     for name, inner in section.items():
@@ -165,14 +189,16 @@ def _set_everywhere(section: dict, key: str, value) -> None:
             section[name] = value
 
 
-def _listen_to(section: dict, upstream: str, width: int) -> None:
+def _listen_to(section: dict, upstream: str, width: int, factory: str = "tok2vec") -> None:
     """Point every block of `section` that reads the base ner's features
-    (upstream = "ner_tok2vec") at `upstream`, `width` wide (in place)."""
+    (upstream = "ner_tok2vec") at `upstream`, a `factory` component `width` wide (in place)."""
     for value in section.values():
         if isinstance(value, dict):
             if value.get("upstream") == FEATURES and "width" in value:
                 value["upstream"], value["width"] = upstream, width
-            _listen_to(value, upstream, width)
+                if factory != "tok2vec":
+                    value["upstream_factory"] = factory
+            _listen_to(value, upstream, width, factory)
 
 
 def drop_training_strings(nlp: Language, base: Language) -> int:
