@@ -11,8 +11,9 @@ from weasel.util import load_project_config, split_command
 
 import convert
 from conftest import ROOT, run_cli
-from ner_update.common import InputError, atomic_path, read_texts
+from ner_update.common import InputError, atomic_path
 from ner_update.inputs import gold
+from ner_update.inputs.texts import read_texts
 
 IPHONE = "How to preorder the iPhone X"
 PATIENT = "A patient with chest pain had hyperthyroidism."
@@ -292,7 +293,7 @@ def test_same_case_labels_give_no_warning(tmp_path):
     assert "0 labels differing only in case" in output
 
 
-# --- raw texts (common.read_texts) --------------------------------------------
+# --- raw texts (inputs.texts.read_texts) --------------------------------------
 
 
 @pytest.mark.parametrize(

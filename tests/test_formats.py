@@ -463,6 +463,37 @@ def test_incorrect_spans_key_of_a_sourced_ner_is_ignored_in_its_config(tmp_path)
     assert spacy.load(tmp_path / "trained").get_pipe("ner").moves.neg_key == "incorrect_spans"
 
 
+# --- one table of formats -------------------------------------------------------
+
+EXAMPLES = {
+    "course": ["iPhone X is coming", {"entities": [[0, 8, "GADGET"]]}],
+    "spans or Prodigy": {"text": "iPhone X is coming", "spans": [{"start": 0, "end": 8, "label": "GADGET"}]},
+    "values": {"sentence": "iPhone X is coming", "entities": [{"label": "GADGET", "value": "iPhone X"}]},
+    "doccano": {"text": "iPhone X is coming", "label": [[0, 8, "GADGET"]]},
+    "Label Studio": label_studio_task("iPhone X is coming", [(0, 8, "GADGET")]),
+}
+
+
+def test_every_format_is_one_row_that_detects_reads_and_finds_the_text():
+    """parse_record, record_text (the texts steps leave out) and the messages ask one table."""
+    from collections import Counter
+
+    from ner_update.inputs.formats import FORMATS, RecordError, format_of, parse_record, record_text
+
+    assert [row.name for row in FORMATS] == list(EXAMPLES)  # an example for each row
+    for row in FORMATS:
+        record = EXAMPLES[row.name]
+        assert format_of(record) is row and record_text(record) == "iPhone X is coming"
+        (annotation,) = parse_record(record, Counter())
+        assert annotation.text == "iPhone X is coming" and (annotation.spans or annotation.values)
+    with pytest.raises(RecordError) as err:
+        parse_record({"text": "iPhone X is coming"}, Counter())
+    assert all(
+        row.marks in str(err.value) and row.name in str(err.value) for row in FORMATS if row.shape == "an object"
+    )
+    assert record_text({"text": "a raw text"}) == "a raw text"  # a record object of no format: a raw text
+
+
 @pytest.mark.parametrize(
     "records",
     [
@@ -475,7 +506,7 @@ def test_incorrect_spans_key_of_a_sourced_ner_is_ignored_in_its_config(tmp_path)
 def test_a_checked_set_in_any_format_is_left_out_by_its_texts(records, tmp_path):
     """A checked set exported from Label Studio (or any format convert reads) is excluded from
     bootstrapping, rehearsal and pretraining by its texts; Label Studio tasks used to fail here."""
-    from ner_update.common import excluded_texts
+    from ner_update.inputs.texts import excluded_texts
 
     path = tmp_path / "checked.json"
     srsly.write_json(path, records)

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Iterator, List, Optional, Tuple, Union
@@ -69,58 +68,9 @@ def expand_text_files(paths: Iterable[Path], suffixes: Tuple[str, ...] = TEXT_SU
     return files
 
 
-def record_text(record: object) -> object:
-    """The text of a raw-text or annotation record, in any format convert reads: a string,
-    [text, {...}], {"text"}, {"sentence"} or a Label Studio task {"data": {"text"}, "annotations"};
-    whatever else it is, for the caller's error message."""
-    if isinstance(record, dict):
-        data = record.get("data")
-        if isinstance(data, dict) and "annotations" in record:
-            return data.get("text")
-        return record.get("text", record.get("sentence"))
-    if isinstance(record, list) and len(record) == 2 and isinstance(record[1], dict):
-        return record[0]
-    return record
-
-
-def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] = None) -> Iterator[Tuple[int, str]]:
-    """Stream (line or record number, text) from a .txt (one text per line), .json
-    (a list) or .jsonl file; a UTF-8 byte order mark is accepted.
-
-    Records may be strings or annotation records of any format (`record_text`),
-    so annotation files can be read for their texts. Texts
-    are stripped; blank ones are skipped and counted in counts["blank texts
-    skipped"]. A bad record, a file that is not UTF-8 text, or a text longer
-    than max_length (spaCy's nlp.max_length) raises InputError naming the file
-    and line/record.
-    """
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        data = parse_json(read_utf8(path), path)
-        if not isinstance(data, list):
-            raise InputError(f"{path}: expected a JSON list of texts or records")
-        records: Iterator[Tuple[int, object]] = enumerate(data, start=1)
-        where = "record"
-    else:
-        records = _lines(path, parse=suffix == ".jsonl")
-        where = "line"
-    for i, record in records:
-        text = record_text(record)
-        if not isinstance(text, str):
-            raise InputError(f'{path}: {where} {i}: expected a string or {{"text": ...}}, got {record!r}')
-        text = text.strip()
-        if max_length is not None and len(text) > max_length:
-            raise InputError(
-                f"{path}: {where} {i}: a text of {len(text):,} characters, longer than spaCy's limit of "
-                f"{max_length:,} (nlp.max_length): split it into shorter texts"
-            )
-        if text:
-            yield i, text
-        else:
-            counts["blank texts skipped"] += 1
-
-
-def _lines(path: Path, parse: bool) -> Iterator[Tuple[int, object]]:
+def iter_lines(path: Path, parse: bool) -> Iterator[Tuple[int, object]]:
+    """(line number, line) of a UTF-8 text file (a BOM is accepted), or (line number, parsed JSON) with
+    parse, "" for a blank line; InputError with file, line and column for invalid JSON or bytes."""
     # file iteration splits at newlines only, not at U+2028 etc. (valid inside JSON strings)
     with path.open(encoding="utf-8-sig", newline=None) as handle:
         try:
@@ -140,7 +90,7 @@ def _lines(path: Path, parse: bool) -> Iterator[Tuple[int, object]]:
 def iter_jsonl(path: Path) -> Iterator[Tuple[int, object]]:
     """(line number, record) of every non-blank line of a UTF-8 JSONL file (a BOM is
     accepted); InputError with file, line and column for invalid JSON or bytes."""
-    return ((i, record) for i, record in _lines(path, parse=True) if record != "")
+    return ((i, record) for i, record in iter_lines(path, parse=True) if record != "")
 
 
 def read_utf8(path: Path) -> str:
@@ -169,23 +119,6 @@ def decoding_error(path: Path) -> InputError:
                     return InputError(f"{where}: the file is binary data, not text")
                 return InputError(f"{where} is not UTF-8 (Latin-1 or Windows-1252?): save the file as UTF-8")
     return InputError(f"{path}: not UTF-8 text")
-
-
-def iter_texts(path: Path, counts: Counter) -> Iterator[str]:
-    """The texts of iter_numbered_texts, without their numbers."""
-    return (text for _, text in iter_numbered_texts(path, counts))
-
-
-def excluded_texts(paths: Iterable[Path]) -> set:
-    """The texts of files no step may train on (the hand-checked sets): every text of each."""
-    return {text for path in paths for text in iter_texts(path, Counter())}
-
-
-def read_texts(path: Path) -> Tuple[List[str], int]:
-    """All texts of a file and the number of blank lines/records skipped."""
-    counts: Counter = Counter()
-    texts = list(iter_texts(path, counts))
-    return texts, counts["blank texts skipped"]
 
 
 @contextmanager

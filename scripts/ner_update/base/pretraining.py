@@ -16,11 +16,10 @@ from ner_update.common import (
     InputError,
     atomic_dir,
     content_md5,
-    excluded_texts,
     expand_text_files,
-    iter_numbered_texts,
     write_atomic,
 )
+from ner_update.inputs.texts import excluded_texts, iter_numbered_texts
 from ner_update.registered import registered
 
 registered("word_parts")  # registers the default base ner's embedding

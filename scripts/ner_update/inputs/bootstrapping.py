@@ -21,13 +21,12 @@ import srsly
 from tqdm import tqdm
 
 from ner_update.common import (
-    excluded_texts,
     expand_text_files,
-    iter_numbered_texts,
     optional_path,
     write_atomic,
 )
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
+from ner_update.inputs.texts import excluded_texts, iter_numbered_texts
 from ner_update.scale.engine import EngineOptions, Job, open_engine, shards_of
 from ner_update.scale.jobs import MAX_LENGTH, pattern_matches_job
 

@@ -1,22 +1,27 @@
 """Read annotation files in every format `convert` accepts; prints nothing.
 
-Formats, detected per record by content:
-  course        [text, {"entities": [[start, end, label], ...]}]
-  values        {"sentence" or "text": ..., "entities": [{"label": ..., "value": ...}]}
-  spans         {"text": ..., "spans": [{"start": ..., "end": ..., "label": ...}]}; with an
-                "answer" (a Prodigy export) the answer decides what the record teaches
-  Label Studio  {"data": {"text": ...}, "annotations": [{"result": [{"value": {"start": ...,
-                "end": ..., "labels": [...]}}]}]}: one record per annotation that was not cancelled
-  doccano       {"text": ..., "label": [[start, end, label], ...]}
-A file is JSON (a list of records) or JSONL (one record per line). Each record
-becomes zero or more Annotations; records that teach nothing (ignored or
-rejected manual answers, cancelled annotations) are counted in `skipped`.
+FORMATS is the table of formats: each row says how a record of it is detected,
+where its text is and how it is read. parse_record, record_text (the texts a
+step must leave out, the texts of raw-text files) and the messages ask it; to
+add a format, add a row to FORMATS. The rows:
+  course            [text, {"entities": [[start, end, label], ...]}]
+  spans or Prodigy  {"text": ..., "spans": [{"start": ..., "end": ..., "label": ...}]}; with an
+                    "answer" (a Prodigy export) the answer decides what the record teaches
+  values            {"sentence" or "text": ..., "entities": [{"label": ..., "value": ...}]}
+  doccano           {"text": ..., "label": [[start, end, label], ...]}
+  Label Studio      {"data": {"text": ...}, "annotations": [{"result": [{"type": "labels",
+                    "value": {"start": ..., "end": ..., "labels": [...]}}]}]}: one record per
+                    annotation that was not cancelled
+A record must be of exactly one format. A file is JSON (a list of records) or
+JSONL (one record per line). Each record becomes zero or more Annotations;
+records that teach nothing (ignored or rejected manual answers, cancelled
+annotations) are counted in `skipped`.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
 
 from ner_update.common import LABEL_RULE, InputError, decoding_error, expand_text_files, is_valid_label, parse_json
 
@@ -54,6 +59,18 @@ class Annotation:
     tokens: Optional[list] = None  # Prodigy's tokens, to check token_start/token_end
     token_ids: List[Tuple[Span, object, object]] = field(default_factory=list)
     where: str = ""  # e.g. " (annotation 2)" for one of several Label Studio annotations
+
+
+@dataclass(frozen=True)
+class Format:
+    """One annotation format, a row of FORMATS."""
+
+    name: str
+    shape: str  # the JSON value a record of it is: "a list" or "an object"
+    marks: str  # what marks a record of it, as messages name it: "'spans'"
+    detect: Callable[[object], bool]
+    text: Callable[[Any], object]  # the record's text, unchecked (None or a non-string when it has none)
+    parse: Callable[[Any, Counter], List[Annotation]]  # its Annotations; what teaches nothing counted
 
 
 def expand_inputs(paths: Iterable[Path]) -> List[Path]:
@@ -112,29 +129,33 @@ def check_label(label: object) -> str:
 
 def parse_record(raw: object, skipped: Counter) -> List[Annotation]:
     """The annotations of one raw record; counts what teaches nothing in `skipped`."""
-    if isinstance(raw, list):
-        return [_parse_course(raw)]
-    if not isinstance(raw, dict):
-        raise RecordError(f"wrong record shape: expected a list or an object, got {type(raw).__name__}")
-    if "annotations" in raw and isinstance(raw.get("data"), dict):
-        return _parse_label_studio(raw, skipped)
-    text = _record_text(raw)
-    present = [key for key in ("spans", "entities", "label") if key in raw]
-    if len(present) > 1:
-        raise RecordError(f"ambiguous record: it has both {present[0]!r} and {present[1]!r} (give one)")
-    if not present:
-        raise RecordError('wrong record shape: a record object needs "spans", "entities" or "label"')
-    if present[0] == "entities":
-        ents = raw["entities"]
-        if not isinstance(ents, list) or not all(isinstance(e, dict) and {"label", "value"} <= set(e) for e in ents):
-            raise RecordError('wrong record shape: "entities" must be a list of {"label", "value"}')
-        return [Annotation(text, values=[(e["value"], e["label"]) for e in ents])]
-    if present[0] == "label":
-        ents = raw["label"]
-        if not isinstance(ents, list) or not all(isinstance(e, (list, tuple)) and len(e) == 3 for e in ents):
-            raise RecordError('wrong record shape: doccano\'s "label" must be a list of [start, end, label]')
-        return [Annotation(text, spans=[(e[0], e[1], e[2]) for e in ents])]
-    return _parse_spans(raw, text, skipped)
+    return format_of(raw).parse(raw, skipped)
+
+
+def format_of(raw: object) -> Format:
+    """The one format of FORMATS the record is; RecordError if none is, or more than one."""
+    found = [row for row in FORMATS if row.detect(raw)]
+    if len(found) > 1:
+        raise RecordError(f"ambiguous record: it has both {found[0].marks} and {found[1].marks} (give one)")
+    if found:
+        return found[0]
+    if isinstance(raw, dict):
+        marks = [f"{row.marks} ({row.name})" for row in FORMATS if row.shape == "an object"]
+        raise RecordError(f"wrong record shape: a record object needs {', '.join(marks[:-1])} or {marks[-1]}")
+    shapes = " or ".join(dict.fromkeys(row.shape for row in FORMATS))
+    raise RecordError(f"wrong record shape: expected {shapes}, got {type(raw).__name__}")
+
+
+def record_text(record: object) -> object:
+    """The text of a raw-text or annotation record: a string is its own; a record of a format
+    has the text its row of FORMATS finds, unchecked; a record object of no format is a
+    raw-text record, {"text": ...}. Whatever else it is, for the caller's error message."""
+    if isinstance(record, str):
+        return record
+    found = next((row for row in FORMATS if row.detect(record)), None)
+    if found is not None:
+        return found.text(record)
+    return _sentence_or_text(record) if isinstance(record, dict) else record
 
 
 def _check_text(text: object) -> str:
@@ -149,24 +170,51 @@ def _check_text(text: object) -> str:
     return text
 
 
-def _record_text(raw: dict) -> str:
+def _sentence_or_text(raw: dict) -> object:
+    return raw.get("sentence", raw.get("text"))
+
+
+def _checked_text(raw: dict) -> str:
     if "sentence" in raw and "text" in raw and raw["sentence"] != raw["text"]:
         raise RecordError(f'"sentence" and "text" differ: {raw["sentence"]!r} vs {raw["text"]!r} (give one)')
-    return _check_text(raw.get("sentence", raw.get("text")))
+    return _check_text(_sentence_or_text(raw))
 
 
-def _parse_course(raw: list) -> Annotation:
+def _has(key: str) -> Callable[[object], bool]:
+    """Detects a record object by one key."""
+    return lambda raw: isinstance(raw, dict) and key in raw
+
+
+def _course_text(raw: list) -> object:
+    return raw[0] if len(raw) == 2 and isinstance(raw[1], dict) else raw
+
+
+def _parse_course(raw: list, skipped: Counter) -> List[Annotation]:
     if len(raw) != 2 or not isinstance(raw[1], dict) or "entities" not in raw[1]:
         raise RecordError('wrong record shape: expected [text, {"entities": [[start, end, label], ...]}]')
     text, ents = _check_text(raw[0]), raw[1]["entities"]
     if not isinstance(ents, list) or not all(isinstance(e, (list, tuple)) and len(e) == 3 for e in ents):
         raise RecordError('wrong record shape: "entities" must be a list of [start, end, label]')
-    return Annotation(text, spans=[(e[0], e[1], e[2]) for e in ents])
+    return [Annotation(text, spans=[(e[0], e[1], e[2]) for e in ents])]
 
 
-def _parse_spans(raw: dict, text: str, skipped: Counter) -> List[Annotation]:
-    """A span record; with an "answer", Prodigy's semantics (README, "Data formats")."""
-    items = raw["spans"]
+def _parse_values(raw: dict, skipped: Counter) -> List[Annotation]:
+    text, ents = _checked_text(raw), raw["entities"]
+    if not isinstance(ents, list) or not all(isinstance(e, dict) and {"label", "value"} <= set(e) for e in ents):
+        raise RecordError('wrong record shape: "entities" must be a list of {"label", "value"}')
+    return [Annotation(text, values=[(e["value"], e["label"]) for e in ents])]
+
+
+def _parse_doccano(raw: dict, skipped: Counter) -> List[Annotation]:
+    text, ents = _checked_text(raw), raw["label"]
+    if not isinstance(ents, list) or not all(isinstance(e, (list, tuple)) and len(e) == 3 for e in ents):
+        raise RecordError('wrong record shape: doccano\'s "label" must be a list of [start, end, label]')
+    return [Annotation(text, spans=[(e[0], e[1], e[2]) for e in ents])]
+
+
+def _parse_spans(raw: dict, skipped: Counter) -> List[Annotation]:
+    """A span record; with an "answer", Prodigy's semantics (docs/data-formats.md)."""
+    text, items = _checked_text(raw), raw["spans"]
     if not isinstance(items, list) or not all(
         isinstance(s, dict) and {"start", "end", "label"} <= set(s) for s in items
     ):
@@ -287,3 +335,21 @@ def _json_kind(value: object) -> str:
         return "nothing (no key)"
     names = {type(None): "null", str: "a string", dict: "an object", list: "a list", bool: "a boolean"}
     return names.get(type(value), "a number")
+
+
+def _is_label_studio(raw: object) -> bool:
+    return isinstance(raw, dict) and "annotations" in raw and isinstance(raw.get("data"), dict)
+
+
+def _label_studio_text(raw: dict) -> object:
+    return raw["data"].get("text")
+
+
+# name, shape, marks, detect, text, parse: one row per format (see Format); a record is of exactly one
+FORMATS: Tuple[Format, ...] = (
+    Format("course", "a list", '[text, {"entities": ...}]', lambda raw: isinstance(raw, list), _course_text, _parse_course),
+    Format("spans or Prodigy", "an object", "'spans'", _has("spans"), _sentence_or_text, _parse_spans),
+    Format("values", "an object", "'entities'", _has("entities"), _sentence_or_text, _parse_values),
+    Format("doccano", "an object", "'label'", _has("label"), _sentence_or_text, _parse_doccano),
+    Format("Label Studio", "an object", "'annotations' with 'data'", _is_label_studio, _label_studio_text, _parse_label_studio),
+)  # fmt: skip

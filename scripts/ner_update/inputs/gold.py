@@ -16,7 +16,6 @@ from typing import Dict, Iterable, List, Set, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ner_update.common import record_text
 from ner_update.inputs.docbin_writer import write_docs
 from ner_update.inputs.formats import (
     Annotation,
@@ -25,6 +24,7 @@ from ner_update.inputs.formats import (
     check_label,
     iter_raw_records,
     parse_record,
+    record_text,
 )
 
 INCORRECT_SPANS_KEY = "incorrect_spans"  # the ner's incorrect_spans_key: spans known not to be entities

@@ -14,10 +14,10 @@ from ner_update.common import (
     edited_since_written,
     expand_text_files,
     is_valid_label,
-    iter_numbered_texts,
     optional_path,
 )
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
+from ner_update.inputs.texts import iter_numbered_texts
 
 Found = tuple[str, int, str]  # source file name, line or record number, text
 

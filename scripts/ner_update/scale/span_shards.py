@@ -32,10 +32,10 @@ from ner_update.common import (
     atomic_path,
     content_md5,
     expand_text_files,
-    iter_numbered_texts,
     resolve_base_name,
 )
 from ner_update.inputs.guards import refuse_overwriting_inputs
+from ner_update.inputs.texts import iter_numbered_texts
 from ner_update.scale.engine import EngineOptions, ShardResult, open_engine, shards_of
 from ner_update.scale.jobs import MAX_LENGTH, pipeline_spans_job
 
