@@ -29,7 +29,7 @@ from ner_update.base import build
 from ner_update.common import InputError
 from ner_update.evaluation import scoring
 from ner_update.inputs import project_vars as vars_checks
-from ner_update.inputs.patterns import load_patterns
+from ner_update.inputs.patterns import _regexes, load_patterns, pattern_problem
 from ner_update.registered import registered
 
 PATTERNS = [
@@ -220,6 +220,53 @@ def test_bad_patterns_fail_at_load_with_file_and_line(tmp_path, line, expected):
     assert code == 1 and written == []
     assert f"{patterns}: {expected}" in output or expected in output and str(patterns) in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    "pattern,expected",
+    [
+        # every token matches every token: a regex that finds the empty string anywhere, any length
+        ([{"TEXT": {"REGEX": ".*"}}], "puts no condition on any token (or only conditions every token meets"),
+        ([{"LOWER": {"REGEX": "^.*$"}}], "matches every text"),
+        ([{"REGEX": ".*"}], "matches every text"),
+        ([{"LENGTH": {">=": 0}}], "matches every text"),
+        ([{"_": {"brand": {"REGEX": "x?"}}}, {"LENGTH": {">": -1}, "OP": "+"}], "matches every text"),
+        # nothing required
+        ([{"IS_ASCII": True, "OP": "*"}], 'every token of the pattern [{"IS_ASCII":true,"OP":"*"}] is optional'),
+        ([{"LOWER": "apple", "OP": "?"}, {"IS_DIGIT": True, "OP": "{0,2}"}], "is optional"),
+        # matching time that doubles per character
+        ([{"TEXT": {"REGEX": "^(a+)+$"}}], "the regular expression '^(a+)+$' can take time that doubles"),
+        ([{"LOWER": {"REGEX": "(a|a)*"}}], "alternatives that can match the same text"),
+        ([{"LOWER": {"REGEX": "(a|aa)+$"}}], "alternatives that can match the same text"),
+        ([{"LOWER": "iphone"}, {"TEXT": {"REGEX": "(\\w+\\s?)*$"}}], "a quantifier inside a repeated part"),
+    ],
+)
+def test_patterns_that_match_every_text_or_backtrack_fail_at_load_with_their_line(tmp_path, pattern, expected):
+    patterns = write_patterns(tmp_path / "patterns.jsonl", [PATTERNS[0], "", {"label": "GADGET", "pattern": pattern}])
+    with pytest.raises(InputError) as error:
+        load_patterns(patterns)
+    assert f"{patterns}: line 3: " in str(error.value) and expected in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        [{"LOWER": "iphone"}, {"TEXT": {"REGEX": ".*"}}],  # one token with a real condition is enough
+        [{"LENGTH": {">=": 2}}, {"LOWER": "pro", "OP": "?"}],
+        [{"LOWER": "apple", "OP": "?"}, {"LOWER": "watch"}],
+        [{"LOWER": {"REGEX": "^(\\d+\\.)+\\d+$"}}],  # nested, but a text is cut one way only
+        [{"LOWER": {"REGEX": "^(ab?)+$"}}],
+        [{"LOWER": {"REGEX": "^(?:pro|max|\\d{2})+$"}}],  # (\\d{1,2})+ would not: 1234 cuts many ways
+    ],
+)
+def test_patterns_with_a_real_condition_pass(pattern):
+    assert pattern_problem({"label": "GADGET", "pattern": pattern}) is None
+
+
+def test_the_demo_patterns_pass_every_check():
+    patterns = load_patterns(ROOT / "assets" / "gadget_patterns.jsonl")
+    assert len(patterns) == 114
+    assert any(_regexes(p["pattern"]) for p in patterns)  # the regex checks ran on some
 
 
 def test_patterns_with_a_byte_order_mark_are_accepted(tmp_path):

@@ -13,6 +13,10 @@ import srsly
 from spacy.language import Language
 
 from ner_update.common import LABEL_RULE, InputError, is_valid_label, iter_jsonl, optional_path
+from ner_update.inputs.regexes import backtracking_problem, matches_any_text
+
+# LENGTH comparisons (spaCy's operators) that hold for every length 0, 1, 2, ...; "<" and "<=" bound it
+EVERY_LENGTH = {">=": lambda n: n <= 0, ">": lambda n: n < 0, "!=": lambda n: n < 0}
 
 
 def patterns_file(value: str) -> Optional[Path]:
@@ -51,17 +55,52 @@ def pattern_problem(record: dict) -> Optional[str]:
         return None if pattern.strip() else "a phrase pattern must not be blank"
     if not isinstance(pattern, list) or not pattern:
         return "a pattern is a non-empty string (phrase) or list of token dicts"
-    if all(isinstance(token, dict) and set(token) <= {"OP"} for token in pattern):
-        return (
-            f"the pattern {srsly.json_dumps(pattern)} puts no condition on any token, so it matches every text: "
-            'give a token an attribute, e.g. {"LOWER": "iphone"}'
-        )
     for regex in _regexes(pattern):
         try:
             re.compile(regex)
         except re.error as err:
             return f"invalid regular expression {regex!r}: {err}"
+        slow = backtracking_problem(regex)
+        if slow:
+            return (
+                f"the regular expression {regex!r} can take time that doubles with each character of a token that "
+                f"almost matches ({slow}): rewrite it so a text can be cut one way only (^(a+)+$ is ^a+$), "
+                "or make the inner part atomic, (?>...), or possessive, a++ (Python 3.11+)"
+            )
+    if all(isinstance(token, dict) and _every_token_meets(token) for token in pattern):
+        return (
+            f"the pattern {srsly.json_dumps(pattern)} puts no condition on any token (or only conditions every "
+            "token meets: a regular expression that matches any text, a LENGTH true for any length), so it matches "
+            'every text: give a token an attribute, e.g. {"LOWER": "iphone"}'
+        )
+    if all(isinstance(token, dict) and _optional(token.get("OP")) for token in pattern):
+        return (
+            f'every token of the pattern {srsly.json_dumps(pattern)} is optional (OP "?" or "*"), so it requires '
+            'nothing and matches any run of such tokens: make at least one token required (no OP, or OP "+")'
+        )
     return None
+
+
+def _every_token_meets(token: dict) -> bool:
+    """Whether every condition of a token pattern holds for any token (true of {} and {"OP": ...})."""
+    return all(_always_holds(key, value) for key, value in token.items() if key != "OP")
+
+
+def _always_holds(key: str, value: object, attribute: str = "") -> bool:
+    """Whether the condition `key: value` (of `attribute`, inside a predicate dict) holds for any token."""
+    if key == "REGEX":
+        return isinstance(value, str) and matches_any_text(value)
+    if attribute == "LENGTH" and key in EVERY_LENGTH:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and EVERY_LENGTH[key](value)
+    if isinstance(value, dict):  # predicates ({"REGEX": ...}, {">=": ...}) or custom attributes ("_"): all must hold
+        return all(_always_holds(k, v, key) for k, v in value.items())
+    return False
+
+
+def _optional(op: object) -> bool:
+    """Whether a token's OP lets it match zero tokens: "?", "*", "{0,n}", "{,n}", "{0,}"."""
+    counts = re.fullmatch(r"\{(\d*)(,\d*)?\}", op) if isinstance(op, str) else None
+    return op in ("?", "*") or bool(counts and int(counts[1] or 0) == 0)
 
 
 def _regexes(value: object) -> Iterator[str]:
