@@ -1,5 +1,6 @@
 """convert: every format, every bad input, round trips, splits, atomic writes."""
 
+import fcntl
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from weasel.util import load_project_config, split_command
 
 import convert
 from conftest import ROOT, run_cli
-from ner_update.common import InputError, atomic_path
+from ner_update.common import InputError, atomic_dir, atomic_path
 from ner_update.inputs import gold
 from ner_update.inputs.texts import read_texts
 
@@ -385,6 +386,44 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
         raise RuntimeError("interrupted")
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
+
+
+def test_a_killed_writers_temporary_files_are_removed_by_the_next_run_and_nothing_else(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [out / ".train.spacy.k1ll3d_9.tmp", out / ".dev.spacy.abcdefgh.tmp"]  # what kill -9 left
+    for path in stale:
+        path.write_bytes(b"half a DocBin")
+    kept = [
+        out / ".train.spacy.abcdefgh.tmp.bak",  # other names: the user's
+        out / ".train.spacy.short.tmp",
+        out / "train.spacy.abcdefgh.tmp",
+        out / ".other.spacy.abcdefgh.tmp",
+        out / ".train.spacy.live0000.tmp",  # locked: a live writer's
+    ]
+    for path in kept:
+        path.write_bytes(b"keep")
+    (out / ".train.spacy.folder00.tmp").mkdir()  # a folder: atomic_path writes files only
+    (out / ".train.spacy.link0000.tmp").symlink_to(tmp_path / "elsewhere.txt")
+    (tmp_path / "elsewhere.txt").write_text("keep", encoding="utf8")
+    with open(out / ".train.spacy.live0000.tmp", "rb") as live:
+        fcntl.flock(live, fcntl.LOCK_EX)
+        code, output, _ = run_convert(tmp_path, [write(tmp_path, "a.json", [GOOD])])
+    assert code == 0, output
+    assert not any(path.exists() for path in stale)
+    assert all(path.read_bytes() == b"keep" for path in kept)
+    assert (out / ".train.spacy.folder00.tmp").is_dir() and (out / ".train.spacy.link0000.tmp").is_symlink()
+    assert (tmp_path / "elsewhere.txt").read_text(encoding="utf8") == "keep"
+    assert (out / "train.spacy").exists() and (out / "dev.spacy").exists()
+
+
+def test_a_killed_writers_temporary_folder_is_removed_by_the_next_atomic_dir(tmp_path):
+    stale = tmp_path / ".pipeline.abc_1234.tmp"
+    (stale / "ner").mkdir(parents=True)
+    (stale / "ner" / "model").write_bytes(b"half")
+    with atomic_dir(tmp_path / "pipeline") as tmp:
+        (tmp / "meta.json").write_text("{}", encoding="utf8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline"]
 
 
 # --- splits -------------------------------------------------------------------

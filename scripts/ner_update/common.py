@@ -7,12 +7,17 @@ import os
 import re
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 import srsly
 import typer
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; an earlier writer's leftovers stay until `clean`
+    fcntl = None
 
 
 class InputError(ValueError):
@@ -121,12 +126,49 @@ def decoding_error(path: Path) -> InputError:
     return InputError(f"{path}: not UTF-8 text")
 
 
+TEMP_SUFFIX = ".tmp"  # an atomic write's temporary file or folder beside its output: .NAME.XXXXXXXX.tmp
+
+
+def _lock(path: Path) -> Optional[int]:
+    """A descriptor holding an exclusive lock on `path`; None if a live process holds one, `path` is gone
+    or there is no flock (Windows). The kernel drops a lock when its holder dies, by kill -9 too."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def _remove_stale_temps(path: Path, folders: bool) -> None:
+    """Remove what a killed writer of `path` left beside it: only names of its temporary pattern for
+    `path` (.NAME. + mkstemp's 8 characters + .tmp), only files (`folders`: folders), never links, and
+    only those no live writer holds locked."""
+    name = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+    for leftover in path.parent.iterdir():
+        if name.fullmatch(leftover.name) and not leftover.is_symlink() and leftover.is_dir() == folders:
+            fd = _lock(leftover)
+            if fd is not None:
+                with suppress(OSError):  # best effort: what cannot go stays for `clean`
+                    shutil.rmtree(leftover) if folders else leftover.unlink()
+                os.close(fd)
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; rename it over `path` only on success."""
+    """Yield a temporary path next to `path`; rename it over `path` only on success. The temporary
+    file is locked while this process writes it; a killed earlier writer's leftovers are removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temps(path, folders=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
+    lock = _lock(Path(tmp))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual permissions
@@ -134,15 +176,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
+        if lock is not None:
+            os.close(lock)
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield a temporary folder next to `path`; it replaces `path` only on success."""
+    """Yield a temporary folder next to `path`; it replaces `path` only on success (locked and
+    cleaned up as atomic_path's file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    _remove_stale_temps(path, folders=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+    lock = _lock(tmp)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; outputs get the usual permissions
@@ -152,6 +199,8 @@ def atomic_dir(path: Path) -> Iterator[Path]:
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
+        if lock is not None:
+            os.close(lock)
         if tmp.exists():
             shutil.rmtree(tmp)
 
