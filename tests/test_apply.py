@@ -2,9 +2,14 @@
 resume after an interruption (no half shard), other settings refused or replaced, bad input
 named by file and line with nothing written, a clear message when Dask is asked for and missing."""
 
+import os
+import signal
+import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
+from typing import List
 
 import pytest
 import spacy
@@ -12,7 +17,7 @@ import srsly
 
 import apply
 import scaling
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from ner_update.scale import span_shards
 from ner_update.scale.engine import EngineOptions
 from tiny import build_tiny_base, old_label_sentences
@@ -98,6 +103,67 @@ def test_two_local_workers_write_the_same_bytes(tmp_path, tiny_model):
     assert len(outputs[1]) == 1 + 5
     assert outputs[1] == outputs[2]
     assert any(b'"label":"PER"' in content for content in outputs[1].values())
+
+
+def children(pid: int) -> List[int]:
+    """The processes whose parent is `pid` and that are not zombies (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+        if int(ppid) == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the workers in /proc")
+def test_the_workers_end_when_apply_is_killed(tmp_path, ruler_model):
+    """kill -9 leaves a pool no chance to shut down: each worker must notice on its own."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "texts.txt").write_text("".join(f"Text {i}: Alice bought an iPhone X.\n" for i in range(200_000)))
+    command = [sys.executable, str(ROOT / "scripts" / "apply.py"), str(ruler_model), str(inputs)]
+    command += ["--output", str(tmp_path / "out"), "--shard-size", "50", "--workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: List[int] = []
+    pool: List[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            workers = children(process.pid)  # the pool's workers and multiprocessing's resource tracker
+            pool = [pid for pid in workers if b"spawn_main" in command_line(pid)]
+            if len(pool) == 2 and len(list((tmp_path / "out").glob("shard-*.jsonl"))) >= 4:
+                break
+            time.sleep(0.2)
+        assert process.poll() is None and len(pool) == 2, "apply ended or never started its workers"
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 10
+        while any(map(alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if alive(pid)]
+    finally:
+        process.kill()
+        process.wait()
+        for pid in workers:  # what this test started, ended however the test went
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_an_interrupted_run_resumes_and_leaves_no_half_shard(tmp_path, ruler_model, monkeypatch):

@@ -7,7 +7,8 @@ each shard's results in input order, whatever ran it:
 
 - `local`, 1 worker: in this process, no pool;
 - `local`, N workers: N processes (spawn start method) of a
-  `concurrent.futures.ProcessPoolExecutor`;
+  `concurrent.futures.ProcessPoolExecutor`, each of which ends itself within a
+  second of this process's end (`kill -9` leaves the pool no chance to stop them);
 - `dask`: the workers of a `distributed` cluster, a local one with N worker
   processes started here, or an existing one (`scheduler` address).
 
@@ -138,6 +139,22 @@ def run_job(job: Job, items: list) -> Tuple[list, int, int, float]:
     return results, os.getpid(), peak_rss(), time.process_time()
 
 
+def end_with_parent(parent: int) -> None:
+    """A pool worker's initializer: end this process once `parent` (the one that started the pool) is
+    gone. A parent killed with kill -9 cannot shut its pool down, and its workers would otherwise finish
+    the shards already sent for nobody, then wait on the dead pool's queues for ever. A daemon thread
+    polls the parent's pid (a process whose parent dies is handed to another): portable, and it gets
+    its turn while the worker runs Python code or waits on a queue. (Linux's PR_SET_PDEATHSIG would
+    tie the worker to the thread that started it, not to the process.)"""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 def shards_of(items: Iterable, size: int) -> Iterator[list]:
     """Consecutive lists of `size` items (the last may be shorter), read lazily."""
     iterator = iter(items)
@@ -196,7 +213,12 @@ def open_engine(options: EngineOptions) -> Iterator[Runner]:
     elif options.workers == 1:
         yield Runner(lambda job, items: _Done(run_job(job, items)), window=1, workers=1)
     else:
-        pool = ProcessPoolExecutor(max_workers=options.workers, mp_context=get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            max_workers=options.workers,
+            mp_context=get_context("spawn"),
+            initializer=end_with_parent,
+            initargs=(os.getpid(),),
+        )
         try:
             yield Runner(lambda job, items: pool.submit(run_job, job, items), 2 * options.workers, options.workers)
         finally:
