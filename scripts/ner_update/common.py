@@ -277,6 +277,76 @@ def resolve_base_name(name: str) -> str:
     return next((found for alias in PACKAGE_ALIASES.get(name, ()) if (found := _installed_alias(alias))), name)
 
 
+# the files of a pipeline folder spaCy reads with msgpack, as JSON, and as a numpy array (vocab/vectors)
+MSGPACK_FILES = ("model", "moves", "key2row", "lookups.bin", "tokenizer")
+JSON_FILES = ("meta.json", "cfg", "vectors.cfg", "strings.json")
+
+
+def pipeline_problem(folder: Path) -> Optional[str]:
+    """What makes `folder` not a loadable pipeline, read cheaply (no model is built; en_core_web_md's
+    folder in a fraction of a second): a config.cfg or meta.json missing or unreadable, or a file spaCy
+    reads (weights, vectors, vocab) cut short or damaged, as an interrupted copy or download leaves it.
+    None when none is found."""
+    from thinc.api import Config
+
+    if not folder.is_dir():
+        return "not a folder"
+    for required in ("config.cfg", "meta.json"):
+        if not (folder / required).is_file():
+            return f"it has no {required} (a pipeline folder is what nlp.to_disk or `spacy train` writes)"
+    try:
+        Config().from_disk(folder / "config.cfg", interpolate=False)
+    except Exception as err:  # thinc raises several kinds (ConfigValidationError, ParsingError, ...)
+        return f"its config.cfg is unreadable ({one_line(err)})"
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        problem = _pipeline_file_problem(path)
+        if problem is not None:
+            return f"{path.relative_to(folder)} is cut short or damaged ({problem}): copy or build the pipeline again"
+    return None
+
+
+def _pipeline_file_problem(path: Path) -> Optional[str]:
+    """Why one file of a pipeline folder would not load, by what spaCy reads it as; None if it reads."""
+    import srsly.msgpack
+
+    try:
+        if path.name in JSON_FILES:
+            srsly.json_loads(path.read_text(encoding="utf8"))
+        elif path.name in MSGPACK_FILES:
+            with path.open("rb") as handle:  # 0: up to 4 GiB (the default, 100 MiB, is less than a transformer's)
+                srsly.msgpack.Unpacker(handle, max_buffer_size=0).skip()  # walks the data without building it
+        elif path.name == "vectors" and path.parent.name == "vocab":
+            return _array_file_problem(path)
+    except srsly.msgpack.OutOfData:
+        return "its data ends early"
+    except (OSError, ValueError, srsly.msgpack.UnpackException) as err:  # UnicodeDecodeError is a ValueError
+        return one_line(err)
+    return None
+
+
+def _array_file_problem(path: Path) -> Optional[str]:
+    """A numpy array file (spaCy's vocab/vectors) shorter or longer than its header says; None if it fits."""
+    import numpy
+
+    readers = {(1, 0): numpy.lib.format.read_array_header_1_0, (2, 0): numpy.lib.format.read_array_header_2_0}
+    with path.open("rb") as handle:
+        try:
+            version = numpy.lib.format.read_magic(handle)
+            if version not in readers:
+                return None  # a newer header this check does not read: spaCy will say
+            shape, _, dtype = readers[version](handle)
+        except ValueError as err:
+            return one_line(err)
+        expected = handle.tell() + int(numpy.prod(shape)) * dtype.itemsize
+    size = path.stat().st_size
+    return None if size == expected else f"{size:,} bytes where its header says {expected:,}"
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line, for messages that quote it."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def load_base_meta(name: str) -> dict:
     """The meta of a pipeline folder or installed package, without loading the pipeline."""
     from spacy.util import get_package_path, is_package, load_meta
@@ -308,21 +378,6 @@ def use_gpu(gpu_id: int) -> None:
             "python -m pip install 'spacy[cuda12x]', or set --vars.gpu_id -1 for the CPU"
         ) from None
     os.environ[GPU_ENV] = str(gpu_id)
-
-
-def load_base(name: str, **kwargs):
-    """spacy.load the base pipeline; InputError saying how to get one when it is not there."""
-    import spacy
-
-    try:
-        return spacy.load(resolve_base_name(name), **kwargs)
-    except OSError:
-        raise InputError(
-            f"Base pipeline '{name}' not found. Build the default offline base with "
-            f"`python -m spacy project run base` (it is written to {DEFAULT_BASE}), or "
-            f"download a trained one with `python -m spacy project run download` and set "
-            f"vars.base_model to 'en_core_web_sm'."
-        ) from None
 
 
 def exits_on_input_error(main: Callable) -> Callable:

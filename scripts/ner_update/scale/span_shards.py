@@ -32,6 +32,7 @@ from ner_update.common import (
     atomic_path,
     content_md5,
     expand_text_files,
+    pipeline_problem,
     resolve_base_name,
 )
 from ner_update.inputs.guards import refuse_overwriting_inputs
@@ -82,9 +83,13 @@ def iter_records(files: List[Path], counts: Counter) -> Iterator[Tuple[str, int,
 
 
 def model_folder(model: str) -> Path:
-    """The folder of a pipeline given as a path or an installed package; InputError if neither."""
+    """The folder of a pipeline given as a path or an installed package; InputError if neither, or
+    if the folder is not a loadable pipeline (common.pipeline_problem)."""
     name = resolve_base_name(model)
     if Path(name).is_dir():
+        problem = pipeline_problem(Path(name))
+        if problem is not None:
+            raise InputError(f"{model}: not a loadable pipeline folder: {problem}")
         return Path(name)
     if is_package(name):
         return get_package_path(name)
