@@ -15,8 +15,9 @@ import typer
 from spacy.language import Language
 from wasabi import msg
 
-from ner_update.common import exits_on_input_error, load_base, use_gpu
-from ner_update.registered import register_all
+from ner_update.common import exits_on_input_error
+from ner_update.pipelines import use_gpu
+from ner_update.registered import load_base, register_all
 from ner_update.review.records import label_rows, write_review
 from ner_update.review.request import Plan, Review, plan, read_request
 from ner_update.review.suggestions import Item, predict, unknown_labels

@@ -15,7 +15,8 @@ import typer
 from tqdm import tqdm
 from wasabi import msg
 
-from ner_update.common import GpuOption, InputError, use_gpu
+from ner_update.common import InputError
+from ner_update.pipelines import GpuOption, use_gpu
 from ner_update.scale.engine import (
     Engine,
     EngineError,

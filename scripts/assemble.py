@@ -20,9 +20,11 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from ner_update.common import atomic_dir, exits_on_input_error, load_base, load_base_meta
+from ner_update.common import exits_on_input_error
 from ner_update.evaluation.scoring import ner_labels
-from ner_update.registered import register_all
+from ner_update.files import atomic_dir
+from ner_update.pipelines import load_base_meta
+from ner_update.registered import load_base, register_all
 from ner_update.update import decoding
 from ner_update.update.recipes import drop_training_strings
 

@@ -20,7 +20,8 @@ from wasabi import msg
 
 from ner_update.base.build import build, held_out_scores, training_jobs, write_description
 from ner_update.base.training import TrainingError
-from ner_update.common import exits_on_input_error, is_default_base
+from ner_update.common import exits_on_input_error
+from ner_update.pipelines import is_default_base
 
 
 @exits_on_input_error

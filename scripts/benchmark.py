@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
-from ner_update.common import exits_on_input_error, resolve_base_name
+from ner_update.common import exits_on_input_error
 from ner_update.evaluation.benchmark import (
     CONSTRAINTS,
     checked_corpora,
@@ -27,6 +27,7 @@ from ner_update.evaluation.benchmark import (
     versions,
 )
 from ner_update.evaluation.benchmark_tables import write_tables
+from ner_update.pipelines import resolve_base_name
 
 
 @exits_on_input_error

@@ -22,7 +22,7 @@ import srsly
 import typer
 from wasabi import msg
 
-from ner_update.common import write_atomic
+from ner_update.files import write_atomic
 from ner_update.inputs.project_vars import (
     OFF,
     OPTIONAL_INPUTS,

@@ -18,9 +18,9 @@ import typer
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from ner_update.common import atomic_path
 from ner_update.evaluation.held_out import CheckpointSet as Choice
 from ner_update.evaluation.held_out import split_by_text
+from ner_update.files import atomic_path
 
 
 def main(

@@ -16,7 +16,8 @@ from typing import List, Tuple
 import typer
 from wasabi import msg
 
-from ner_update.common import InputError, checksum_path, edited_since_written
+from ner_update.common import InputError
+from ner_update.files import checksum_path, edited_since_written
 
 KEEP_NAMES = {".gitkeep"}
 

@@ -10,7 +10,8 @@ from wasabi import msg
 
 from ner_update.base.gazetteers import CITY_POPULATIONS
 from ner_update.base.vectors import build_vectors, checked_prefixes, write_vectors
-from ner_update.common import InputError, refuse_symlinks
+from ner_update.common import InputError
+from ner_update.files import refuse_symlinks
 
 
 def main(

@@ -11,7 +11,6 @@ The work: scripts/ner_update/inputs/{conversion,formats,gold}.py.
 from pathlib import Path
 from typing import List, Optional
 
-import spacy
 import typer
 from spacy.language import Language
 from wasabi import msg
@@ -21,6 +20,7 @@ from ner_update.inputs import conversion as conv
 from ner_update.inputs.conversion import BadRecords, BadRecordsOption, Split
 from ner_update.inputs.gold import Record, Report, split_records
 from ner_update.inputs.guards import refuse_overwriting_inputs
+from ner_update.inputs.patterns import blank_pipeline
 
 
 @exits_on_input_error
@@ -71,7 +71,7 @@ def main(
     conv.check_outputs(output, train_output, dev_output)
     inputs, exclude = conv.given_paths(input_values, exclude_values)
     refuse_overwriting_inputs([output, train_output, dev_output], [*inputs, *bootstrapped, *exclude])
-    nlp = spacy.blank(lang)
+    nlp = blank_pipeline(lang)
     if not inputs:
         conv.write_empty(nlp, output)
         msg.info(f"No set given (the input is ''): wrote an empty {output}")

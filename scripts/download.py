@@ -1,7 +1,7 @@
 """Download the base pipeline `base_model` names, when it is a package spaCy can download.
 
 A path (the offline base, a pipeline of your own) or a package already installed
-(under its name or a re-upload's, see `ner_update.common.PACKAGE_ALIASES`) needs
+(under its name or a re-upload's, see `ner_update.pipelines.PACKAGE_ALIASES`) needs
 no download: the command says so and does nothing.
 """
 
@@ -12,7 +12,7 @@ from spacy.cli import download
 from spacy.util import is_package
 from wasabi import msg
 
-from ner_update.common import resolve_base_name
+from ner_update.pipelines import resolve_base_name
 
 
 def main(base_model: str = typer.Argument(..., help="The base pipeline: a package name or a path (vars.base_model)")):

@@ -25,9 +25,11 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
-from ner_update.common import GpuOption, exits_on_input_error, use_gpu, write_atomic
+from ner_update.common import exits_on_input_error
 from ner_update.evaluation import side_by_side
 from ner_update.evaluation.metrics_schema import Metrics, dumps
+from ner_update.files import write_atomic
+from ner_update.pipelines import GpuOption, use_gpu
 
 
 def say(metrics: Metrics, output_path: Path) -> None:

@@ -8,14 +8,15 @@ scripts/ner_update/inputs/export.py.
 
 from pathlib import Path
 
-import spacy
 import srsly
 import typer
 from wasabi import msg
 
-from ner_update.common import InputError, write_atomic
+from ner_update.common import InputError
+from ner_update.files import write_atomic
 from ner_update.inputs.export import FORMATS, export_tasks
 from ner_update.inputs.guards import refuse_overwriting_inputs
+from ner_update.inputs.patterns import blank_pipeline
 
 
 def main(
@@ -27,7 +28,7 @@ def main(
     """Turn a review file into an annotation tool's tasks."""
     try:
         refuse_overwriting_inputs([output_path], [review_path])
-        tasks = export_tasks(review_path, tool, spacy.blank(lang))
+        tasks = export_tasks(review_path, tool, blank_pipeline(lang))
     except (InputError, ValueError) as err:
         msg.fail(str(err), exits=1)
     if tool == "prodigy":

@@ -10,7 +10,9 @@ import typer
 from spacy.util import load_config
 from wasabi import msg
 
-from ner_update.common import atomic_path, exits_on_input_error, resolve_base_name
+from ner_update.common import exits_on_input_error
+from ner_update.files import atomic_path
+from ner_update.pipelines import resolve_base_name
 from ner_update.update.recipes import adapt_config, recipe_base
 
 

@@ -16,7 +16,8 @@ import typer
 from wasabi import msg
 
 from ner_update.base.pretraining import max_epochs, record_no_pretraining, run_pretraining, texts_of_options
-from ner_update.common import InputError, is_default_base
+from ner_update.common import InputError
+from ner_update.pipelines import is_default_base
 
 
 def main(

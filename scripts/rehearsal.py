@@ -19,7 +19,8 @@ from typing import List
 import typer
 from wasabi import msg
 
-from ner_update.common import GpuOption, exits_on_input_error, use_gpu
+from ner_update.common import exits_on_input_error
+from ner_update.pipelines import GpuOption, use_gpu
 from ner_update.scale.engine import (
     Engine,
     EngineError,

@@ -19,7 +19,8 @@ from typing import Annotated
 import typer
 from wasabi import msg
 
-from ner_update.common import InputError, write_atomic
+from ner_update.common import InputError
+from ner_update.files import write_atomic
 from ner_update.report.inputs import read_inputs
 from ner_update.report.page import render_page
 

@@ -12,7 +12,8 @@ from weasel.util import load_project_config, split_command
 
 import convert
 from conftest import ROOT, run_cli
-from ner_update.common import InputError, atomic_dir, atomic_path
+from ner_update.common import InputError
+from ner_update.files import atomic_dir, atomic_path
 from ner_update.inputs import gold
 from ner_update.inputs.texts import read_texts
 

@@ -29,7 +29,7 @@ import evaluate
 import make_config
 import rehearsal
 from conftest import ROOT, package_code_paths, run_cli
-from ner_update.common import resolve_base_name
+from ner_update.pipelines import resolve_base_name
 from ner_update.registered import registered
 from tiny import gadget_records, install_wheel, old_label_sentences
 

@@ -617,7 +617,7 @@ def test_each_model_step_runs_on_the_gpu_it_is_given(command, tmp_path, monkeypa
 
 
 def test_a_gpu_without_a_gpu_library_stops_with_what_to_install(monkeypatch):
-    from ner_update.common import use_gpu
+    from ner_update.pipelines import use_gpu
 
     monkeypatch.setenv("NER_UPDATE_GPU_ID", "-1")
     use_gpu(-1)  # the CPU: nothing to do
@@ -632,7 +632,7 @@ def test_a_gpu_without_a_gpu_library_stops_with_what_to_install(monkeypatch):
 
 def test_a_missing_base_is_an_input_error_in_the_library_and_a_message_in_the_command(tmp_path):
     """Library code raises; the commands decide to exit, with the message."""
-    from ner_update.common import load_base
+    from ner_update.registered import load_base
 
     with pytest.raises(InputError, match="Base pipeline 'no_such_base' not found"):
         load_base("no_such_base")

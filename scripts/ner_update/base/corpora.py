@@ -18,7 +18,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from ner_update.base.conll import Sentence, ewt_doc, load_ewt
-from ner_update.common import atomic_path, write_atomic
+from ner_update.files import atomic_path, write_atomic
 
 EWT_REHEARSAL = "ewt_rehearsal.jsonl"
 

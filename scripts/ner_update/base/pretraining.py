@@ -12,13 +12,8 @@ from spacy.tokens import DocBin
 from spacy.util import load_config
 from spacy.vocab import Vocab
 
-from ner_update.common import (
-    InputError,
-    atomic_dir,
-    content_md5,
-    expand_text_files,
-    write_atomic,
-)
+from ner_update.common import InputError, expand_text_files
+from ner_update.files import atomic_dir, content_md5, write_atomic
 from ner_update.inputs.texts import excluded_texts, iter_numbered_texts
 from ner_update.registered import registered
 

@@ -28,7 +28,8 @@ from spacy.strings import get_string_id
 from spacy.vectors import Vectors
 
 from ner_update.base.gazetteers import CITY_POPULATIONS, GAZETTEER_TABLE, gazetteer_words
-from ner_update.common import InputError, atomic_dir
+from ner_update.common import InputError
+from ner_update.files import atomic_dir
 
 
 def cluster_table(lang: str) -> Dict[int, int]:

@@ -19,10 +19,11 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 from spacy.util import load_config
 
-from ner_update.common import InputError, load_base, load_base_meta
+from ner_update.common import InputError
 from ner_update.evaluation import scoring
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
-from ner_update.registered import REGISTERED_DIR, register_all
+from ner_update.pipelines import load_base_meta
+from ner_update.registered import REGISTERED_DIR, load_base, register_all
 from ner_update.update import decoding
 from ner_update.update.recipes import adapt_config, drop_training_strings, recipe_base
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Tuple
 import srsly
 from wasabi import MarkdownRenderer
 
-from ner_update.common import write_atomic
+from ner_update.files import write_atomic
 
 # the targets a recipe is measured against (issue: new label wins, nothing forgotten, base speed and size)
 TARGETS = {"agreement": 98.0, "f_gap": 1.0, "speed": 0.9, "size": 1.1}

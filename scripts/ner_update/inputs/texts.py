@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
 from ner_update.common import InputError, iter_lines, parse_json, read_utf8
-from ner_update.inputs.formats import record_text
+from ner_update.inputs.formats import lone_surrogate, record_text
 
 
 def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] = None) -> Iterator[Tuple[int, str]]:
@@ -17,9 +17,10 @@ def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] =
     Records may be strings or annotation records of any format (`formats.record_text`),
     so annotation files can be read for their texts. Texts
     are stripped; blank ones are skipped and counted in counts["blank texts
-    skipped"]. A bad record, a file that is not UTF-8 text, or a text longer
-    than max_length (spaCy's nlp.max_length) raises InputError naming the file
-    and line/record.
+    skipped"]. A bad record, a file that is not UTF-8 text, a text with a lone
+    surrogate (a JSON escape such as "\\ud800") or a text longer than
+    max_length (spaCy's nlp.max_length) raises InputError naming the file and
+    line/record.
     """
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -35,6 +36,8 @@ def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] =
         text = record_text(record)
         if not isinstance(text, str):
             raise InputError(f'{path}: {where} {i}: expected a string or {{"text": ...}}, got {record!r}')
+        if (surrogate := lone_surrogate(text)) is not None:
+            raise InputError(f"{path}: {where} {i}: the text has {surrogate}")
         text = text.strip()
         if max_length is not None and len(text) > max_length:
             raise InputError(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import srsly
 
-from ner_update.common import atomic_path, record_written
+from ner_update.files import atomic_path, record_written
 from ner_update.report.review_page import render_page
 from ner_update.review.request import Plan, Review
 from ner_update.review.suggestions import Item

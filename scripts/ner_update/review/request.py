@@ -8,14 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ner_update.common import (
-    LABEL_RULE,
-    InputError,
-    edited_since_written,
-    expand_text_files,
-    is_valid_label,
-    optional_path,
-)
+from ner_update.common import LABEL_RULE, InputError, expand_text_files, is_valid_label, optional_path
+from ner_update.files import edited_since_written
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 from ner_update.inputs.texts import iter_numbered_texts
 

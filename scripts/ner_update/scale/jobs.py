@@ -15,8 +15,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ner_update.common import GPU_ENV, resolve_base_name, use_gpu
 from ner_update.inputs.patterns import pattern_pipeline
+from ner_update.pipelines import GPU_ENV, resolve_base_name, use_gpu
 from ner_update.registered import register_all
 from ner_update.scale.engine import Job
 
@@ -65,8 +65,8 @@ def doc_spans(doc: Doc, labels: Optional[Sequence[str]], with_text: bool = False
 
 
 def load_pipeline(model: str) -> Language:
-    """spacy.load a pipeline folder or package (or its re-upload, see common.resolve_base_name),
-    on the GPU the step chose (common.use_gpu) when this is one of its worker processes."""
+    """spacy.load a pipeline folder or package (or its re-upload, see pipelines.resolve_base_name),
+    on the GPU the step chose (pipelines.use_gpu) when this is one of its worker processes."""
     if int(os.environ.get(GPU_ENV, "-1")) >= 0:
         use_gpu(int(os.environ[GPU_ENV]))
     return spacy.load(resolve_base_name(model))

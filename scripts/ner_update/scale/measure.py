@@ -16,7 +16,7 @@ from typing import Dict, Iterator, List, Tuple
 import spacy
 import srsly
 
-from ner_update.common import write_atomic
+from ner_update.files import write_atomic
 from ner_update.scale.engine import Engine, engine_options, peak_rss
 from ner_update.scale.span_shards import apply, iter_records, plan
 

@@ -27,15 +27,11 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import srsly
 from spacy.util import get_package_path, is_package
 
-from ner_update.common import (
-    InputError,
-    atomic_path,
-    content_md5,
-    expand_text_files,
-    resolve_base_name,
-)
+from ner_update.common import InputError, expand_text_files
+from ner_update.files import atomic_path, content_md5
 from ner_update.inputs.guards import refuse_overwriting_inputs
 from ner_update.inputs.texts import iter_numbered_texts
+from ner_update.pipelines import pipeline_problem, resolve_base_name
 from ner_update.scale.engine import EngineOptions, ShardResult, open_engine, shards_of
 from ner_update.scale.jobs import MAX_LENGTH, pipeline_spans_job
 
@@ -82,9 +78,13 @@ def iter_records(files: List[Path], counts: Counter) -> Iterator[Tuple[str, int,
 
 
 def model_folder(model: str) -> Path:
-    """The folder of a pipeline given as a path or an installed package; InputError if neither."""
+    """The folder of a pipeline given as a path or an installed package; InputError if neither, or
+    if the folder is not a loadable pipeline (pipelines.pipeline_problem)."""
     name = resolve_base_name(model)
     if Path(name).is_dir():
+        problem = pipeline_problem(Path(name))
+        if problem is not None:
+            raise InputError(f"{model}: not a loadable pipeline folder: {problem}")
         return Path(name)
     if is_package(name):
         return get_package_path(name)

@@ -28,8 +28,8 @@ from spacy.language import Language
 from spacy.util import registry, replace_model_node
 from thinc.api import Config
 
-from ner_update.common import atomic_dir, load_base
-from ner_update.registered import registered
+from ner_update.files import atomic_dir
+from ner_update.registered import load_base, registered
 
 registered("word_parts")  # registers the default base ner's embedding
 
@@ -91,6 +91,7 @@ def recipe_base(recipe: Config, base_model: str, prepared: Path) -> Tuple[Langua
         raise ValueError(f"The base pipeline '{base_model}' has no 'ner' component: {nlp.component_names}")
     sections = recipe["components"]
     copies = {name: sections[name]["component"] for name in recipe_components(recipe) if "component" in sections[name]}
+    check_names([name for name in recipe_components(recipe) if name != RULER], nlp)  # before anything is written
     features = FEATURES in recipe["nlp"]["pipeline"] and listened_upstream(nlp) is None
     if not features and not copies:
         return nlp, base_model
@@ -117,6 +118,7 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
         raise ValueError(f"The base pipeline has no 'ner' component: {nlp.component_names}")
     cfg = Config(recipe).copy()
     own = [n for n in recipe_components(cfg) if n != RULER or patterns]
+    check_names(own, nlp)
     upstream = listened_upstream(nlp)
     cfg["paths"]["base"] = base_model
     if "patterns" in cfg["paths"]:
@@ -150,6 +152,18 @@ def adapt_config(recipe: Config, nlp: Language, base_model: str, patterns: Optio
     if RULER not in own:
         cfg["initialize"]["components"].pop(RULER, None)
     return cfg
+
+
+def check_names(own: List[str], nlp: Language) -> None:
+    """ValueError if the base has a component of a name the recipe gives one of its own (the pipeline
+    this project shipped, given as the base): the config would name two components alike."""
+    clashes = [name for name in own if name in nlp.component_names]
+    if clashes:
+        raise ValueError(
+            f"The base pipeline already has components named {', '.join(clashes)}, as the recipe's own (a "
+            "pipeline this project shipped?): update the pipeline it was made from instead (vars.base_model), "
+            "with the annotations of both updates, or rename those components in the base"
+        )
 
 
 def check_upstream(nlp: Language, upstream: Optional[str], recipe: Config, trainable: set) -> str:

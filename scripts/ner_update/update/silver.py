@@ -14,8 +14,10 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 
-from ner_update.common import InputError, atomic_path, load_base, optional_path
+from ner_update.common import InputError, optional_path
+from ner_update.files import atomic_path
 from ner_update.inputs.texts import excluded_texts, iter_texts
+from ner_update.registered import load_base
 from ner_update.scale.engine import SHARD_BATCHES, EngineOptions, Job, Runner, open_engine, shards_of
 from ner_update.scale.jobs import ner_predictions_job
 
