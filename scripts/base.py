@@ -76,7 +76,7 @@ def main(
     written = [output_dir, Path(default), info_path, *(output_dir / f"metrics_{path.stem}.json" for path in heldout)]
     jobs = training_jobs(config_path, ner_config_path, output_dir, pretrained, written)
     try:
-        build(jobs, Path(default), gpu_id, [str(a) for a in ctx.args])
+        build(jobs, Path(default), gpu_id, [str(a) for a in ctx.args], say=msg.info)
     except TrainingError as err:
         msg.fail(str(err), exits=1)
     for path, table in held_out_scores(Path(default), heldout, gpu_id):

@@ -16,10 +16,11 @@ import typer
 from wasabi import msg
 
 from ner_update.base.pretraining import max_epochs, record_no_pretraining, run_pretraining, texts_of_options
-from ner_update.common import InputError
+from ner_update.common import exits_on_input_error
 from ner_update.pipelines import is_default_base
 
 
+@exits_on_input_error
 def main(
     base_model: str = typer.Argument(..., help="The base pipeline the update uses: only the default one is pretrained"),
     config_path: Path = typer.Option(Path("configs/base_pretrain.cfg"), "--config", exists=True, dir_okay=False),
@@ -43,10 +44,7 @@ def main(
         msg.info(f"Nothing to pretrain: the base is '{base_model}', not the one `base` trains")
         return
     counts: Counter = Counter()
-    try:
-        found = texts_of_options(corpus, texts, exclude, counts)
-    except InputError as err:
-        msg.fail(str(err), exits=1)
+    found = texts_of_options(corpus, texts, exclude, counts)
     if not found:
         msg.fail("No texts to pretrain on: give --corpus or --texts", exits=1)
     epochs = max_epochs(config_path)

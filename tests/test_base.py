@@ -8,6 +8,7 @@ import spacy
 import srsly
 from spacy.cli.train import train
 from spacy.tokens import DocBin
+from wasabi import msg
 
 import base
 import convert_btc
@@ -228,7 +229,7 @@ def test_training_the_base_shows_each_process_step_as_it_logs_it(tmp_path, capsy
         log = tmp_path / f"{name}.log"
         with log.open("w") as handle:
             procs.append((name, log, subprocess.Popen([sys.executable, "-c", code, str(status)], stdout=handle), 400))
-    training.watch(procs, every=0.1)
+    training.watch(procs, every=0.1, say=msg.info)
     out = " ".join(capsys.readouterr().out.split())  # wasabi wraps long lines
     for name in ("syntax", "ner"):
         assert f"{name}: step 400 of 400 (log: {tmp_path / name}.log)" in out

@@ -478,7 +478,7 @@ def test_an_absolute_path_to_the_default_base_is_the_default(tmp_path, monkeypat
     default = (tmp_path / "training" / "base" / "model-best").resolve()
     assert vars_checks.check_vars({"base_model": str(default)}) == []
     trained = []
-    monkeypatch.setattr(build, "train_in_parallel", lambda jobs, *_: trained.append(jobs) or sys.exit(3))
+    monkeypatch.setattr(build, "train_in_parallel", lambda jobs, *_, **__: trained.append(jobs) or sys.exit(3))
     configs = ["--config", ROOT / "configs" / "base.cfg", "--ner-config", ROOT / "configs" / "base_ner.cfg"]
     code, out = run_cli(base.main, [default, "--output", "training/base", *configs])
     assert trained and code == 3, out  # it trains the base instead of sending the user to `project run base`

@@ -4,7 +4,7 @@ held-out sets; and the record of any base (name, pipeline, labels, fingerprint) 
 """
 
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import spacy
 import srsly
@@ -94,12 +94,14 @@ def training_jobs(
     return jobs
 
 
-def build(jobs: List[tuple], output: Path, gpu_id: int, overrides: List[str]) -> None:
-    """Train the two configs at once and join them into `output`; TrainingError if a training
-    fails, InputError if they cannot be joined."""
+def build(
+    jobs: List[tuple], output: Path, gpu_id: int, overrides: List[str], say: Callable[[str], None] = lambda _: None
+) -> None:
+    """Train the two configs at once (their progress passed to `say`) and join them into `output`;
+    TrainingError if a training fails, InputError if they cannot be joined."""
     output.parent.mkdir(parents=True, exist_ok=True)
     # the ner trains on its dev data too (configs/base_ner.cfg): no checkpoint to choose
-    train_in_parallel(jobs, gpu_id, overrides)
+    train_in_parallel(jobs, gpu_id, overrides, say=say)
     join(jobs[0][1] / "model-best", jobs[1][1] / "model-last", output)
 
 

@@ -7,9 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, TextIO
-
-from wasabi import msg
+from typing import Callable, Dict, List, Optional, TextIO
 
 # One thread per training process (two run at once on two cores); the
 # figures do not depend on it, but the speed does.
@@ -37,9 +35,9 @@ def last_step(log: Path) -> Optional[int]:
     return steps[-1] if steps else None
 
 
-def watch(procs: List[tuple], every: float = 30.0) -> None:
-    """Wait for every (name, log path, process, max steps or None), saying each one's newest step
-    as it logs one."""
+def watch(procs: List[tuple], every: float = 30.0, say: Callable[[str], None] = lambda _: None) -> None:
+    """Wait for every (name, log path, process, max steps or None), passing `say` each one's newest
+    step as it logs one."""
     shown: Dict[str, Optional[int]] = {}
     start = time.monotonic()
     while True:
@@ -49,7 +47,7 @@ def watch(procs: List[tuple], every: float = 30.0) -> None:
             if step is not None and step != shown.get(name):
                 shown[name] = step
                 total = f" of {max_steps}" if max_steps else ""
-                msg.info(f"[{time.monotonic() - start:.0f} s] {name}: step {step}{total} (log: {log})")
+                say(f"[{time.monotonic() - start:.0f} s] {name}: step {step}{total} (log: {log})")
         if not any(running):
             return
         time.sleep(every)
@@ -69,8 +67,14 @@ def max_steps_of(config: Path, overrides: List[str]) -> Optional[int]:
         return None
 
 
-def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str], every: float = 30.0) -> None:
-    """Run `spacy train` for each (config, output, extra args) at once, showing their progress;
+def train_in_parallel(
+    jobs: List[tuple],
+    gpu_id: int,
+    overrides: List[str],
+    every: float = 30.0,
+    say: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Run `spacy train` for each (config, output, extra args) at once, passing `say` their progress;
     TrainingError if any fails."""
     procs, logs = [], []
     try:
@@ -91,8 +95,8 @@ def train_in_parallel(jobs: List[tuple], gpu_id: int, overrides: List[str], ever
             env = {**THREADS, **os.environ}  # a thread count the user set wins
             proc = subprocess.Popen([*cmd, *extra, *overrides], stdout=log, stderr=subprocess.STDOUT, env=env)
             procs.append((str(config), log_path(output), proc, max_steps_of(Path(config), overrides)))
-            msg.info(f"Training {config} -> {output} (log: {log.name})")
-        watch(procs, every)
+            say(f"Training {config} -> {output} (log: {log.name})")
+        watch(procs, every, say)
     finally:
         for log in logs:
             log.close()
