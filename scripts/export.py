@@ -14,14 +14,14 @@ from wasabi import msg
 
 from ner_update.common import InputError
 from ner_update.files import write_atomic
-from ner_update.inputs.export import FORMATS, export_tasks
+from ner_update.inputs.export import TOOLS, export_tasks
 from ner_update.inputs.guards import refuse_overwriting_inputs
 from ner_update.inputs.patterns import blank_pipeline
 
 
 def main(
     review_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="annotate's review file (JSONL)"),
-    tool: str = typer.Option("label-studio", "--to", help=f"The tool: {', '.join(FORMATS)}"),
+    tool: str = typer.Option("label-studio", "--to", help=f"The tool: {', '.join(TOOLS)}"),
     output_path: Path = typer.Option(..., "--output", dir_okay=False, help="Where to write the tasks"),
     lang: str = typer.Option("en", "--lang", help="Language whose tokenizer the spans must align with"),
 ):

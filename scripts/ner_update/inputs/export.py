@@ -54,14 +54,14 @@ def prodigy_task(text: str, spans: List[Span], meta: dict) -> dict:
     return {"text": text, "spans": [{k: s[k] for k in ("start", "end", "label")} for s in spans], "meta": meta}
 
 
-FORMATS: Dict[str, Callable[[str, List[Span], dict], dict]] = {
+TOOLS: Dict[str, Callable[[str, List[Span], dict], dict]] = {
     "label-studio": label_studio_task,
     "prodigy": prodigy_task,
 }
 
 
 def export_tasks(path: Path, tool: str, nlp: Language) -> List[dict]:
-    """Every record of the review file `path` as a task of `tool` (a key of FORMATS)."""
-    if tool not in FORMATS:
-        raise ValueError(f"no export to {tool!r}: choose one of {', '.join(FORMATS)}")
-    return [FORMATS[tool](text, spans, meta) for text, spans, meta in review_records(path, nlp)]
+    """Every record of the review file `path` as a task of `tool` (a key of TOOLS)."""
+    if tool not in TOOLS:
+        raise ValueError(f"no export to {tool!r}: choose one of {', '.join(TOOLS)}")
+    return [TOOLS[tool](text, spans, meta) for text, spans, meta in review_records(path, nlp)]
