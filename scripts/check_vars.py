@@ -10,9 +10,7 @@ checked values are written as JSON. Raw texts, patterns and the checked dev set
 are optional (an empty value turns one off); with --inputs, the content md5 of
 each is written to NAME.json there, and the steps that read them depend on
 those files (`all` runs this step every time, so an edited input re-runs what
-reads it). It also writes the bytecode cache of the project's code, which the
-steps' folder deps include (scripts/ner_update/project_code.py). The checks:
-scripts/ner_update/inputs/project_vars.py.
+reads it). The checks: scripts/ner_update/inputs/project_vars.py.
 """
 
 from pathlib import Path
@@ -33,7 +31,6 @@ from ner_update.inputs.project_vars import (
     weasel_var_overrides,
     write_fingerprints,
 )
-from ner_update.project_code import compile_code
 
 
 def main(
@@ -67,8 +64,6 @@ def main(
             msg.info(f"vars.{name} is empty: {OFF[name]}")
     if values.get("checkpoint_set") == "checked_dev" and "checked_dev" in values and not values["checked_dev"].strip():
         msg.warn("checkpoint_set is checked_dev but there is no checked dev set: training picks its checkpoint on dev")
-    if not compile_code():
-        msg.warn("a module in scripts/ does not compile: the step that imports it will fail")
     msg.good(f"{len(values)} vars checked")
 
 

@@ -248,6 +248,11 @@ def test_replace_deletes_only_what_a_manifest_vouches_for(tmp_path, ruler_model)
     code, out = run_apply(ruler_model, inputs, output, "--replace")
     assert code == 1 and "without a manifest.json: not apply's output" in out
     assert (output / "shard-mine.jsonl").read_text(encoding="utf8") == "my own file\n"
+    (output / "shard-mine.jsonl").unlink()
+    (output / "manifest.json").write_text('{"name": "my web app", "icons": []}', encoding="utf8")  # not apply's
+    code, out = run_apply(ruler_model, inputs, output, "--replace")
+    assert code == 1 and "not a readable manifest of apply's" in out
+    assert (output / "manifest.json").read_text(encoding="utf8") == '{"name": "my web app", "icons": []}'
 
 
 @pytest.mark.parametrize("broken", ["truncated", "folder"])

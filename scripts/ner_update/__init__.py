@@ -12,7 +12,7 @@ One sub-package per concern:
 - scale/: running a pipeline or the patterns over many texts (local processes or Dask).
 Shared by all: common.py (InputError, reading text and JSON, the folder policy, the label
 rule), files.py (atomic writes, checksums), pipelines.py (resolving and checking a base, the
-GPU), project_code.py (compiling the code before the steps record their deps).
+GPU).
 The code spaCy loads with `--code` is in scripts/registered/, outside this package;
 `ner_update.registered` imports it for the project's own steps and loads a base with it.
 """

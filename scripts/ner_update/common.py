@@ -143,19 +143,9 @@ def is_valid_label(label: object) -> bool:
     return not re.search(r"\s", label) and bool(re.search(r"[^\W_]", label))
 
 
-# Re-uploads of trained pipelines on the package index, under another module name: a spaCy
-# package, or "module/folder" (a vendored copy whose pipeline folder sits inside the module)
-
-
-# the files of a pipeline folder spaCy reads with msgpack, as JSON, and as a numpy array (vocab/vectors)
-
-
 def one_line(err: BaseException) -> str:
     """An exception's message on one line, for messages that quote it."""
     return " ".join(str(err).split()) or type(err).__name__
-
-
-# the --gpu-id option of the commands that run a pipeline (with use_gpu)
 
 
 def exits_on_input_error(main: Callable) -> Callable:

@@ -57,9 +57,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     file is locked while this process writes it; a killed earlier writer's leftovers are removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path, folders=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    lock = _lock(Path(tmp))
+    lock, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    if fcntl is not None:  # locked on the descriptor mkstemp opened: no moment a remover could take it
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; outputs get the usual permissions
@@ -67,8 +67,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
-        if lock is not None:
-            os.close(lock)
+        os.close(lock)
         if os.path.exists(tmp):
             os.remove(tmp)
 

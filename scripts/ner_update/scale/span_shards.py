@@ -36,6 +36,7 @@ from ner_update.scale.engine import EngineOptions, ShardResult, open_engine, sha
 from ner_update.scale.jobs import MAX_LENGTH, pipeline_spans_job
 
 MANIFEST = "manifest.json"
+MANIFEST_KEYS = {"model", "model_md5", "inputs", "shard_size", "texts"}  # what plan() writes
 SHARD_PREFIX = "shard-"
 
 
@@ -118,8 +119,8 @@ def read_manifest(manifest_path: Path) -> Optional[Dict]:
         found = srsly.read_json(manifest_path) if manifest_path.is_file() else None
     except ValueError:
         found = None
-    if not isinstance(found, dict):
-        raise InputError(f"{manifest_path}: not a readable manifest (truncated, or not apply's): remove it")
+    if not isinstance(found, dict) or set(found) != MANIFEST_KEYS:
+        raise InputError(f"{manifest_path}: not a readable manifest of apply's (truncated, or another tool's)")
     return found
 
 
