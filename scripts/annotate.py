@@ -17,7 +17,7 @@ from wasabi import msg
 
 from ner_update.common import exits_on_input_error
 from ner_update.pipelines import use_gpu
-from ner_update.registered import load_base, register_all
+from ner_update.registered import load_base
 from ner_update.review.records import label_rows, write_review
 from ner_update.review.request import Plan, Review, plan, read_request
 from ner_update.review.suggestions import Item, predict, unknown_labels
@@ -31,8 +31,6 @@ from ner_update.scale.engine import (
     engine_options,
 )
 from ner_update.scale.jobs import entity_components
-
-register_all()  # registers the components a shipped pipeline may use
 
 
 @exits_on_input_error

@@ -351,6 +351,22 @@ def test_shipped_pipeline_has_its_own_meta_and_the_wheel_loads_with_only_spacy(t
     assert "('Steam Deck', 'GADGET')" in ents_found
 
 
+def test_the_projects_steps_run_the_installed_wheel_as_well_as_its_folder(tiny_wheel, tmp_path):
+    """apply, annotate and evaluate load a pipeline by package name too: the package registers its own copy
+    of the components, so the project's copy is registered only for a pipeline folder (spaCy's E004
+    otherwise; the folder case is every other test). Run where the wheel is installed and the project's
+    library is on the path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tiny_wheel["site"]), str(ROOT / "scripts")])}
+    code = (
+        "from ner_update.scale.jobs import load_pipeline; from ner_update.evaluation import side_by_side; "
+        "import annotate; "
+        "nlp = load_pipeline('en_tiny_gadget'); print(nlp.pipe_names[-3:])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['entity_snapshot', 'new_labels', 'new_entities']"
+
+
 SOURCE_INTO = """
 import json, pickle, sys
 shipped = spacy.load("en_tiny_gadget")

@@ -24,9 +24,7 @@ from ner_update.evaluation.scoring import (
 )
 from ner_update.inputs.patterns import load_patterns, pattern_pipeline, patterns_file
 from ner_update.inputs.texts import iter_texts
-from ner_update.registered import load_base, register_all
-
-register_all()  # registers the components a shipped pipeline may use
+from ner_update.registered import load_base
 
 
 @dataclass

@@ -9,6 +9,7 @@ gold docs to keep their tokens.
 """
 
 import os
+from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import spacy
@@ -19,8 +20,6 @@ from ner_update.inputs.patterns import pattern_pipeline
 from ner_update.pipelines import GPU_ENV, resolve_base_name, use_gpu
 from ner_update.registered import register_all
 from ner_update.scale.engine import Job
-
-register_all()  # registers the components a shipped pipeline may use
 
 # spaCy's default nlp.max_length: the readers reject longer texts before they reach a worker
 MAX_LENGTH = 1_000_000
@@ -69,7 +68,10 @@ def load_pipeline(model: str) -> Language:
     on the GPU the step chose (pipelines.use_gpu) when this is one of its worker processes."""
     if int(os.environ.get(GPU_ENV, "-1")) >= 0:
         use_gpu(int(os.environ[GPU_ENV]))
-    return spacy.load(resolve_base_name(model))
+    resolved = resolve_base_name(model)
+    if Path(resolved).is_dir():  # a folder may hold this project's components; a package brings its own
+        register_all()
+    return spacy.load(resolved)
 
 
 def setup_pipeline_spans(
