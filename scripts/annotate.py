@@ -16,7 +16,7 @@ from spacy.language import Language
 from wasabi import msg
 
 from ner_update.common import exits_on_input_error
-from ner_update.pipelines import use_gpu
+from ner_update.pipelines import GpuOption, use_gpu
 from ner_update.registered import load_base
 from ner_update.review.records import label_rows, write_review
 from ner_update.review.request import Plan, Review, plan, read_request
@@ -25,7 +25,6 @@ from ner_update.scale.engine import (
     Engine,
     EngineError,
     EngineOption,
-    GpuOption,
     SchedulerOption,
     WorkersOption,
     engine_options,

@@ -257,6 +257,7 @@ def test_patterns_that_match_every_text_or_backtrack_fail_at_load_with_their_lin
         [{"LOWER": {"REGEX": "^(\\d+\\.)+\\d+$"}}],  # nested, but a text is cut one way only
         [{"LOWER": {"REGEX": "^(ab?)+$"}}],
         [{"LOWER": {"REGEX": "^(?:pro|max|\\d{2})+$"}}],  # (\\d{1,2})+ would not: 1234 cuts many ways
+        [{"LOWER": {"REGEX": "^(pro|plus|max|mini|ultra)+$"}}],  # words sharing a first letter, none a prefix
     ],
 )
 def test_patterns_with_a_real_condition_pass(pattern):

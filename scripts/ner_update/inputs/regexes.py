@@ -5,8 +5,7 @@ A library: prints nothing.
   that finds the empty string anywhere (`.*`, `^.*$`, `x?`) holds for every token:
   tried on a few probe texts.
 - Can its matching time double with each character (catastrophic backtracking)?
-  A heuristic on Python's own parse tree of the regex (`re._parser`; `sre_parse`
-  before Python 3.11): inside a part repeated without bound (`+`, `*`, `{n,}`),
+  A heuristic on Python's own parse tree of the regex (`re._parser`): inside a part repeated without bound (`+`, `*`, `{n,}`),
   a part that matches more or less (a quantifier, or an alternative that may be
   empty) where the next character could also be its own, or two alternatives
   that can start with the same character, give the engine more than one way to
@@ -22,16 +21,10 @@ A library: prints nothing.
 import re
 import string
 from itertools import combinations
+from re import _compiler as sre_compile  # Python 3.11+ (the project's floor): re's own parse tree
+from re import _constants as sre_constants
+from re import _parser as sre_parse
 from typing import FrozenSet, Optional, Tuple
-
-try:  # Python 3.11+
-    from re import _compiler as sre_compile
-    from re import _constants as sre_constants
-    from re import _parser as sre_parse
-except ImportError:  # Python 3.10
-    import sre_compile
-    import sre_constants
-    import sre_parse
 
 PROBE_TEXTS = ("", "a", "Z9", "🙂", " ", "\n", "Ab-1.x")
 PROBE_CHARS = frozenset(string.printable + "éßΩ🙂\u00a0")
@@ -72,14 +65,30 @@ def _ambiguity(items: list, follow: FrozenSet[str], in_loop: bool, state) -> Opt
         elif op == _C.SUBPATTERN:
             found = _ambiguity(list(av[-1]), after, in_loop, state)
         elif op == _C.BRANCH:
-            firsts = [_first(branch, state) for branch in av[1]]
-            for (a, a_empty), (b, b_empty) in combinations(firsts, 2):
-                if in_loop and (a & b or (a_empty and (b_empty or b & after)) or (b_empty and a & after)):
-                    return "alternatives that can match the same text, inside a repeated part"
+            if in_loop and _overlapping(av[1], after, state):
+                return "alternatives that can match the same text, inside a repeated part"
             found = next(filter(None, (_ambiguity(list(b), after, in_loop, state) for b in av[1])), None)
         if found:  # characters, anchors, lookarounds, atomic groups, possessive quantifiers: nothing to find
             return found
     return None
+
+
+def _overlapping(branches: list, after: FrozenSet[str], state) -> bool:
+    """Whether two alternatives can start the same text. Words (`pro|plus|max`): exactly, one is a
+    prefix of another (`a|aa`); otherwise by their first characters, and an empty one by what follows."""
+    words = [_literal_text(branch) for branch in branches]
+    if all(words):
+        return any(a.startswith(b) or b.startswith(a) for a, b in combinations(words, 2))
+    firsts = [_first(branch, state) for branch in branches]
+    return any(
+        a & b or (a_empty and (b_empty or b & after)) or (b_empty and a & after)
+        for (a, a_empty), (b, b_empty) in combinations(firsts, 2)
+    )
+
+
+def _literal_text(items) -> str:
+    """The text a sequence of plain characters matches ("" if it has anything else, or nothing)."""
+    return "".join(chr(av) for op, av in items) if all(op == _C.LITERAL for op, _ in items) else ""
 
 
 def _first(items, state) -> First:

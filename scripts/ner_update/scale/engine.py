@@ -39,8 +39,6 @@ from typing import Annotated, Any, Callable, Deque, Dict, Iterable, Iterator, Op
 
 import typer
 
-from ner_update.pipelines import GpuOption as GpuOption  # re-exported: annotate.py imports it from here
-
 DASK_REQUIREMENTS = "requirements-distributed.txt"
 SHARD_BATCHES = 8  # batches of nlp.pipe per task sent to a worker (annotate, rehearsal)
 
