@@ -6,11 +6,12 @@ package name or version, path or override fails here, in seconds, with what is
 wrong and what would be right, instead of after training or with a traceback;
 so does a --vars.NAME that project.yml does not define (a misspelt var would
 otherwise be ignored). Only the vars given are checked. With --output, the
-checked values are written as JSON. Raw texts, patterns and the checked dev set
-are optional (an empty value turns one off); with --inputs, the content md5 of
-each is written to NAME.json there, and the steps that read them depend on
-those files (`all` runs this step every time, so an edited input re-runs what
-reads it). The checks: scripts/ner_update/inputs/project_vars.py.
+checked values are written as JSON. Raw texts, patterns and the checked sets
+are optional (an empty value turns one off); with --inputs, NAME there becomes
+a link to each (a file saying "off" for an empty one), and the steps that read
+an input depend on its link, so an edited input re-runs what reads it. The
+checks: scripts/ner_update/inputs/project_vars.py; the links:
+scripts/ner_update/step_deps.py.
 """
 
 from pathlib import Path
@@ -23,14 +24,13 @@ from wasabi import msg
 from ner_update.files import write_atomic
 from ner_update.inputs.project_vars import (
     OFF,
-    OPTIONAL_INPUTS,
     check_vars,
     parse_assignments,
     project_var_names,
     unknown_vars,
     weasel_var_overrides,
-    write_fingerprints,
 )
+from ner_update.step_deps import OFF_INPUTS, link_inputs
 
 
 def main(
@@ -39,10 +39,7 @@ def main(
         None, "--output", dir_okay=False, help="Write the checked vars here (JSON), only if all are fine"
     ),
     inputs_dir: Optional[Path] = typer.Option(
-        None,
-        "--inputs",
-        file_okay=False,
-        help=f"Write NAME.json with the content md5 of each optional input ({', '.join(OPTIONAL_INPUTS)}) here",
+        None, "--inputs", file_okay=False, help=f"Link each optional input ({', '.join(OFF_INPUTS)}) here as NAME"
     ),
 ):
     """Check project vars before the long steps run."""
@@ -60,7 +57,7 @@ def main(
     if output_path is not None:
         write_atomic(output_path, srsly.json_dumps(values, indent=2, sort_keys=True))
     if inputs_dir is not None:
-        for name in write_fingerprints(values, inputs_dir):
+        for name in link_inputs(values, inputs_dir):
             msg.info(f"vars.{name} is empty: {OFF[name]}")
     if values.get("checkpoint_set") == "checked_dev" and "checked_dev" in values and not values["checked_dev"].strip():
         msg.warn("checkpoint_set is checked_dev but there is no checked dev set: training picks its checkpoint on dev")

@@ -80,6 +80,7 @@ def public_assets(tmp_path_factory):
     shutil.copytree(
         ROOT,
         project,
+        symlinks=True,  # scripts/deps/ holds links, as in a clone
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns(
             ".git",

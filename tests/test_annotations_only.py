@@ -38,7 +38,7 @@ def value_records(path) -> list:
 def test_all_runs_with_value_annotations_alone(public_assets, tmp_path):
     project = tmp_path / "project"
     skip = shutil.ignore_patterns("corpus", "training", "packages", "project.lock", "__pycache__")
-    shutil.copytree(public_assets, project, ignore=skip)
+    shutil.copytree(public_assets, project, symlinks=True, ignore=skip)
     for name in ("corpus", "training", "packages"):
         (project / name).mkdir()
     annotated = project / "assets" / "annotated"

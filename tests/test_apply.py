@@ -2,6 +2,7 @@
 resume after an interruption (no half shard), other settings refused or replaced, bad input
 named by file and line with nothing written, a clear message when Dask is asked for and missing."""
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -133,13 +134,16 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the workers in /proc")
-def test_the_workers_end_when_apply_is_killed(tmp_path, ruler_model):
-    """kill -9 leaves a pool no chance to shut down: each worker must notice on its own."""
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_the_workers_end_when_apply_is_killed(tmp_path, ruler_model, engine):
+    """kill -9 leaves a pool (or a local Dask cluster) no chance to shut down: each worker must notice on its own."""
+    if engine == "dask" and importlib.util.find_spec("distributed") is None:
+        pytest.skip("Dask is not installed (requirements-distributed.txt)")
     inputs = tmp_path / "in"
     inputs.mkdir()
     (inputs / "texts.txt").write_text("".join(f"Text {i}: Alice bought an iPhone X.\n" for i in range(200_000)))
     command = [sys.executable, str(ROOT / "scripts" / "apply.py"), str(ruler_model), str(inputs)]
-    command += ["--output", str(tmp_path / "out"), "--shard-size", "50", "--workers", "2"]
+    command += ["--output", str(tmp_path / "out"), "--shard-size", "50", "--workers", "2", "--engine", engine]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: List[int] = []
     pool: List[int] = []

@@ -7,12 +7,14 @@ import shutil
 import spacy
 import srsly
 from spacy.tokens import DocBin
+from weasel.util import get_checksum
 
 import bootstrap
 import check_vars
 import checkpoint_set
 import convert
 from conftest import ROOT, run_cli
+from ner_update import step_deps
 from ner_update.evaluation.side_by_side import learning_problems
 from ner_update.inputs import project_vars as vars_checks
 
@@ -130,20 +132,37 @@ def test_the_checked_set_is_split_by_text_into_a_checkpoint_part_and_a_test_part
     assert len(DocBin().from_disk(test_path)) == 200 and len(DocBin().from_disk(pick_path)) == 1
 
 
-def test_check_vars_accepts_empty_optional_inputs_and_records_their_content(tmp_path, monkeypatch):
+def test_check_vars_accepts_empty_optional_inputs_and_links_the_others(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     patterns = tmp_path / "patterns.jsonl"
     shutil.copy(ROOT / "assets" / "gadget_patterns.jsonl", patterns)
     values = ["raw_texts=", f"patterns={patterns}", "checked_dev=", "checkpoint_set=checked_dev"]
-    code, out = run_cli(check_vars.main, [*values, "--inputs", tmp_path / "inputs"])
+    folder = tmp_path / "inputs"
+    code, out = run_cli(check_vars.main, [*values, "--inputs", folder])
     assert code == 0, out
     assert "training picks its checkpoint on dev" in out and "vars.raw_texts is empty" in out
-    assert srsly.read_json(tmp_path / "inputs" / "raw_texts.json")["md5"] is None
-    first = srsly.read_json(tmp_path / "inputs" / "patterns.json")["md5"]
+    assert (folder / "raw_texts").read_text() == "off\n" and not (folder / "raw_texts").is_symlink()
+    first = get_checksum(folder / "patterns")
+    # an edited input is seen through its link at once: a step run alone re-runs, check-vars or not
     patterns.write_text(patterns.read_text() + '{"label": "GADGET", "pattern": "walkman"}\n')
-    run_cli(check_vars.main, [*values, "--inputs", tmp_path / "inputs"])
-    assert srsly.read_json(tmp_path / "inputs" / "patterns.json")["md5"] != first
+    assert get_checksum(folder / "patterns") != first
+    # turned off, then on again
+    run_cli(check_vars.main, ["patterns=", "--inputs", folder])
+    assert (folder / "patterns").read_text() == "off\n"
+    run_cli(check_vars.main, [f"patterns={patterns}", "--inputs", folder])
+    assert (folder / "patterns").resolve() == patterns.resolve()
     assert "annotations" in vars_checks.check_vars({"annotations": ""})[0]
+
+
+def test_a_folder_input_link_sees_a_new_file_in_the_folder(tmp_path):
+    """`annotate` after adding raw texts to the folder re-runs: weasel hashes the folder through its link."""
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("One text.\n")
+    assert step_deps.link_inputs({"raw_texts": str(texts)}, tmp_path / "inputs") == []
+    first = get_checksum(tmp_path / "inputs" / "raw_texts")
+    (texts / "b.txt").write_text("Another text.\n")
+    assert get_checksum(tmp_path / "inputs" / "raw_texts") != first
 
 
 def metrics_of(model_f: float, shipped_f: float, patterns_f: float = None) -> dict:

@@ -14,6 +14,7 @@ import srsly
 from weasel.util import get_checksum, load_project_config
 
 from conftest import ROOT
+from ner_update import step_deps
 
 
 def test_shipped_assets_match_their_checksums():
@@ -40,8 +41,10 @@ def test_every_command_has_help_deps_and_outputs():
         assert command.get("help"), command["name"]
         if command["name"] in config["workflows"]["all"]:
             assert command.get("deps") and (command.get("outputs") or command.get("outputs_no_cache")), command["name"]
-            scripts = [d for d in command["deps"] if d.startswith(("scripts/", "configs/"))]
-            assert scripts, f"{command['name']} must depend on its own script/config"
+            own = [d for d in command["deps"] if d.startswith(("scripts/deps/", "configs/"))]
+            assert own or command.get("no_skip"), (
+                f"{command['name']} must depend on its code (scripts/deps/) or its config"
+            )
 
 
 SCRIPTS = ROOT / "scripts"
@@ -49,92 +52,67 @@ REGISTERED = SCRIPTS / "registered"
 LIBRARY = SCRIPTS / "ner_update"
 
 
-def module_file(name: str) -> Path | None:
-    """The project file of a dotted module name (scripts/a/b.py or scripts/a/b/__init__.py), or None."""
-    base = SCRIPTS.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def imported_names(tree: ast.AST) -> list[str]:
-    """Modules a file imports (`from a import b` also names a.b, which may be a module), and the
-    registered modules it loads through ner_update.registered (`registered("x")`, `register_all()`)."""
-    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "registered" and node.args and isinstance(node.args[0], ast.Constant):
-                names.append(f"registered.{node.args[0].value}")
-            elif node.func.id == "register_all":
-                names += [f"registered.{path.stem}" for path in REGISTERED.glob("*.py")]
-    return names
+    return step_deps.imported_names(tree, SCRIPTS)
 
 
 def local_imports(path: Path) -> set[str]:
-    """The project files (paths under scripts/) a script imports, directly or through each other.
-    Packages' __init__.py files are left out: they hold a docstring only (tested)."""
-    found: set[str] = set()
-    todo = [path]
-    while todo:
-        for name in imported_names(ast.parse(todo.pop().read_text(encoding="utf8"))):
-            module = module_file(name)
-            if module is None or module.name == "__init__.py":
-                continue
-            relative = module.relative_to(SCRIPTS).as_posix()
-            if relative not in found:
-                found.add(relative)
-                todo.append(module)
-    return found
+    return {module.relative_to(SCRIPTS).as_posix() for module in step_deps.local_imports(path, SCRIPTS)}
 
 
-def command_scripts(command: dict) -> set[str]:
-    """scripts/X.py run by `python scripts/X.py`, or loaded with `--code scripts/registered/X.py`, in a command's script lines."""
-    scripts = set()
-    for line in command.get("script", []):
-        scripts.update(re.findall(r"\bpython3?\s+(scripts/[\w-]+\.py)", line))
-        for code in re.findall(r"--code[\s=]+(\S+)", line):
-            scripts.update(code.split(","))
-    return scripts
+def test_steps_depend_on_the_links_to_their_code_and_inputs_not_on_a_list_of_files():
+    """No hand-kept list in project.yml repeats the import graph: a step that weasel may skip and that runs
+    project code depends on scripts/deps/<step> (links to that code), on corpus/inputs/<var> for each optional
+    input its command lines name, and on no code file itself."""
+    commands = srsly.read_yaml(ROOT / "project.yml")["commands"]
+    linked = {command["name"] for command in step_deps.linked_steps(commands)}
+    assert {"bootstrap", "convert", "base", "train", "evaluate", "report", "package", "apply", "export"} <= linked
+    for command in commands:
+        deps = command.get("deps", [])
+        assert not [d for d in deps if d.startswith("scripts/") and not d.startswith("scripts/deps/")], command["name"]
+        if command["name"] in linked:
+            assert f"scripts/deps/{command['name']}" in deps, command["name"]
+            missing = [v for v in step_deps.step_inputs(command) if f"corpus/inputs/{v}" not in deps]
+            assert not missing, f"{command['name']} reads {missing}: add corpus/inputs/NAME to its deps"
+    (check_vars,) = [c for c in commands if c["name"] == "check-vars"]
+    assert check_vars.get("no_skip") and "--inputs corpus/inputs" in check_vars["script"][0]
+    assert srsly.read_yaml(ROOT / "project.yml")["workflows"]["all"][0] == "check-vars"
 
 
-def covering_dep(module: str, deps: set[str]) -> str | None:
-    """The dep that makes weasel see a change of `module`: the file itself. (Not a folder of code: weasel
-    hashes a folder with its __pycache__, whose files hold their machine's paths and times, so a folder dep
-    would re-run steps for nothing and defeat `spacy project pull` on another machine.)"""
-    return module if module in deps else None
+def test_the_links_to_each_step_code_follow_the_import_graph():
+    """scripts/deps/<step>/ links every file of code the step runs, and nothing else (relative links, committed)."""
+    problems = step_deps.code_link_problems(ROOT)
+    assert not problems, "run: python .ci/link_step_code.py\n" + "\n".join(problems[:20])
+    for link in (ROOT / "scripts" / "deps").rglob("*"):
+        assert link.is_dir() or (link.is_symlink() and link.resolve().is_file()), link
+    if (ROOT / ".git").exists():  # committed: a fresh clone has them before any step runs
+        tracked = subprocess.run(["git", "ls-files", "scripts/deps"], cwd=ROOT, capture_output=True, text=True)
+        links = {p.relative_to(ROOT).as_posix() for p in (ROOT / "scripts" / "deps").rglob("*") if p.is_symlink()}
+        assert set(tracked.stdout.split()) == links, "git add scripts/deps"
 
 
-def test_every_command_depends_on_the_code_it_runs_and_no_other():
-    """A step re-runs when any module it runs or imports changes (each file is a dep), and a code dep it
-    does not import would re-run it for nothing."""
-    config = load_project_config(ROOT)
-    missing, unused = {}, {}
-    checked = 0
-    for command in config["commands"]:
-        deps = set(command.get("deps", []))
-        needed = set()
-        for script in command_scripts(command):
-            assert (ROOT / script).exists(), f"{command['name']} runs {script}, which does not exist"
-            needed |= {script} | {f"scripts/{name}" for name in local_imports(ROOT / script)}
-            checked += 1
-        uncovered = sorted(m for m in needed if covering_dep(m, deps) is None)
-        if uncovered:
-            missing[command["name"]] = uncovered
-        used = {covering_dep(m, deps) for m in needed}
-        extra = sorted(d for d in deps if d.startswith("scripts/") and d.endswith(".py") and d not in used)
-        extra += sorted(
-            d for d in deps if d.startswith("scripts/") and (ROOT / d).is_dir() and any((ROOT / d).rglob("*.py"))
-        )
-        if extra:
-            unused[command["name"]] = extra
-    assert checked >= 10  # the regexes found the project's script lines
-    assert not missing, f"add to the commands' deps in project.yml: {missing}"
-    assert not unused, (
-        f"remove from the commands' deps in project.yml (not run or imported, or a code folder): {unused}"
-    )
+def test_weasel_sees_an_edited_module_through_the_links_without_any_step_running(tmp_path):
+    """A step run alone after a module it imports was edited re-runs: weasel hashes the linked files."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "scripts", project / "scripts", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    before = {step: get_checksum(project / "scripts" / "deps" / step) for step in ("convert", "vectors")}
+    conversion = project / "scripts" / "ner_update" / "inputs" / "conversion.py"
+    conversion.write_text(conversion.read_text(encoding="utf8") + "# edited\n", encoding="utf8")
+    assert get_checksum(project / "scripts" / "deps" / "convert") != before["convert"]
+    assert get_checksum(project / "scripts" / "deps" / "vectors") == before["vectors"]  # it does not import it
+
+
+def test_a_step_code_is_what_it_runs_imports_and_renders():
+    commands = {c["name"]: c for c in srsly.read_yaml(ROOT / "project.yml")["commands"]}
+    report = step_deps.step_code(commands["report"])
+    assert "scripts/report.py" in report and "scripts/ner_update/report/page.py" in report
+    assert "scripts/ner_update/report/templates/sections/metrics.html.jinja" in report  # data files too
+    assert not [f for f in step_deps.step_code(commands["convert"]) if "/report/" in f]
+    # spaCy's --code loads one registered file, which loads its siblings by path: all of them count
+    train = step_deps.step_code(commands["train"])
+    assert {f"scripts/registered/{p.name}" for p in REGISTERED.glob("*.py")} <= set(train)
+    assert step_deps.step_inputs(commands["bootstrap"]) == ["raw_texts", "patterns", "checked_dev", "checked_other"]
+    assert step_deps.step_inputs(commands["base"]) == []
 
 
 def test_local_imports_are_found_recursively():
@@ -151,9 +129,12 @@ def test_local_imports_are_found_recursively():
 
 def test_scripts_holds_only_commands_and_the_two_folders():
     """A newcomer reads the tree: commands flat in scripts/, the library in ner_update/, --code files in registered/."""
-    commands = {m for c in load_project_config(ROOT)["commands"] for m in command_scripts(c) if m.count("/") == 1}
+    commands = {
+        m for c in load_project_config(ROOT)["commands"] for m in step_deps.command_scripts(c) if m.count("/") == 1
+    }
     assert {f"scripts/{p.name}" for p in SCRIPTS.glob("*.py")} == commands
     assert sorted(p.name for p in SCRIPTS.iterdir() if p.is_dir() and p.name != "__pycache__") == [
+        "deps",
         "ner_update",
         "registered",
     ]
@@ -174,7 +155,7 @@ def test_registered_code_imports_nothing_from_the_project():
 def test_package_ships_the_registered_code_a_shipped_pipeline_needs():
     """The wheel's --code files are registered/ files; one left out registers nothing a recipe's pipeline names."""
     (package,) = [c for c in load_project_config(ROOT)["commands"] if c["name"] == "package"]
-    shipped = {Path(p).name for p in command_scripts(package) if p.startswith("scripts/registered/")}
+    shipped = {Path(p).name for p in step_deps.command_scripts(package) if p.startswith("scripts/registered/")}
     assert len(shipped) >= 3
     assert shipped <= {p.name for p in REGISTERED.glob("*.py")}
     recipes = "".join(p.read_text(encoding="utf8") for p in (ROOT / "configs" / "recipes").glob("*.cfg"))
@@ -239,7 +220,9 @@ def test_clean_removes_outputs_and_keeps_the_folders(tmp_path):
     from weasel.cli.run import project_run
 
     project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", "corpus", "training", "packages", "assets"))
+    shutil.copytree(
+        ROOT, project, symlinks=True, ignore=shutil.ignore_patterns(".git", "corpus", "training", "packages", "assets")
+    )
     for folder in ("corpus", "training", "packages"):
         (project / folder / "sub").mkdir(parents=True)
         (project / folder / "sub" / "x.spacy").write_text("x", encoding="utf8")

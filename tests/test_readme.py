@@ -174,7 +174,9 @@ def project(tmp_path_factory) -> Path:
     `annotate` writes (which a README command converts)."""
     copy = tmp_path_factory.mktemp("readme") / "project"
     ignored = (".git", "__pycache__", ".pytest_cache", "corpus", "training", "packages", "project.lock")
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*ignored, "en_ewt-ud-*", "btc-*", "wnut17-*"))
+    shutil.copytree(
+        ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(*ignored, "en_ewt-ud-*", "btc-*", "wnut17-*")
+    )
     for name in ("corpus", "training", "packages"):
         (copy / name).mkdir()
     review = [{"text": "My iPhone X broke.", "spans": [{"start": 3, "end": 11, "label": "GADGET"}], "meta": {}}]

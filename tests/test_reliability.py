@@ -311,7 +311,9 @@ def test_unknown_language_fails_with_a_message(tmp_path):
 def project_copy(tmp_path: Path) -> Path:
     """The project's definition and scripts, with empty generated folders."""
     project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", "corpus", "training", "packages", "assets"))
+    shutil.copytree(
+        ROOT, project, symlinks=True, ignore=shutil.ignore_patterns(".git", "corpus", "training", "packages", "assets")
+    )
     for folder in ("corpus", "training", "packages"):
         (project / folder).mkdir()
         (project / folder / ".gitkeep").write_text("", encoding="utf8")

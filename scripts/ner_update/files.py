@@ -105,11 +105,19 @@ def write_atomic(path: Path, content: Union[str, bytes]) -> None:
 
 
 def content_md5(path: Path) -> str:
-    """md5 of a file, or of a folder's files (relative paths and contents, sorted)."""
+    """md5 of a file, or of a folder's files (relative paths and contents, sorted; hidden ones and
+    __pycache__ left out, as the folder policy leaves them out)."""
     digest = hashlib.md5()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = [path]
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(".") or part == "__pycache__" for part in p.relative_to(path).parts)
+        )
     for file in files:
-        digest.update(str(file.relative_to(path)).encode("utf8") if path.is_dir() else b"")
+        digest.update(file.relative_to(path).as_posix().encode("utf8") if path.is_dir() else b"")
         with file.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)

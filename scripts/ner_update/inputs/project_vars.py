@@ -1,6 +1,5 @@
 """The project's vars and what each must be: the checks `check-vars` runs
-before any long step, the var names project.yml defines, and the fingerprints
-of the optional inputs that the steps reading them depend on."""
+before any long step, and the var names project.yml defines."""
 
 import difflib
 import os
@@ -15,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from ner_update.evaluation import scoring
 from ner_update.evaluation.held_out import CheckpointSet
-from ner_update.files import content_md5, write_atomic
 from ner_update.inputs.conversion import BadRecords, Split
 from ner_update.inputs.patterns import blank_pipeline
 from ner_update.pipelines import DEFAULT_BASE, load_base_meta, pipeline_problem, resolve_base_name
@@ -29,6 +27,7 @@ OFF = {
     "patterns": "no bootstrapping, no rules in the pipeline, no patterns baseline",
     "checked_dev": "no hand-checked evaluation set; training picks its checkpoint on dev",
     "checked_other": "no hand-checked set of other sites: nothing measures how the pipeline travels",
+    "pretrain_texts": "`pretrain` reads the base's training texts only",
 }
 # a public PEP 440 version without epoch or local part: 1, 0.1.0, 1.2rc1, 2.0.post1, 3.1.dev2
 VERSION = re.compile(r"[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
@@ -324,21 +323,6 @@ def check_vars(values: Dict[str, str]) -> List[str]:
             problems.append(f"vars.{name} = {values.get(name, '')!r}: {text}")
         return problems
     return []
-
-
-def write_fingerprints(values: Dict[str, str], folder: Path) -> List[str]:
-    """Write folder/NAME.json with the path and content md5 of each optional input
-    given (md5 null when it is off); steps depend on these files, not on the vars:
-    weasel would hash the whole project for an empty dependency. Returns the inputs that are off."""
-    off = []
-    for name in OPTIONAL_INPUTS:
-        if name not in values:
-            continue
-        path = values[name].strip()
-        off += [] if path else [name]
-        record = {"var": name, "path": path, "md5": content_md5(Path(path)) if path else None}
-        write_atomic(folder / f"{name}.json", srsly.json_dumps(record, indent=2))
-    return off
 
 
 def project_var_names(project_file: Path = ROOT / "project.yml") -> List[str]:
