@@ -21,6 +21,7 @@ from ner_update.registered import load_base
 from ner_update.review.records import label_rows, write_review
 from ner_update.review.request import Plan, Review, plan, read_request
 from ner_update.review.suggestions import Item, predict, unknown_labels
+from ner_update.runs import run_command
 from ner_update.scale.engine import (
     Engine,
     EngineError,
@@ -117,4 +118,4 @@ def print_review(review: Review, items: list[Item], written: tuple, planned: Pla
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -17,6 +17,7 @@ from wasabi import msg
 
 from ner_update.common import InputError
 from ner_update.pipelines import GpuOption, use_gpu
+from ner_update.runs import run_command
 from ner_update.scale.engine import (
     Engine,
     EngineError,
@@ -73,4 +74,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -25,6 +25,7 @@ from ner_update.evaluation.scoring import ner_labels
 from ner_update.files import atomic_dir
 from ner_update.pipelines import load_base_meta
 from ner_update.registered import load_base, register_all
+from ner_update.runs import run_command
 from ner_update.update import decoding
 from ner_update.update.recipes import drop_training_strings
 
@@ -95,4 +96,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -22,6 +22,7 @@ from ner_update.base.build import build, held_out_scores, training_jobs, write_d
 from ner_update.base.training import TrainingError
 from ner_update.common import exits_on_input_error
 from ner_update.pipelines import is_default_base
+from ner_update.runs import run_command
 
 
 @exits_on_input_error
@@ -87,6 +88,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app = typer.Typer(add_completion=False)
-    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(main)
-    app()
+    run_command(main, extra_args=True)

@@ -28,6 +28,7 @@ from ner_update.evaluation.benchmark import (
 )
 from ner_update.evaluation.benchmark_tables import write_tables
 from ner_update.pipelines import resolve_base_name
+from ner_update.runs import run_command
 
 
 @exits_on_input_error
@@ -74,4 +75,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -41,6 +41,7 @@ from ner_update.inputs.bootstrapping import (
     write_outputs,
 )
 from ner_update.inputs.guards import refuse_overwriting_inputs
+from ner_update.runs import run_command
 from ner_update.scale.engine import Engine, EngineError, EngineOption, SchedulerOption, WorkersOption, engine_options
 
 
@@ -112,4 +113,4 @@ def print_counts(tally: Tally, patterns: List[dict]) -> None:
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

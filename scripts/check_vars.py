@@ -30,6 +30,7 @@ from ner_update.inputs.project_vars import (
     unknown_vars,
     weasel_var_overrides,
 )
+from ner_update.runs import run_command
 from ner_update.step_deps import OFF_INPUTS, link_inputs
 
 
@@ -65,4 +66,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

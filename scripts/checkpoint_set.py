@@ -21,6 +21,7 @@ from wasabi import msg
 from ner_update.evaluation.held_out import CheckpointSet as Choice
 from ner_update.evaluation.held_out import split_by_text
 from ner_update.files import atomic_path
+from ner_update.runs import run_command
 
 
 def main(
@@ -64,4 +65,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -18,6 +18,7 @@ from wasabi import msg
 
 from ner_update.common import InputError
 from ner_update.files import checksum_path, edited_since_written
+from ner_update.runs import run_command
 
 KEEP_NAMES = {".gitkeep"}
 
@@ -84,4 +85,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -12,6 +12,7 @@ from ner_update.base.gazetteers import CITY_POPULATIONS
 from ner_update.base.vectors import build_vectors, checked_prefixes, write_vectors
 from ner_update.common import InputError
 from ner_update.files import refuse_symlinks
+from ner_update.runs import run_command
 
 
 def main(
@@ -48,4 +49,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -21,6 +21,7 @@ from ner_update.inputs.conversion import BadRecords, BadRecordsOption, Split
 from ner_update.inputs.gold import Record, Report, split_records
 from ner_update.inputs.guards import refuse_overwriting_inputs
 from ner_update.inputs.patterns import blank_pipeline
+from ner_update.runs import run_command
 
 
 @exits_on_input_error
@@ -119,4 +120,4 @@ def print_counts(report: Report, train: List[Record], dev: List[Record]) -> None
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -20,6 +20,7 @@ from wasabi import msg
 from ner_update.base.conll import load_btc
 from ner_update.base.corpora import write_btc
 from ner_update.common import exits_on_input_error
+from ner_update.runs import run_command
 
 
 @exits_on_input_error
@@ -47,4 +48,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

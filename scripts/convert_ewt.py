@@ -25,6 +25,7 @@ from wasabi import msg
 
 from ner_update.base.corpora import EWT_REHEARSAL, ewt_corpora, write_ewt
 from ner_update.common import exits_on_input_error
+from ner_update.runs import run_command
 
 
 @exits_on_input_error
@@ -65,4 +66,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -13,6 +13,7 @@ from spacy.util import is_package
 from wasabi import msg
 
 from ner_update.pipelines import resolve_base_name
+from ner_update.runs import run_command
 
 
 def main(base_model: str = typer.Argument(..., help="The base pipeline: a package name or a path (vars.base_model)")):
@@ -27,4 +28,4 @@ def main(base_model: str = typer.Argument(..., help="The base pipeline: a packag
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

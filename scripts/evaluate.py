@@ -30,6 +30,7 @@ from ner_update.evaluation import side_by_side
 from ner_update.evaluation.metrics_schema import Metrics, dumps
 from ner_update.files import write_atomic
 from ner_update.pipelines import GpuOption, use_gpu
+from ner_update.runs import run_command
 
 
 def say(metrics: Metrics, output_path: Path) -> None:
@@ -87,4 +88,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

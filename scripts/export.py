@@ -17,6 +17,7 @@ from ner_update.files import write_atomic
 from ner_update.inputs.export import TOOLS, export_tasks
 from ner_update.inputs.guards import refuse_overwriting_inputs
 from ner_update.inputs.patterns import blank_pipeline
+from ner_update.runs import run_command
 
 
 def main(
@@ -40,4 +41,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

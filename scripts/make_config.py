@@ -13,6 +13,7 @@ from wasabi import msg
 from ner_update.common import exits_on_input_error
 from ner_update.files import atomic_path
 from ner_update.pipelines import resolve_base_name
+from ner_update.runs import run_command
 from ner_update.update.recipes import adapt_config, recipe_base
 
 
@@ -55,4 +56,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -18,6 +18,7 @@ from wasabi import msg
 from ner_update.base.pretraining import max_epochs, record_no_pretraining, run_pretraining, texts_of_options
 from ner_update.common import exits_on_input_error
 from ner_update.pipelines import is_default_base
+from ner_update.runs import run_command
 
 
 @exits_on_input_error
@@ -57,4 +58,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

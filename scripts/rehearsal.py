@@ -21,6 +21,7 @@ from wasabi import msg
 
 from ner_update.common import exits_on_input_error
 from ner_update.pipelines import GpuOption, use_gpu
+from ner_update.runs import run_command
 from ner_update.scale.engine import (
     Engine,
     EngineError,
@@ -81,4 +82,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

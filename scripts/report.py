@@ -23,6 +23,7 @@ from ner_update.common import InputError
 from ner_update.files import write_atomic
 from ner_update.report.inputs import read_inputs
 from ner_update.report.page import render_page
+from ner_update.runs import run_command
 
 SECTIONS_SAID_MISSING = ("new_label_sets", "old_label_sets", "confusion", "errors", "frozen_outputs")
 
@@ -68,4 +69,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

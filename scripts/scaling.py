@@ -20,6 +20,7 @@ import typer
 from wasabi import msg
 
 from ner_update.common import InputError
+from ner_update.runs import run_command
 from ner_update.scale.engine import EngineError
 from ner_update.scale.measure import (
     checked_setup,
@@ -68,4 +69,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_command(main)

@@ -5,7 +5,6 @@ import difflib
 import os
 import re
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -17,6 +16,7 @@ from ner_update.evaluation.held_out import CheckpointSet
 from ner_update.inputs.conversion import BadRecords, Split
 from ner_update.inputs.patterns import blank_pipeline
 from ner_update.pipelines import DEFAULT_BASE, load_base_meta, pipeline_problem, resolve_base_name
+from ner_update.runs import parent_command_line
 from ner_update.scale.engine import Engine, EngineError, import_dask
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -341,19 +341,6 @@ def weasel_var_overrides(command_line: Optional[List[str]] = None) -> List[str]:
         if arg.startswith("--vars."):
             names.append(arg.removeprefix("--vars.").split("=", 1)[0])
     return names
-
-
-def parent_command_line() -> Optional[List[str]]:
-    """The parent process's arguments (/proc on Linux, `ps` elsewhere), or None."""
-    ppid = os.getppid()
-    proc = Path(f"/proc/{ppid}/cmdline")
-    try:
-        if proc.is_file():
-            return [arg.decode("utf8", "replace") for arg in proc.read_bytes().split(b"\0") if arg]
-        out = subprocess.run(["ps", "-o", "args=", "-p", str(ppid)], capture_output=True, text=True, timeout=5)
-        return shlex.split(out.stdout) if out.returncode == 0 else None
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
 
 
 def unknown_vars(given: List[str], known: List[str]) -> List[str]:
