@@ -75,6 +75,27 @@ def test_files_in_subfolders_are_read(tmp_path):
     assert set(texts(out)) == {IPHONE, "my ps4 broke"}
 
 
+def test_a_linked_subfolder_is_read_once_and_a_dangling_link_is_named(tmp_path):
+    """Annotations in a linked subfolder were skipped without a word; a link back up the tree loops nowhere."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    srsly.write_jsonl(elsewhere / "b.jsonl", [{"text": "my ps4 broke", "label": [[3, 6, "GADGET"]]}])
+    folder = tmp_path / "annotated"
+    folder.mkdir()
+    srsly.write_json(folder / "a.json", [[IPHONE, {"entities": [[20, 28, "GADGET"]]}]])
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "again").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "up").symlink_to(folder, target_is_directory=True)
+    code, output, out = run_split(tmp_path, folder, extra=["--split", "random"])
+    assert code == 0, output
+    assert set(texts(out)) == {IPHONE, "my ps4 broke"} and "0 duplicate records merged" in output
+    (folder / "gone.jsonl").symlink_to(tmp_path / "moved.jsonl")
+    code, output, out = run_split(tmp_path, folder, extra=["--split", "random"])
+    assert (
+        code == 1 and f"{folder / 'gone.jsonl'}: a link to {tmp_path / 'moved.jsonl'}, which does not exist" in output
+    )
+
+
 @pytest.mark.parametrize(
     "record,problem",
     [

@@ -4,6 +4,7 @@ on an InputError. Writing outputs is in files.py, the pipeline a step runs in pi
 
 import codecs
 import json
+import os
 import re
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
@@ -41,22 +42,37 @@ def parse_json(content: str, path: Path, line: Optional[int] = None) -> object:
 TEXT_SUFFIXES = (".txt", ".json", ".jsonl")
 
 
+def files_under(folder: Path, suffixes: Tuple[str, ...]) -> List[Path]:
+    """Every file under a folder with these suffixes, sorted by path: subfolders too, linked ones
+    followed (each real folder once), hidden files and folders left out; InputError for a link
+    with one of the suffixes whose target is gone."""
+    found, seen = [], set()
+    for root, folders, names in os.walk(folder, followlinks=True):
+        if os.path.realpath(root) in seen:  # a link back up the tree, or a second link to one folder
+            folders[:] = []
+            continue
+        seen.add(os.path.realpath(root))
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in names:
+            path = Path(root) / name
+            if name.startswith(".") or path.suffix.lower() not in suffixes:
+                continue
+            if not path.exists():
+                raise InputError(f"{path}: a link to {os.readlink(path)}, which does not exist")
+            found.append(path)
+    return sorted(found)
+
+
 def expand_text_files(paths: Iterable[Path], suffixes: Tuple[str, ...] = TEXT_SUFFIXES) -> List[Path]:
     """The one folder policy, for raw texts and annotations alike: files as given; a folder
-    becomes every file under it with these suffixes (subfolders too, hidden ones left out),
-    sorted by path; InputError for a folder with none."""
+    becomes every file under it with these suffixes (files_under), sorted by path; InputError
+    for a folder with none."""
     files: List[Path] = []
     for path in paths:
         if not path.is_dir():
             files.append(path)
             continue
-        found = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in suffixes
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
+        found = files_under(path, suffixes)
         if not found:
             names = ", ".join(suffixes[:-1]) + " or " + suffixes[-1] if len(suffixes) > 1 else suffixes[0]
             raise InputError(f"{path}: no {names} files in this folder or its subfolders")
