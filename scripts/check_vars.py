@@ -31,7 +31,7 @@ from ner_update.inputs.project_vars import (
     weasel_var_overrides,
 )
 from ner_update.runs import run_command
-from ner_update.step_deps import OFF_INPUTS, link_inputs
+from ner_update.step_deps import OFF_INPUTS, link_inputs, write_code_links
 
 
 def main(
@@ -41,6 +41,9 @@ def main(
     ),
     inputs_dir: Optional[Path] = typer.Option(
         None, "--inputs", file_okay=False, help=f"Link each optional input ({', '.join(OFF_INPUTS)}) here as NAME"
+    ),
+    relink: bool = typer.Option(
+        False, "--relink", help="Put back scripts/deps/ (each step's links to its code) where a copy made them files"
     ),
 ):
     """Check project vars before the long steps run."""
@@ -57,6 +60,10 @@ def main(
         )
     if output_path is not None:
         write_atomic(output_path, srsly.json_dumps(values, indent=2, sort_keys=True))
+    if relink:
+        rewritten = write_code_links(Path.cwd())
+        if rewritten:
+            msg.info(f"Rewrote {len(rewritten)} of the steps' code links in scripts/deps/ (e.g. {rewritten[0]})")
     if inputs_dir is not None:
         for name in link_inputs(values, inputs_dir):
             msg.info(f"vars.{name} is empty: {OFF[name]}")

@@ -1,5 +1,8 @@
 """One `spacy project run` at a time writes into a project: a second one stops before it writes anything."""
 
+import dataclasses
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -9,6 +12,7 @@ import srsly
 
 from conftest import ROOT
 from ner_update import runs
+from ner_update.common import InputError
 
 # a stand-in for weasel: its command line says `project run`, it runs one step's command, then stays alive
 FAKE_WEASEL = "import subprocess, sys, time; code = subprocess.run(sys.argv[1:4]).returncode; "
@@ -28,11 +32,16 @@ def test_a_second_run_stops_while_the_first_is_alive_and_goes_once_it_ended(tmp_
         while not (tmp_path / runs.RUN_FILE).is_file() or not (tmp_path / runs.RUN_FILE).read_text():
             assert time.monotonic() < deadline and first.poll() is None, "the first run never claimed the project"
             time.sleep(0.2)
-        assert srsly.read_json(tmp_path / runs.RUN_FILE)["pid"] == first.pid
+        assert srsly.read_json(tmp_path / runs.RUN_FILE)["run"]["pid"] == first.pid
         second = weasel_running_check_vars(tmp_path, 0, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out = second.communicate(timeout=60)[0]
         assert second.returncode == 1, out
         assert "another run is writing into this project" in out and f"(pid {first.pid})" in out
+        # a copy of the project, claim and all, is not held by the original's run
+        copy = tmp_path.parent / f"{tmp_path.name}-copy"
+        shutil.copytree(tmp_path, copy)
+        in_copy = weasel_running_check_vars(copy, 0, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert in_copy.wait(timeout=60) == 0, in_copy.communicate()[0]
         # a command run by hand (not by weasel) is not held
         by_hand = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "check_vars.py"), "lang=en"], cwd=tmp_path, capture_output=True
@@ -52,3 +61,15 @@ def test_weasel_runs_are_told_from_other_parents():
     assert runs.is_weasel_run(["python", "-m", "weasel", "run", "convert"])
     assert not runs.is_weasel_run(["bash"])
     assert not runs.is_weasel_run(["python", "-m", "pytest", "tests", "-k", "project run"])
+
+
+def test_a_claim_names_the_project_and_the_last_command_of_its_run(tmp_path):
+    run = runs.Run(os.getppid(), runs.start_time(os.getppid()), "spacy project run all")
+    runs.claim_project(tmp_path, run)
+    claim = srsly.read_json(tmp_path / runs.RUN_FILE)
+    assert claim["project"] == os.path.realpath(tmp_path) and claim["step"]["pid"] == os.getpid()
+    # the weasel process is gone (a pid no process has) but its command still writes: still held
+    ended = runs.Run(2**22 + 1, "0", "spacy project run all")
+    srsly.write_json(tmp_path / runs.RUN_FILE, {**claim, "run": dataclasses.asdict(ended)})
+    with pytest.raises(InputError, match="another run is writing into this project"):
+        runs.claim_project(tmp_path, run)

@@ -2,7 +2,9 @@
 and every script then does the right thing (empty outputs, no patterns system, dev as the
 checkpoint set); nested values keep the longest occurrence."""
 
+import os
 import shutil
+from pathlib import Path
 
 import spacy
 import srsly
@@ -152,6 +154,28 @@ def test_check_vars_accepts_empty_optional_inputs_and_links_the_others(tmp_path,
     run_cli(check_vars.main, [f"patterns={patterns}", "--inputs", folder])
     assert (folder / "patterns").resolve() == patterns.resolve()
     assert "annotations" in vars_checks.check_vars({"annotations": ""})[0]
+
+
+def test_an_input_that_is_a_link_stays_in_the_chain_and_one_outside_the_project_is_linked_absolutely(
+    tmp_path, monkeypatch
+):
+    project, data = tmp_path / "project", tmp_path / "data"
+    (project / "assets").mkdir(parents=True)
+    data.mkdir()
+    (data / "v1.jsonl").write_text('{"text": "one"}\n')
+    (data / "v2.jsonl").write_text('{"text": "two"}\n')
+    monkeypatch.chdir(project)
+    (project / "assets" / "checked.jsonl").symlink_to(data / "v1.jsonl")
+    step_deps.link_inputs(
+        {"checked_dev": "assets/checked.jsonl", "checked_other": str(data / "v2.jsonl")}, Path("corpus/inputs")
+    )
+    first = get_checksum(project / "corpus" / "inputs" / "checked_dev")
+    # the user points their own link at another version: a step run alone sees it, check-vars or not
+    (project / "assets" / "checked.jsonl").unlink()
+    (project / "assets" / "checked.jsonl").symlink_to(data / "v2.jsonl")
+    assert get_checksum(project / "corpus" / "inputs" / "checked_dev") != first
+    assert os.readlink(project / "corpus" / "inputs" / "checked_dev") == "../../assets/checked.jsonl"
+    assert os.readlink(project / "corpus" / "inputs" / "checked_other") == str(data / "v2.jsonl")
 
 
 def test_a_folder_input_link_sees_a_new_file_in_the_folder(tmp_path):

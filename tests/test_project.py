@@ -102,6 +102,24 @@ def test_weasel_sees_an_edited_module_through_the_links_without_any_step_running
     assert get_checksum(project / "scripts" / "deps" / "vectors") == before["vectors"]  # it does not import it
 
 
+def test_check_vars_puts_back_the_code_links_a_copy_made_files(tmp_path):
+    """`spacy project clone` copies without links (and git on Windows may too): the copies would never change,
+    and a step would never re-run after a code edit. check-vars --relink (run by `all`) puts the links back."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "scripts", project / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "project.yml", project / "project.yml")
+    assert not (project / "scripts" / "deps" / "convert" / "convert").is_symlink()
+    assert len(step_deps.write_code_links(project)) == sum(
+        1 for p in (ROOT / "scripts" / "deps").rglob("*") if p.is_symlink()
+    )
+    assert step_deps.code_link_problems(project) == [] and step_deps.write_code_links(project) == []
+    before = get_checksum(project / "scripts" / "deps" / "convert")
+    (project / "scripts" / "convert.py").write_text("# edited\n", encoding="utf8")
+    assert get_checksum(project / "scripts" / "deps" / "convert") != before
+    (check_vars,) = [c for c in srsly.read_yaml(ROOT / "project.yml")["commands"] if c["name"] == "check-vars"]
+    assert "--relink" in check_vars["script"][0]
+
+
 def test_a_step_code_is_what_it_runs_imports_and_renders():
     commands = {c["name"]: c for c in srsly.read_yaml(ROOT / "project.yml")["commands"]}
     report = step_deps.step_code(commands["report"])

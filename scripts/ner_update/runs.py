@@ -2,12 +2,14 @@
 
 weasel runs each line of a step as a child process in the project folder and keeps no lock of its own:
 two `spacy project run` at once in one project write the same outputs, and project.lock then records one
-run's settings beside the other run's outputs, a skip that lasts. So every command starts with
-`claim_project`: the first command of a weasel run writes that run (the weasel process: its pid, start
-time and command line) to .project-run.json in the project; a command of another run that is still alive
-stops there, before it writes anything, with a message naming the run. A run that ended, or was killed,
-holds nothing. Commands run by hand, not by weasel, are not held (nor are spaCy's own commands, such as
-`spacy train`, which a weasel step may run).
+run's settings beside the other run's outputs, a skip that lasts. So every command of the project starts
+with `claim_project`: it writes its weasel run (the weasel process: pid, start time, command line), itself
+and the project's real path to .project-run.json in the project; a command of another run stops there,
+before it writes anything, with a message naming the run, while that run's weasel process or its last
+command is alive. A run that ended, or was killed, holds nothing; a claim copied along with the project
+holds nothing in the copy. Commands run by hand, not by weasel, are not held, nor are spaCy's own commands
+that a step may run (`spacy train`, `spacy package`): `spacy project run train` beside a live run is not
+stopped. Without flock (Windows) nothing is held.
 """
 
 import os
@@ -30,8 +32,16 @@ RUN_FILE = ".project-run.json"
 
 
 @dataclass(frozen=True)
+class Process:
+    """A process: its pid and when it started (so a reused pid is not taken for it)."""
+
+    pid: int
+    started: str
+
+
+@dataclass(frozen=True)
 class Run:
-    """A weasel process: its pid, when it started (so a reused pid is not taken for it) and its command line."""
+    """A weasel process and its command line."""
 
     pid: int
     started: str
@@ -45,7 +55,7 @@ def command_line_of(pid: int) -> Optional[List[str]]:
         if proc.is_file():
             return [arg.decode("utf8", "replace") for arg in proc.read_bytes().split(b"\0") if arg]
         out = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
-        return shlex.split(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
+        return out.stdout.split() if out.returncode == 0 and out.stdout.strip() else None  # words, as `ps` gives them
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
 
@@ -60,12 +70,17 @@ def start_time(pid: int) -> Optional[str]:
     try:
         stat = Path(f"/proc/{pid}/stat")
         if stat.is_file():
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            return None if fields[0] == "Z" else fields[19]  # a zombie has ended
-        out = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
+            fields = stat.read_bytes().rsplit(b")", 1)[1].split()  # after the name, which may hold ")" or spaces
+            return None if fields[0] == b"Z" else fields[19].decode()  # a zombie has ended
+        out = subprocess.run(["ps", "-o", "stat=,lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
+        state, _, started = out.stdout.strip().partition(" ")
+        return None if not state or state.startswith("Z") else started.strip()
     except (OSError, IndexError, subprocess.SubprocessError):
         return None
+
+
+def alive(pid: int, started: str) -> bool:
+    return start_time(pid) == started
 
 
 def is_weasel_run(command_line: List[str]) -> bool:
@@ -86,29 +101,37 @@ def weasel_run() -> Optional[Run]:
 
 
 def claim_project(folder: Path, run: Optional[Run]) -> None:
-    """Record `run` as the one writing into the project `folder`; InputError if another live run holds it."""
+    """Record `run` (and this process) as the one writing into the project `folder`; InputError if a live
+    other run holds it."""
     if run is None or fcntl is None:
         return
+    project = os.path.realpath(folder)
+    me = Process(os.getpid(), start_time(os.getpid()) or "")
     try:
         handle = (folder / RUN_FILE).open("a+", encoding="utf8")
     except OSError:  # a project folder this process cannot write to: the step's own writes will say so
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # held for a moment: between reading the holder and writing this run
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # held for a moment: between reading the holder and writing this run
+        except OSError:  # a file system without flock (some network mounts): not held
+            return
         handle.seek(0)
         try:
-            holder = Run(**srsly.json_loads(handle.read()))
-        except (ValueError, TypeError):
-            holder = None  # none yet, or unreadable: taken over
-        if holder is not None and holder != run and start_time(holder.pid) == holder.started:
-            raise InputError(
-                f"another run is writing into this project: `{holder.command}` (pid {holder.pid}). Wait for it "
-                "to end, or run in a copy of the project: two runs at once would leave each other's outputs "
-                "behind, recorded as up to date"
-            )
+            claim = srsly.json_loads(handle.read())
+            holder, step = Run(**claim["run"]), Process(**claim["step"])
+        except (ValueError, TypeError, KeyError):
+            claim, holder, step = {}, None, None  # none yet, or unreadable: taken over
+        if claim.get("project") == project and holder is not None and holder != run:
+            if alive(holder.pid, holder.started) or alive(step.pid, step.started):
+                raise InputError(
+                    f"another run is writing into this project: `{holder.command}` (pid {holder.pid}). Wait for "
+                    "it to end, or run in a copy of the project: two runs at once would leave each other's "
+                    "outputs behind, recorded as up to date"
+                )
         handle.seek(0)
         handle.truncate()
-        handle.write(srsly.json_dumps(asdict(run)))
+        handle.write(srsly.json_dumps({"project": project, "run": asdict(run), "step": asdict(me)}))
 
 
 def run_command(main: Callable, extra_args: bool = False) -> None:

@@ -160,22 +160,52 @@ def code_link_problems(root: Path = ROOT) -> List[str]:
     return problems
 
 
-def write_code_links(root: Path = ROOT) -> None:
-    """Make scripts/deps/ agree with the import graph (for the project's developers: the links are committed)."""
+def write_code_links(root: Path = ROOT) -> List[str]:
+    """Make scripts/deps/ agree with project.yml and the import graph; returns what it rewrote. The links are
+    committed, but a copy may have made them files (`spacy project clone` copies without links, as does git on
+    Windows without core.symlinks): `check-vars` calls this, so `all` puts them back. Where no link can be
+    made, each is a file naming its target and the target's md5, which this rewrites when the code changes
+    (then a step run alone sees edited code only after `check-vars`)."""
     folder = root / CODE_LINKS
     expected = expected_code_links(root)
-    if folder.is_dir():
-        for step in folder.iterdir():
-            if step.name not in expected:
-                shutil.rmtree(step)
+    written = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.name not in expected:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            written.append(path.name)
     for step, links in expected.items():
         (folder / step).mkdir(parents=True, exist_ok=True)
-        for path in (folder / step).iterdir():
-            if path.name not in links or not path.is_symlink() or os.readlink(path) != links[path.name]:
+        for path in sorted((folder / step).iterdir()):
+            if path.name not in links:
                 path.unlink()
+                written.append(f"{step}/{path.name}")
         for name, target in links.items():
-            if not (folder / step / name).is_symlink():
-                (folder / step / name).symlink_to(target)
+            path = folder / step / name
+            if path.is_symlink() and os.readlink(path) == target:
+                continue
+            stand_in = f"{target} {content_md5(Path(os.path.normpath(folder / step / target)))}\n"
+            if not path.is_symlink() and path.is_file() and path.read_text(encoding="utf8") == stand_in:
+                continue
+            if path.is_symlink() or path.exists():
+                path.unlink()
+            try:
+                path.symlink_to(target)
+            except OSError:  # no right to make links (Windows)
+                write_atomic(path, stand_in)
+            written.append(f"{step}/{name}")
+    return written
+
+
+def link_target(value: str, folder: Path) -> str:
+    """Where folder/<var> points for an input path: relative inside the project (the working folder), absolute
+    outside it, so a copied project keeps its links; a link the user made (the input itself) stays in the
+    chain: only the folders above it are resolved, so pointing that link elsewhere is seen."""
+    path = Path(value) if Path(value).is_absolute() else Path.cwd() / value
+    path = Path(os.path.realpath(path.parent)) / path.name
+    project = Path(os.path.realpath(Path.cwd()))
+    if path == project or project in path.parents:
+        return os.path.relpath(path, os.path.realpath(folder))
+    return str(path)
 
 
 def link_inputs(values: Dict[str, str], folder: Path) -> List[str]:
@@ -190,7 +220,7 @@ def link_inputs(values: Dict[str, str], folder: Path) -> List[str]:
         value, link = values[name].strip(), folder / name
         off += [] if value else [name]
         found = bool(value) and Path(value).exists()
-        target = os.path.relpath(Path(value).resolve(), folder.resolve()) if found else None
+        target = link_target(value, folder) if found else None
         if target is not None and link.is_symlink() and os.readlink(link) == target:
             continue
         if link.is_symlink() or link.exists():
