@@ -1,8 +1,8 @@
-"""Convert entity annotations (JSON/JSONL) into train and dev DocBins.
+"""Convert entity annotations into train and dev DocBins.
 
 Reads the project's own formats and what annotation tools export (course,
-values, spans (Prodigy), Label Studio, doccano; detected per record: see
-docs/data-formats.md), files or folders. Every bad record is reported with file,
+values, spans (Prodigy), Label Studio, doccano, detected per record; CoNLL/IOB
+token-per-line files: see docs/data-formats.md), files or folders. Every bad record is reported with file,
 record, text and span; nothing is written unless --bad-records skip (or
 --lenient). Labels that differ only in case are kept as given, with a warning.
 The work: scripts/ner_update/inputs/{conversion,formats,gold}.py.
@@ -27,9 +27,7 @@ from ner_update.runs import run_command
 @exits_on_input_error
 def main(
     input_values: List[str] = typer.Argument(
-        ...,
-        help="Annotation files in any supported format, or folders of .json/.jsonl files; with --output, '' "
-        "(no set) writes an empty DocBin",
+        ..., help="Annotation files in any supported format, or folders of them; with --output, '' writes an empty set"
     ),
     bootstrapped: List[Path] = typer.Option(
         [],
@@ -67,6 +65,7 @@ def main(
     bad_records: BadRecordsOption = BadRecords.fail,
     lenient: bool = typer.Option(False, "--lenient", help="The same as --bad-records skip"),
     lang: str = typer.Option("en", "--lang", help="Language whose tokenizer sets token boundaries (the base's)"),
+    labels: conv.LabelsOption = "",
 ):
     """Validate annotations and write train/dev .spacy corpora."""
     conv.check_outputs(output, train_output, dev_output)
@@ -79,7 +78,7 @@ def main(
         return
     report = Report()
     skip = lenient or bad_records == BadRecords.skip
-    records = checked(*conv.collect(inputs, bootstrapped, exclude, nlp, report), report, skip)
+    records = checked(*conv.collect(inputs, bootstrapped, exclude, nlp, report, labels), report, skip)
     if output is None:
         return write_split(nlp, records, (train_output, dev_output), (dev_ratio, seed, split), report)
     conv.write_docbins(nlp, [(output, records)])

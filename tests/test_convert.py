@@ -135,7 +135,7 @@ def test_folder_input_reads_every_json_and_jsonl_file(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     code, output, out = run_convert(tmp_path, [empty])
-    assert code == 1 and "no .json or .jsonl files in this folder" in output
+    assert code == 1 and "no .json, .jsonl, .conll, .iob, .iob2 or .bio files in this folder" in output
 
 
 def test_demo_assets_convert_cleanly(tmp_path):

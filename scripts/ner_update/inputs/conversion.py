@@ -7,6 +7,7 @@ library: prints nothing (scripts/convert.py prints); InputError for a bad input.
 
 from collections import Counter
 from contextlib import ExitStack
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, List, Optional, Tuple
@@ -63,11 +64,42 @@ def given_paths(input_values: List[str], exclude_values: List[str]) -> Tuple[Lis
     return inputs, exclude
 
 
+# convert's --labels option: the labels to learn, with its help
+LabelsOption = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="The labels to learn, comma-separated (e.g. the types your base lacks); spans of other labels are "
+        "left out, counted; '' learns every label",
+    ),
+]
+
+
+def keep_labels(records: List[Record], labels: str) -> Tuple[List[Record], Optional[str]]:
+    """The records with only the spans of `labels` (comma-separated; "" keeps all), and a note of what was
+    left out. A record keeps its text: its tokens that other labels covered teach "none of these labels"."""
+    kept = {label.strip() for label in labels.split(",") if label.strip()}
+    if not kept:
+        return records, None
+    dropped = Counter(label for r in records for _, _, label in (*r.spans, *r.incorrect) if label not in kept)
+    records = [
+        replace(
+            r, spans=tuple(s for s in r.spans if s[2] in kept), incorrect=tuple(s for s in r.incorrect if s[2] in kept)
+        )
+        for r in records
+    ]
+    if not dropped:
+        return records, None
+    listed = ", ".join(f"{label} {n}" for label, n in dropped.most_common())
+    return records, f"{sum(dropped.values())} spans of labels not in vars.labels ({labels}) left out: {listed}"
+
+
 def collect(
-    inputs: List[Path], bootstrapped: List[Path], exclude: List[Path], nlp: Language, report: Report
+    inputs: List[Path], bootstrapped: List[Path], exclude: List[Path], nlp: Language, report: Report, labels: str = ""
 ) -> Tuple[List[Record], List[str]]:
-    """Hand-checked records, then bootstrapped ones of other texts, without the excluded texts; and
-    what to say about those left out. InputError for a file that cannot be read."""
+    """Hand-checked records, then bootstrapped ones of other texts, without the excluded texts and with only
+    the spans of `labels` (keep_labels); and what to say about those left out. InputError for a file that
+    cannot be read."""
     excluded = excluded_texts(exclude)
     records = load_records(expand_inputs(inputs), nlp, report)
     rejected = set(report.rejected_texts)  # a bad hand-checked record: its text is out, not bootstrapped
@@ -89,7 +121,8 @@ def collect(
         notes.append(
             f"{n_records - len(records)} records left out because their text is in {', '.join(map(str, exclude))}"
         )
-    return records, notes
+    records, note = keep_labels(records, labels)
+    return records, notes + ([note] if note else [])
 
 
 def case_variant_warnings(records: List[Record], report: Report) -> List[str]:

@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
 
 from ner_update.common import LABEL_RULE, InputError, decoding_error, expand_text_files, is_valid_label, parse_json
+from ner_update.inputs.token_tags import SUFFIXES as TOKEN_TAG_SUFFIXES
+from ner_update.inputs.token_tags import iter_token_tag_records
 
 MAX_LENGTH = 1_000_000  # spaCy's default nlp.max_length
 
 Span = Tuple[int, int, str]
-SUFFIXES = (".json", ".jsonl")
+SUFFIXES = (".json", ".jsonl", *TOKEN_TAG_SUFFIXES)
 BINARY_VIEWS = {"ner", "spans"}  # one suggested span, accepted or rejected (ner.teach, spans.teach)
 MANUAL_VIEWS = {"ner_manual", "spans_manual"}
 ANSWERS = ("accept", "reject", "ignore")
@@ -75,7 +77,8 @@ class Format:
 
 
 def expand_inputs(paths: Iterable[Path]) -> List[Path]:
-    """Annotation files as given; a folder becomes its .json/.jsonl files (common.expand_text_files' policy)."""
+    """Annotation files as given; a folder becomes its .json/.jsonl and token-per-line (.conll, .iob, .iob2,
+    .bio) files (common.expand_text_files' policy)."""
     return expand_text_files(paths, SUFFIXES)
 
 
@@ -99,6 +102,9 @@ def _raw_records(path: Path, allow_empty: bool) -> Iterator[Tuple[str, object]]:
             return
         raise InputError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
+    if suffix in TOKEN_TAG_SUFFIXES:
+        yield from iter_token_tag_records(path)
+        return
     if suffix == ".json" or (suffix != ".jsonl" and head.lstrip().startswith("[")):
         data = parse_json(path.read_text(encoding="utf-8-sig"), path)
         if not isinstance(data, list):

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 import srsly
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from ner_update.common import LABEL_RULE, is_valid_label
 from ner_update.evaluation import scoring
 from ner_update.evaluation.held_out import CheckpointSet
 from ner_update.inputs.conversion import BadRecords, Split
@@ -101,6 +102,7 @@ class ProjectVars(BaseModel):
     raw_texts: Optional[str] = None  # optional inputs: "" turns one off
     patterns: Optional[str] = None
     annotations: Optional[str] = None
+    labels: Optional[str] = None
     checked_dev: Optional[str] = None
     checked_other: Optional[str] = None
     rehearsal_texts: Optional[Path] = None
@@ -185,6 +187,14 @@ class ProjectVars(BaseModel):
             raise ValueError("the annotations are the one input every run needs: give a file or folder")
         if not Path(value).exists():
             raise ValueError("no such file or folder")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def label_names(cls, value: str) -> str:
+        bad = [label for label in value.split(",") if label.strip() and not is_valid_label(label.strip())]
+        if bad or '"' in value or "\\" in value:
+            raise ValueError(f"comma-separated labels ({LABEL_RULE}): {(bad or [value])[0]!r:.60} is not one")
         return value
 
     @field_validator("base_pretrained")

@@ -8,11 +8,14 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 
 from ner_update.common import InputError, iter_lines, parse_json, read_utf8
 from ner_update.inputs.formats import lone_surrogate, record_text
+from ner_update.inputs.token_tags import SUFFIXES as TOKEN_TAG_SUFFIXES
+from ner_update.inputs.token_tags import numbered_records
 
 
 def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] = None) -> Iterator[Tuple[int, str]]:
     """Stream (line or record number, text) from a .txt (one text per line), .json
-    (a list) or .jsonl file; a UTF-8 byte order mark is accepted.
+    (a list), .jsonl or token-per-line (.conll, .iob, ...: a text per sentence) file; a
+    UTF-8 byte order mark is accepted.
 
     Records may be strings or annotation records of any format (`formats.record_text`),
     so annotation files can be read for their texts. Texts
@@ -23,11 +26,14 @@ def iter_numbered_texts(path: Path, counts: Counter, max_length: Optional[int] =
     line/record.
     """
     suffix = path.suffix.lower()
-    if suffix == ".json":
+    if suffix in TOKEN_TAG_SUFFIXES:
+        records: Iterator[Tuple[int, object]] = numbered_records(path)
+        where = "line"
+    elif suffix == ".json":
         data = parse_json(read_utf8(path), path)
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a JSON list of texts or records")
-        records: Iterator[Tuple[int, object]] = enumerate(data, start=1)
+        records = enumerate(data, start=1)
         where = "record"
     else:
         records = iter_lines(path, parse=suffix == ".jsonl")
