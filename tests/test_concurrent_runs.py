@@ -73,3 +73,11 @@ def test_a_claim_names_the_project_and_the_last_command_of_its_run(tmp_path):
     srsly.write_json(tmp_path / runs.RUN_FILE, {**claim, "run": dataclasses.asdict(ended)})
     with pytest.raises(InputError, match="another run is writing into this project"):
         runs.claim_project(tmp_path, run)
+
+
+def test_every_step_that_writes_starts_with_a_project_command_which_claims_the_project():
+    """A step that runs spaCy's own commands (`spacy train`, `spacy package`) claims through a project command first."""
+    for command in srsly.read_yaml(ROOT / "project.yml")["commands"]:
+        if command.get("outputs") or command.get("outputs_no_cache"):
+            first = command["script"][0]
+            assert first.startswith("python scripts/"), f"{command['name']} starts with {first[:60]!r}"

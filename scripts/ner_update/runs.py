@@ -7,9 +7,9 @@ with `claim_project`: it writes its weasel run (the weasel process: pid, start t
 and the project's real path to .project-run.json in the project; a command of another run stops there,
 before it writes anything, with a message naming the run, while that run's weasel process or its last
 command is alive. A run that ended, or was killed, holds nothing; a claim copied along with the project
-holds nothing in the copy. Commands run by hand, not by weasel, are not held, nor are spaCy's own commands
-that a step may run (`spacy train`, `spacy package`): `spacy project run train` beside a live run is not
-stopped. Without flock (Windows) nothing is held.
+holds nothing in the copy. A step that runs spaCy's own commands (`spacy train`, `spacy package`) runs a
+project command first (`check_vars.py`), which claims the project for it. Commands run by hand, not by
+weasel, are not held. Without flock (Windows) nothing is held.
 """
 
 import os
