@@ -3,9 +3,10 @@ and a guard that the tests leave the project's own folders untouched."""
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import pytest
 import typer
@@ -35,6 +36,15 @@ def run_cli(main, args, extra_args: bool = False):
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, " ".join(result.output.split())
+
+
+def run_python(code: str, *args: str, cwd: Path, path: List[Path]) -> List[str]:
+    """Run `code` in a fresh Python whose PYTHONPATH is `path` alone (e.g. an installed wheel's site folder);
+    its stdout lines, once it exited 0."""
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": os.pathsep.join(map(str, path))}
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()
 
 
 def package_code_paths() -> list:

@@ -11,9 +11,6 @@ rehearsal -> make_config (new_label_tagger, the default) -> spacy train (--code)
 labels) -> spacy package -> pip install --target -> load in a clean process.
 """
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict
 
@@ -28,7 +25,7 @@ import convert
 import evaluate
 import make_config
 import rehearsal
-from conftest import ROOT, package_code_paths, run_cli
+from conftest import ROOT, package_code_paths, run_cli, run_python
 from ner_update.pipelines import resolve_base_name
 from ner_update.registered import registered
 from tiny import gadget_records, install_wheel, old_label_sentences
@@ -165,7 +162,6 @@ def test_the_package_is_the_updated_pipeline_and_loads_without_the_project(route
     meta = srsly.read_json(route["shipped"] / "meta.json")
     assert meta["name"] == "gadget_route" and route["base"].removeprefix("en_") in meta["description"]
     assert meta["ner_update"]["recipe"] == "new_label_tagger" and "GADGET" in meta["description"]
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(route["site"])}
     code = (
         "import importlib.util, json, spacy\n"
         "assert importlib.util.find_spec('functions') is None\n"
@@ -174,9 +170,7 @@ def test_the_package_is_the_updated_pipeline_and_loads_without_the_project(route
         "print(json.dumps({'name': nlp.meta['name'], 'ents': [[e.text, e.label_] for e in doc.ents],\n"
         "    'pos': [t.pos_ for t in doc], 'lemmas': [t.lemma_ for t in doc]}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    got = srsly.json_loads(result.stdout.strip().splitlines()[-1])
+    got = srsly.json_loads(run_python(code, cwd=tmp_path, path=[route["site"]])[-1])
     assert got["name"] == "gadget_route"
     assert ["steam deck", "GADGET"] in got["ents"] and ["Paris", "GPE"] in got["ents"]
     assert all(got["pos"]) and all(got["lemmas"])

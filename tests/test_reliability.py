@@ -457,6 +457,8 @@ def test_check_vars_accepts_the_project_defaults(tmp_path, monkeypatch):
         ("dev_ratio", "1.5", "less than 1"),
         ("train_overrides", "training.max_steps 100", "'training.max_steps' is not a config override"),
         ("base_overrides", "--training.max_steps", "--training.max_steps has no value"),
+        ("labels", "album,musical artist", "comma-separated labels (a label is"),
+        ("labels", 'album,"x', "comma-separated labels (a label is"),
     ],
 )
 def test_check_vars_names_each_bad_var_and_writes_nothing(tmp_path, monkeypatch, name, value, expected):

@@ -54,6 +54,9 @@ def test_a_bad_line_is_named_and_nothing_is_written(tmp_path):
     code, out = run_cli(convert.main, [path, "--output", tmp_path / "out.spacy"])
     assert code == 1 and f"{path}: line 2: expected a token and a BIO tag" in out
     assert not (tmp_path / "out.spacy").exists()
+    path.write_text("-DOCSTART- O\n\n", encoding="utf8")
+    code, out = run_cli(convert.main, [path, "--output", tmp_path / "out.spacy"])
+    assert code == 1 and f"{path}: the file is empty" in out and not (tmp_path / "out.spacy").exists()
 
 
 def test_only_the_labels_to_learn_are_kept_and_the_rest_is_counted(tmp_path):
@@ -65,6 +68,9 @@ def test_only_the_labels_to_learn_are_kept_and_the_rest_is_counted(tmp_path):
     assert "1 spans of labels not in vars.labels (album,musicgenre) left out: band 1" in out
     kept = spans_of(tmp_path / "out.spacy")
     assert kept["The Beatles recorded Abbey Road ."] == [("Abbey Road", "album")]
+    # a label to learn that no span has is most likely misspelt: said, not silently learned as nothing
+    code, out = run_cli(convert.main, [path, "--output", tmp_path / "typo.spacy", "--labels", "albm,band"])
+    assert code == 0 and "no span of albm (vars.labels: a typo?)" in out
 
 
 def test_a_checked_set_in_iob_is_kept_out_of_training_by_its_texts(tmp_path):

@@ -20,7 +20,7 @@ import assemble
 import convert
 import make_config
 import rehearsal
-from conftest import ROOT, package_code_paths, run_cli
+from conftest import ROOT, package_code_paths, run_cli, run_python
 from ner_update.evaluation import scoring
 from ner_update.registered import registered
 from ner_update.scale.jobs import ner_components
@@ -319,11 +319,8 @@ def tiny_wheel(tiny_base, update_runs, tmp_path_factory) -> dict:
 
 def run_with_wheel(wheel: dict, code: str, cwd: Path, *args: str) -> List[str]:
     """Run `code` in a fresh Python that has the installed wheel and not the project (its stdout lines)."""
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(wheel["site"])}
     code = "import importlib.util, spacy; assert importlib.util.find_spec('functions') is None\n" + code
-    result = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()
+    return run_python(code, *args, cwd=cwd, path=[wheel["site"]])
 
 
 def test_shipped_pipeline_has_its_own_meta_and_the_wheel_loads_with_only_spacy(tiny_wheel, tmp_path):
@@ -356,15 +353,13 @@ def test_the_projects_steps_run_the_installed_wheel_as_well_as_its_folder(tiny_w
     of the components, so the project's copy is registered only for a pipeline folder (spaCy's E004
     otherwise; the folder case is every other test). Run where the wheel is installed and the project's
     library is on the path."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tiny_wheel["site"]), str(ROOT / "scripts")])}
     code = (
         "from ner_update.scale.jobs import load_pipeline; from ner_update.evaluation import side_by_side; "
         "import annotate; "
         "nlp = load_pipeline('en_tiny_gadget'); print(nlp.pipe_names[-3:])"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['entity_snapshot', 'new_labels', 'new_entities']"
+    out = run_python(code, cwd=tmp_path, path=[tiny_wheel["site"], ROOT / "scripts"])
+    assert out == ["['entity_snapshot', 'new_labels', 'new_entities']"]
 
 
 SOURCE_INTO = """

@@ -1,9 +1,5 @@
 """The default base ner's embedding reads the words run together in handles and hashtags."""
 
-import os
-import subprocess
-import sys
-
 import numpy
 import pytest
 import spacy
@@ -12,7 +8,7 @@ from spacy.util import load_config
 from spacy.vectors import Vectors
 from thinc.types import Ragged
 
-from conftest import ROOT, package_code_paths
+from conftest import ROOT, package_code_paths, run_python
 from ner_update.registered import registered
 from tiny import install_wheel
 
@@ -153,13 +149,11 @@ def test_a_packaged_ner_with_the_embedding_loads_with_only_spacy(tmp_path):
     nlp.to_disk(tmp_path / "ner")
     target = tmp_path / "site"
     install_wheel(tmp_path / "ner", tmp_path / "pkg", target, "parts_ner", package_code_paths())
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(target)}
     code = (
         "import importlib.util, spacy; assert importlib.util.find_spec('word_parts') is None; "
         "nlp = spacy.load('en_parts_ner'); print(nlp.get_pipe('ner').model.get_ref('tok2vec').predict("
         "[nlp.make_doc('@BBCNews')])[0].sum())"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    (printed,) = run_python(code, cwd=tmp_path, path=[target])
     expected = nlp.get_pipe("ner").model.get_ref("tok2vec").predict([nlp.make_doc("@BBCNews")])[0].sum()
-    assert float(result.stdout) == pytest.approx(float(expected), rel=1e-5)
+    assert float(printed) == pytest.approx(float(expected), rel=1e-5)

@@ -13,11 +13,12 @@ when the step is run alone.
 """
 
 import ast
+import functools
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import srsly
 
@@ -26,7 +27,6 @@ from ner_update.inputs.project_vars import OPTIONAL_INPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_LINKS = Path("scripts") / "deps"
-INPUT_LINKS = Path("corpus") / "inputs"
 # the inputs a step may read that a var can turn off ("")
 OFF_INPUTS = (*OPTIONAL_INPUTS, "pretrain_texts")
 
@@ -55,15 +55,23 @@ def imported_names(tree: ast.AST, scripts: Path) -> List[str]:
     return names
 
 
+@functools.lru_cache(maxsize=None)
+def _imported_modules(path: Path, scripts: Path, stamp: Tuple[int, int]) -> Tuple[Path, ...]:
+    """The project modules one file imports (parsed once per version of the file: `stamp` is its mtime and size)."""
+    names = imported_names(ast.parse(path.read_text(encoding="utf8")), scripts)
+    return tuple(module for module in (module_file(name, scripts) for name in names) if module is not None)
+
+
 def local_imports(path: Path, scripts: Path = ROOT / "scripts") -> Set[Path]:
     """The project modules (files under scripts/) a script imports, directly or through each other.
     Packages' __init__.py files are left out: they hold a docstring only (tested)."""
     found: Set[Path] = set()
     todo = [path]
     while todo:
-        for name in imported_names(ast.parse(todo.pop().read_text(encoding="utf8")), scripts):
-            module = module_file(name, scripts)
-            if module is not None and module.name != "__init__.py" and module not in found:
+        current = todo.pop()
+        stat = current.stat()
+        for module in _imported_modules(current, scripts, (stat.st_mtime_ns, stat.st_size)):
+            if module.name != "__init__.py" and module not in found:
                 found.add(module)
                 todo.append(module)
     return found

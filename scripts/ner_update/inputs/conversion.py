@@ -88,10 +88,12 @@ def keep_labels(records: List[Record], labels: str) -> Tuple[List[Record], Optio
         )
         for r in records
     ]
-    if not dropped:
-        return records, None
-    listed = ", ".join(f"{label} {n}" for label, n in dropped.most_common())
-    return records, f"{sum(dropped.values())} spans of labels not in vars.labels ({labels}) left out: {listed}"
+    found = {label for r in records for _, _, label in (*r.spans, *r.incorrect)}
+    notes = [f"no span of {', '.join(sorted(kept - found))} (vars.labels: a typo?)"] if kept - found else []
+    if dropped:
+        listed = ", ".join(f"{label} {n}" for label, n in dropped.most_common())
+        notes.insert(0, f"{sum(dropped.values())} spans of labels not in vars.labels ({labels}) left out: {listed}")
+    return records, "; ".join(notes) or None
 
 
 def collect(
