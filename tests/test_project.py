@@ -183,6 +183,18 @@ def test_package_ships_the_registered_code_a_shipped_pipeline_needs():
             assert not [name for name in names if name in recipes], f"ship {path.name}: a recipe names {names}"
 
 
+def test_package_reads_evaluates_verdict_before_it_builds_a_wheel():
+    """A model that learned nothing is not shipped as if it had: package stops before `spacy package`
+    unless vars.failed_learning says ship (check_learning's own test: test_report.py)."""
+    config = load_project_config(ROOT)
+    (package,) = [c for c in config["commands"] if c["name"] == "package"]
+    lines = [" ".join(line.split()) for line in package["script"]]
+    gate = next(i for i, line in enumerate(lines) if line.startswith("python scripts/check_learning.py"))
+    assert gate < next(i for i, line in enumerate(lines) if "spacy package" in line)
+    assert "training/metrics.json" in lines[gate] and "training/metrics.json" in package["deps"]
+    assert config["vars"]["failed_learning"] == "stop" and lines[gate].endswith("--on-failure stop")
+
+
 def test_library_package_inits_hold_only_a_docstring():
     for init in LIBRARY.rglob("__init__.py"):
         body = ast.parse(init.read_text(encoding="utf8")).body

@@ -454,6 +454,7 @@ def test_check_vars_accepts_the_project_defaults(tmp_path, monkeypatch):
         ("base_model", "en_core_web_nope", "neither an installed pipeline package nor a pipeline folder"),
         ("patterns", "assets/no_such_patterns.jsonl", "no such file or folder"),
         ("split", "by_name", "Input should be 'entity' or 'random'"),
+        ("failed_learning", "warn", "Input should be 'stop' or 'ship'"),
         ("dev_ratio", "1.5", "less than 1"),
         ("train_overrides", "training.max_steps 100", "'training.max_steps' is not a config override"),
         ("base_overrides", "--training.max_steps", "--training.max_steps has no value"),

@@ -13,6 +13,7 @@ import spacy
 import srsly
 from spacy.tokens import DocBin
 
+import check_learning
 import report
 from conftest import run_cli
 from ner_update.evaluation import scoring, side_by_side
@@ -477,9 +478,29 @@ def test_failed_learning_is_said_at_the_top_and_no_failed_score_is_highlighted(t
     warning = "The model learned almost nothing of GADGET: F 3.6 on checked_dev"
     page = render(tmp_path, metrics)
     assert page.top_text.index("Learning failed.") < page.top_text.index(SECTIONS["data"][3:])
+    assert "package builds no wheel of this pipeline" in page.top_text
     assert warning in page.top_text and "Learning worked" not in page.text
     new_label_tables = [t for t in page.sections["metrics"].tables if "gold new-label spans" in t.caption]
     assert len(new_label_tables) == 2 and not [c for t in new_label_tables for c in t.highlighted()]
+
+
+def test_package_builds_nothing_when_learning_failed_unless_told_to_ship(tmp_path):
+    metrics = make_metrics()
+    metrics["new_label_sets"]["checked_dev"]["model"]["per_label"]["GADGET"] = prf(5.0, 2.8, 3.6)
+    _, warnings, _ = side_by_side.learning_problems(metrics, "checked_dev", 10.0)
+    metrics["learning"].update(failed=True, warnings=warnings)
+    failed, worked = tmp_path / "failed.json", tmp_path / "worked.json"
+    failed.write_text(dumps(validated(metrics)), encoding="utf8")
+    worked.write_text(dumps(validated(make_metrics())), encoding="utf8")
+
+    code, out = run_cli(check_learning.main, [failed])  # the default is vars.failed_learning's: stop
+    assert code == 1 and "learned almost nothing of GADGET: F 3.6 on checked_dev" in out
+    assert "nothing packaged" in out and "--vars.failed_learning ship" in out
+    code, out = run_cli(check_learning.main, [failed, "--on-failure", "ship"])
+    assert code == 0 and "packaging anyway" in out and "learned almost nothing of GADGET" in out
+    assert run_cli(check_learning.main, [worked])[0] == 0
+    code, out = run_cli(check_learning.main, [tmp_path / "missing.json"])
+    assert code == 1 and "missing.json: file not found" in out
 
 
 def test_renders_real_evaluate_output(tmp_path):

@@ -9,6 +9,7 @@ OVERRIDES = {
     "vars.base_overrides": "--training.max_steps 100 --training.eval_frequency 100",
     "vars.train_overrides": "--training.max_steps 40 --training.eval_frequency 20",
     "vars.heldout_texts_per_file": 100,
+    "vars.failed_learning": "ship",  # 40 steps may learn too little to pass evaluate's verdict: build the wheel
 }
 CHECKED = ("youtube_dev", "other_sites")  # the hand-checked sets: never trained on
 STEPS = (  # check-vars runs every time (seconds): it links the optional inputs

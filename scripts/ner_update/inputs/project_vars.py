@@ -5,6 +5,7 @@ import difflib
 import os
 import re
 import shlex
+from enum import Enum
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -40,6 +41,13 @@ MAX_PACKAGE_NAME = 50
 # the vars that name a file or folder: each reaches a step's command line, which weasel splits without a shell
 PATH_VARS = (*OPTIONAL_INPUTS, "annotations", "rehearsal_texts", "pretrain_texts", "base_pretrained", "base_model")
 PATH_VARS += ("annotate_model", "apply_model", "apply_input", "apply_output")
+
+
+class FailedLearning(str, Enum):
+    """What `package` does when evaluate said learning failed: build no wheel, or build it anyway."""
+
+    stop = "stop"
+    ship = "ship"
 
 
 def recipes() -> List[str]:
@@ -116,6 +124,7 @@ class ProjectVars(BaseModel):
     train_overrides: Optional[str] = None
     package_name: Optional[str] = None
     package_version: Optional[str] = None
+    failed_learning: Optional[FailedLearning] = None
     annotate_model: Optional[str] = None
     annotate_limit: Optional[int] = Field(None, ge=0)
     split: Optional[Split] = None
