@@ -14,6 +14,7 @@ import spacy
 import srsly
 from spacy.cli.train import train
 from spacy.tokens import DocBin, Span
+from spacy.training import Example
 from spacy.util import load_config, registry
 
 import assemble
@@ -695,6 +696,28 @@ def test_tagger_learns_only_the_new_labels(update_runs):
     assert tagger.cfg["old_labels"] == sorted(OLD)
 
 
+def test_silver_leaves_unlabelled_the_base_labels_that_hold_the_new_labels_names():
+    """PERSON holds most musical artists in the annotations: on rehearsal text a PERSON may be one, so the
+    tagger learns nothing there (no gradient), while a DATE is still "no new label"."""
+    nlp = spacy.blank("en")
+    gold = [nlp("Bob Dylan toured with Joan Baez in 1965."), nlp("Ann Lee wrote about Dylan in May.")]
+    gold[0].ents = [Span(gold[0], 0, 2, "musicalartist"), Span(gold[0], 3, 5, "musicalartist")]
+    gold[1].ents = [Span(gold[1], 4, 5, "musicalartist")]
+    base = [nlp(doc.text) for doc in gold]
+    base[0].ents = [Span(base[0], 0, 2, "PERSON"), Span(base[0], 3, 5, "PERSON"), Span(base[0], 7, 8, "DATE")]
+    base[1].ents = [Span(base[1], 0, 2, "PERSON"), Span(base[1], 4, 5, "PERSON"), Span(base[1], 6, 7, "DATE")]
+    assert functions.host_labels(gold, base, 0.5) == {"PERSON": 0.75}  # 3 of 4 PERSON entities hold one
+    assert functions.host_labels(gold, base, 0.8) == {} and functions.host_labels(gold, base, 1.0) == {}
+
+    silver = nlp("Mary Smith came on Monday.")
+    silver.ents = [Span(silver, 0, 2, "PERSON"), Span(silver, 4, 5, "DATE")]
+    functions._silver.unlabel([silver], {"PERSON": 0.75})
+    assert [(e.text, e.label_) for e in silver.ents] == [("Monday", "DATE")]
+    assert [t.ent_iob_ for t in silver] == ["", "", "O", "O", "B", "O"]  # missing, not "no entity"
+    tagger = functions.NewLabelTagger(nlp.vocab, None, "new_labels", old_labels=["DATE", "PERSON"])
+    assert tagger._gold_tags(Example(nlp.make_doc(silver.text), silver)) == [None, None, "O", "O", "O", "O"]
+
+
 def test_silver_pattern_matches_replace_the_base_entity_they_overlap():
     nlp = spacy.blank("en")
     docs = [nlp("Alice Smith sold her Steam Deck in Paris."), nlp("Bob Jones lives in Oslo.")]
@@ -723,6 +746,7 @@ def test_training_reads_the_recipes_silver_pattern_rule(tiny_base, update_runs, 
             tmp_path / str(with_patterns), tiny_base, "new_label_tagger", str(corpus / "patterns.jsonl")
         )
         config["paths"]["rehearsal"] = str(silver)
+        config["paths"].update({name: str(corpus / f"{name}.spacy") for name in ("train", "train_base_ents")})
         if not with_patterns:
             config["training"]["before_update"]["patterns"]["path"] = None
         callback = registry.resolve({"cb": config.interpolate()["training"]["before_update"]})["cb"]

@@ -2,8 +2,8 @@
 
 Training code: readers, the rehearsal callback, the batcher and the loss
 logger. Loading it also registers the pipeline components (components.py,
-new_label_tagger.py, anchored_ruler.py) and the default base ner's embedding (word_parts.py), loaded
-from next to this file, so `--code
+new_label_tagger.py, anchored_ruler.py), the default base ner's embedding (word_parts.py) and the
+silver examples' helpers (silver.py), loaded from next to this file, so `--code
 scripts/registered/functions.py` is all a config needs; it imports nothing else from
 the project's scripts.
 
@@ -15,7 +15,8 @@ the project's scripts.
 - ner_update.rehearsal.v1  [training.before_update] callback: before every
   update, blends silver examples (the base's predictions on other text) into the
   step at a fixed ratio per new-label example, drawn afresh each epoch from the
-  seed, and/or runs a teacher-student rehearsal step (`masked_rehearse`) against
+  seed (the entities of a base label that holds the new labels' names left
+  unlabelled), and/or runs a teacher-student rehearsal step (`masked_rehearse`) against
   the frozen copy of the starting model. Its gradients are applied by the
   step's update.
 - ner_update.loss_logger.v1  wraps spaCy's console logger; writes every logged
@@ -24,13 +25,11 @@ the project's scripts.
 
 import importlib
 import importlib.util
-import random
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
-import spacy
 import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
@@ -53,6 +52,8 @@ def _sibling(name: str) -> ModuleType:
 
 _components, _ruler, _tagger = _sibling("components"), _sibling("anchored_ruler"), _sibling("new_label_tagger")
 _sibling("word_parts")  # registers ner_update.WordPartsEmbed.v1
+_silver = _sibling("silver")
+RehearsalSampler, host_labels, relabel_matches = _silver.RehearsalSampler, _silver.host_labels, _silver.relabel_matches
 # the components' names, for code that imports them from here
 EntitySnapshot, MergeNewEntities, LabelScores = (
     _components.EntitySnapshot,
@@ -165,39 +166,6 @@ def recording_batcher(batcher: Callable[[Iterable], Iterable[List]]) -> Callable
     return batch
 
 
-class RehearsalSampler:
-    """Draws rehearsal items at a ratio per new-label example.
-
-    Items come from a permutation made afresh each epoch from the seed and the
-    epoch number, without replacement until the permutation is used up.
-    Fractional counts carry over, so the ratio holds on average.
-    """
-
-    def __init__(self, n_items: int, ratio: float, seed: int) -> None:
-        self.n_items, self.ratio, self.seed = n_items, ratio, seed
-        self.epoch: Optional[int] = None
-        self.order: List[int] = []
-        self.pos = 0
-        self.owed = 0.0
-
-    def draw(self, epoch: int, n_new: int) -> List[int]:
-        if self.ratio <= 0 or self.n_items == 0:
-            return []
-        if epoch != self.epoch:
-            self.epoch, self.pos = epoch, 0
-            self.order = list(range(self.n_items))
-            random.Random(f"{self.seed}-{epoch}").shuffle(self.order)
-        self.owed += self.ratio * n_new
-        k, self.owed = int(self.owed), self.owed - int(self.owed)
-        picked = []
-        for _ in range(k):
-            if self.pos >= len(self.order):
-                self.pos = 0
-            picked.append(self.order[self.pos])
-            self.pos += 1
-        return picked
-
-
 @registry.callbacks("ner_update.rehearsal.v1")
 def rehearsal(
     path: Optional[Path],
@@ -206,6 +174,9 @@ def rehearsal(
     dropout: float = 0.1,
     seed: int = 0,
     patterns: Optional[List[dict]] = None,
+    annotations: Optional[Path] = None,
+    annotations_base_ents: Optional[Path] = None,
+    host_share: float = 1.0,
 ) -> Callable[[Language, dict], None]:
     """Before every update, add rehearsal gradients for the trainable components.
 
@@ -221,6 +192,12 @@ def rehearsal(
         becomes a new-label entity that replaces a base entity it overlaps
         (the base read an "iPad" in a tweet as ORG): silver examples never
         teach that a new-label name is an old label or no entity.
+    annotations, annotations_base_ents, host_share: the new-label gold docs and
+        the base's predictions on their texts. A base label most of whose
+        entities there overlap a new-label span (share >= host_share; 1.0: none)
+        is a host of the new labels: the base calls their names so (PERSON for
+        a musical artist). Its entities in the silver texts are left unlabelled
+        (missing), neither taught as a new label nor as "no entity".
     """
     cache: dict = {}
     _STATE.batch_size = None  # a new run: only this run's batcher may set it
@@ -236,7 +213,15 @@ def rehearsal(
                 "rehearsal would silently do nothing and the update would forget the old labels."
             )
         if not cache:
-            cache.update(_rehearsal_cache(nlp, path, patterns, silver_ratio, teacher_ratio, seed))
+            hosts = {}
+            if host_share < 1.0 and annotations and annotations_base_ents:
+                golds, preds = _read_docs(annotations, nlp), _read_docs(annotations_base_ents, nlp)
+                if [d.text for d in preds] != [d.text for d in golds]:
+                    raise ValueError(
+                        f"{annotations_base_ents} does not hold the texts of {annotations}: re-run `rehearsal`"
+                    )
+                hosts = host_labels(golds, preds, host_share)
+            cache.update(_rehearsal_cache(nlp, path, patterns, silver_ratio, teacher_ratio, seed, hosts))
         examples: List[Example] = cache["examples"]
         silver = [examples[i] for i in cache["silver"].draw(info["epoch"], n_new)]
         teacher = [examples[i].predicted for i in cache["teacher"].draw(info["epoch"], n_new)]
@@ -254,15 +239,26 @@ def rehearsal(
 
 
 def _rehearsal_cache(
-    nlp: Language, path: Path, patterns: Optional[List[dict]], silver_ratio: float, teacher_ratio: float, seed: int
+    nlp: Language,
+    path: Path,
+    patterns: Optional[List[dict]],
+    silver_ratio: float,
+    teacher_ratio: float,
+    seed: int,
+    hosts: Dict[str, float],
 ) -> dict:
     """What the rehearsal callback reads once: the silver examples (tokenized
-    once: nothing in an update writes to their predicted docs), the components
-    it updates and the annotating ones they listen to, and the samplers."""
+    once: nothing in an update writes to their predicted docs; host labels' entities
+    left missing), the components it updates and the annotating ones they listen to,
+    and the samplers."""
     examples = [Example(nlp.make_doc(d.text), d) for d in _read_docs(path, nlp)]
     if patterns:
         changed = relabel_matches([eg.reference for eg in examples], patterns, nlp)
         sys.stdout.write(f"    rehearsal: pattern matches relabelled {changed} silver docs of {len(examples)}\n")
+    if hosts:
+        _silver.unlabel([eg.reference for eg in examples], hosts)
+        said = ", ".join(f"{label} ({value:.0%})" for label, value in hosts.items())
+        sys.stdout.write(f"    rehearsal: {said} hold new-label names in the annotations: unlabelled in silver\n")
     frozen = set(nlp.config["training"]["frozen_components"])
     annotating = set(nlp.config["training"]["annotating_components"])
     components = [
@@ -278,21 +274,6 @@ def _rehearsal_cache(
         "silver": RehearsalSampler(len(examples), silver_ratio, seed),
         "teacher": RehearsalSampler(len(examples), teacher_ratio, seed + 1),
     }
-
-
-def relabel_matches(docs: List[Doc], patterns: List[dict], nlp: Language) -> int:
-    """Set the pattern matches in `docs` as entities, replacing the entities
-    they overlap (in place); the number of docs changed."""
-    matcher = spacy.blank(nlp.lang, vocab=nlp.vocab)  # the patterns' own pipeline: phrases need only the tokenizer
-    matcher.tokenizer = nlp.tokenizer
-    ruler = matcher.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True})
-    ruler.add_patterns(patterns)
-    changed = 0
-    for doc in docs:
-        before = [(e.start, e.end, e.label_) for e in doc.ents]
-        ruler(doc)
-        changed += before != [(e.start, e.end, e.label_) for e in doc.ents]
-    return changed
 
 
 def _annotate(docs: List[Doc], procs: list) -> None:
