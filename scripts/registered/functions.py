@@ -176,7 +176,7 @@ def rehearsal(
     patterns: Optional[List[dict]] = None,
     annotations: Optional[Path] = None,
     annotations_base_ents: Optional[Path] = None,
-    host_share: float = 1.0,
+    host_share: Optional[float] = None,
 ) -> Callable[[Language, dict], None]:
     """Before every update, add rehearsal gradients for the trainable components.
 
@@ -193,9 +193,9 @@ def rehearsal(
         (the base read an "iPad" in a tweet as ORG): silver examples never
         teach that a new-label name is an old label or no entity.
     annotations, annotations_base_ents, host_share: the new-label gold docs and
-        the base's predictions on their texts. A base label most of whose
-        entities there overlap a new-label span (share >= host_share; 1.0: none)
-        is a host of the new labels: the base calls their names so (PERSON for
+        the base's predictions on their texts. A base label at least host_share
+        of whose entities there contain a whole new-label span (null: none) is a
+        host of the new labels: the base calls their names so (PERSON for
         a musical artist). Its entities in the silver texts are left unlabelled
         (missing), neither taught as a new label nor as "no entity".
     """
@@ -214,7 +214,7 @@ def rehearsal(
             )
         if not cache:
             hosts = {}
-            if host_share < 1.0 and annotations and annotations_base_ents:
+            if host_share is not None and annotations and annotations_base_ents:
                 golds, preds = _read_docs(annotations, nlp), _read_docs(annotations_base_ents, nlp)
                 if [d.text for d in preds] != [d.text for d in golds]:
                     raise ValueError(

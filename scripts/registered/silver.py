@@ -44,20 +44,18 @@ class RehearsalSampler:
 
 def host_labels(golds: List[Doc], preds: List[Doc], share: float) -> Dict[str, float]:
     """The base's labels, with their shares, at least `share` of whose entities in `preds` (the
-    base's predictions on the texts of `golds`, the new-label gold docs) overlap a gold new-label
-    span: the labels the base gives the new labels' names (share >= 1: none)."""
-    if share >= 1.0:
-        return {}
+    base's predictions on the texts of `golds`, the new-label gold docs) contain a whole gold
+    new-label span: the labels the base gives the new labels' names. A label
+    whose entities only share a token with one (CARDINAL "5" in "iPhone 5") is no host."""
     total: Dict[str, int] = {}
-    overlapping: Dict[str, int] = {}
+    holding: Dict[str, int] = {}
     for gold, pred in zip(golds, preds):
-        taken = {i for ent in gold.ents for i in range(ent.start, ent.end)}
+        spans = [(ent.start, ent.end) for ent in gold.ents]
         for ent in pred.ents:
             total[ent.label_] = total.get(ent.label_, 0) + 1
-            overlapping[ent.label_] = overlapping.get(ent.label_, 0) + bool(
-                taken.intersection(range(ent.start, ent.end))
-            )
-    shares = {label: overlapping[label] / n for label, n in total.items()}
+            contains = any(ent.start <= start and end <= ent.end for start, end in spans)
+            holding[ent.label_] = holding.get(ent.label_, 0) + contains
+    shares = {label: holding[label] / n for label, n in total.items()}
     return {label: value for label, value in sorted(shares.items()) if value >= share}
 
 
