@@ -15,13 +15,17 @@ import typer
 from wasabi import msg
 
 from ner_update.common import InputError
-from ner_update.evaluation.metrics_schema import load_metrics
+from ner_update.evaluation.metrics_schema import load_metrics, measured_other_pipeline
 from ner_update.inputs.project_vars import FailedLearning
 from ner_update.runs import run_command
 
 
 def main(
     metrics_path: Annotated[Path, typer.Argument(help="Metrics written by evaluate.py, e.g. training/metrics.json")],
+    pipeline: Annotated[
+        Path | None,
+        typer.Option("--pipeline", file_okay=False, help="The pipeline to package: the one the metrics measured?"),
+    ] = None,
     on_failure: Annotated[
         FailedLearning,
         typer.Option("--on-failure", help='When learning failed: "stop" (exit 1, nothing packaged) or "ship"'),
@@ -29,9 +33,12 @@ def main(
 ) -> None:
     """Exit non-zero when evaluate said learning failed, unless told to ship anyway."""
     try:
-        learning = load_metrics(metrics_path).learning
+        metrics = load_metrics(metrics_path)
+        if pipeline is not None:
+            measured_other_pipeline(metrics, metrics_path, pipeline)
     except InputError as err:
         msg.fail(str(err), exits=1)
+    learning = metrics.learning
     if not learning.failed:
         msg.good(f"Learning worked ({metrics_path}: judged on {learning.checkpoint_set})")
         return

@@ -10,6 +10,7 @@ import pytest
 import spacy
 import srsly
 from spacy.tokens import Doc, DocBin
+from weasel.util import get_checksum
 
 import evaluate
 from conftest import ROOT, run_cli
@@ -374,8 +375,10 @@ def test_cli_writes_the_metrics(tmp_path, shipped_dirs, patterns_path, metrics):
     assert code == 0, output
     written = srsly.read_json(out)
     assert written["shipped_model"] == str(shipped_dirs / mode)
+    assert written["shipped_checksum"] == get_checksum(shipped_dirs / mode)  # which pipeline was measured
     expected = srsly.json_loads(srsly.json_dumps(metrics[mode]))
-    assert {k: v for k, v in written.items() if k not in ("base_model", "shipped_model", "learning")} == expected
+    measured = ("base_model", "shipped_model", "shipped_checksum", "learning")
+    assert {k: v for k, v in written.items() if k not in measured} == expected
     assert set(written["learning"]) == {"checkpoint_set", "min_f", "failed", "warnings"}
     assert "dev: new labels P/R/F patterns 50.0 / 50.0 / 50.0" in output
     assert "heldout: old labels shipped gold F 94.1, agreement 94.1, new-label entities 2" in output

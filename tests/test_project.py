@@ -191,7 +191,8 @@ def test_package_reads_evaluates_verdict_before_it_builds_a_wheel():
     lines = [" ".join(line.split()) for line in package["script"]]
     gate = next(i for i, line in enumerate(lines) if line.startswith("python scripts/check_learning.py"))
     assert gate < next(i for i, line in enumerate(lines) if "spacy package" in line)
-    assert "training/metrics.json" in lines[gate] and "training/metrics.json" in package["deps"]
+    assert "training/metrics.json --pipeline training/pipeline" in lines[gate]  # the metrics of this pipeline
+    assert "training/metrics.json" in package["deps"]
     assert config["vars"]["failed_learning"] == "stop" and lines[gate].endswith("--on-failure stop")
 
 

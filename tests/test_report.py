@@ -12,6 +12,7 @@ import pytest
 import spacy
 import srsly
 from spacy.tokens import DocBin
+from weasel.util import get_checksum
 
 import check_learning
 import report
@@ -501,6 +502,18 @@ def test_package_builds_nothing_when_learning_failed_unless_told_to_ship(tmp_pat
     assert run_cli(check_learning.main, [worked])[0] == 0
     code, out = run_cli(check_learning.main, [tmp_path / "missing.json"])
     assert code == 1 and "missing.json: file not found" in out
+
+    # the metrics must be of the pipeline as it is now: assembled again since, they judge nothing
+    pipeline = tmp_path / "pipeline"
+    pipeline.mkdir()
+    (pipeline / "meta.json").write_text('{"name": "one"}', encoding="utf8")
+    measured = make_metrics()
+    measured["shipped_checksum"] = get_checksum(pipeline)
+    worked.write_text(dumps(validated(measured)), encoding="utf8")
+    assert run_cli(check_learning.main, [worked, "--pipeline", pipeline])[0] == 0
+    (pipeline / "meta.json").write_text('{"name": "two"}', encoding="utf8")
+    code, out = run_cli(check_learning.main, [worked, "--pipeline", pipeline])
+    assert code == 1 and "it changed since evaluate measured it" in out and "project run evaluate" in out
 
 
 def test_renders_real_evaluate_output(tmp_path):

@@ -716,6 +716,8 @@ def test_silver_leaves_unlabelled_the_base_labels_that_hold_the_new_labels_names
     functions._silver.unlabel([silver], {"PERSON": 0.75})
     assert [(e.text, e.label_) for e in silver.ents] == [("Monday", "DATE")]
     assert [t.ent_iob_ for t in silver] == ["", "", "O", "O", "B", "O"]  # missing, not "no entity"
+    with pytest.raises(ValueError, match="host_share is a share in"):
+        functions._hosts(nlp, Path("train.spacy"), Path("train_base_ents.spacy"), 0.0)  # 0 would unlabel all
     tagger = functions.NewLabelTagger(nlp.vocab, None, "new_labels", old_labels=["DATE", "PERSON"])
     assert tagger._gold_tags(Example(nlp.make_doc(silver.text), silver)) == [None, None, "O", "O", "O", "O"]
 
@@ -737,18 +739,26 @@ def test_silver_pattern_matches_replace_the_base_entity_they_overlap():
 def test_training_reads_the_recipes_silver_pattern_rule(tiny_base, update_runs, tmp_path, capsys):
     """The default recipe's [training.before_update.patterns] reaches the
     rehearsal callback that training builds: a pattern match in a silver text
-    is relabelled there; with its path null, silver docs stay as the base made them."""
+    is relabelled there; with its path null, silver docs stay as the base made them.
+    Its host_share reaches it too: the base labels that hold new-label names are named."""
     corpus, runs = update_runs
     silver = tmp_path / "silver.spacy"
     base = spacy.load(tiny_base)
     DocBin(docs=list(base.pipe(["Anna sold her Steam Deck in Paris.", "Bob Jones lives in Oslo."]))).to_disk(silver)
     nlp = spacy.load(runs["new_label_tagger"][1])
+    gold, predicted = nlp.make_doc("Anna sold her Kindle Oasis."), nlp.make_doc("Anna sold her Kindle Oasis.")
+    gold.ents, predicted.ents = (
+        [Span(gold, 3, 5, "GADGET")],
+        [Span(predicted, 0, 1, "PER"), Span(predicted, 3, 5, "ORG")],
+    )
+    DocBin(docs=[gold]).to_disk(tmp_path / "train.spacy")
+    DocBin(docs=[predicted]).to_disk(tmp_path / "train_base_ents.spacy")
     for with_patterns in (True, False):
         config = recipe_config(
             tmp_path / str(with_patterns), tiny_base, "new_label_tagger", str(corpus / "patterns.jsonl")
         )
         config["paths"]["rehearsal"] = str(silver)
-        config["paths"].update({name: str(corpus / f"{name}.spacy") for name in ("train", "train_base_ents")})
+        config["paths"].update({name: str(tmp_path / f"{name}.spacy") for name in ("train", "train_base_ents")})
         if not with_patterns:
             config["training"]["before_update"]["patterns"]["path"] = None
         callback = registry.resolve({"cb": config.interpolate()["training"]["before_update"]})["cb"]
@@ -758,6 +768,8 @@ def test_training_reads_the_recipes_silver_pattern_rule(tiny_base, update_runs, 
         callback(nlp, {"epoch": 0})
         printed = capsys.readouterr().out
         assert ("pattern matches relabelled 1 silver docs of 2" in printed) is with_patterns
+        # the ORG entity holds the annotations' one GADGET name, the PER entity none: ORG's are unlabelled
+        assert "rehearsal: ORG (100%) hold new-label names in the annotations: unlabelled in silver" in printed
 
 
 def test_the_shipped_meta_carries_the_bases_sources_and_licence():

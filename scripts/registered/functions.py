@@ -28,7 +28,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import srsly
 from spacy.language import Language
@@ -81,6 +81,14 @@ def _read_docs(path: Path, nlp: Language) -> List[Doc]:
     return list(DocBin().from_disk(path).get_docs(nlp.vocab))
 
 
+def _read_pair(path: Path, base_ents_path: Path, nlp: Language) -> Tuple[List[Doc], List[Doc]]:
+    """The gold docs at `path` and the base's predictions on their texts (same order), or ValueError."""
+    golds, preds = _read_docs(path, nlp), _read_docs(base_ents_path, nlp)
+    if [d.text for d in preds] != [d.text for d in golds]:
+        raise ValueError(f"{base_ents_path} does not hold the texts of {path}: re-run the `rehearsal` command")
+    return golds, preds
+
+
 def merge_ents(gold: Doc, predicted: Doc) -> int:
     """Add `predicted`'s entities to `gold` where they overlap no gold entity.
 
@@ -106,10 +114,9 @@ def new_label_corpus(path: Path, base_ents_path: Optional[Path] = None) -> Calla
     a new-label sentence is not taught as "no entity". null: gold only."""
 
     def read(nlp: Language) -> Iterator[Example]:
-        golds = _read_docs(path, nlp)
-        preds = _read_docs(base_ents_path, nlp) if base_ents_path else None
-        if preds is not None and [d.text for d in preds] != [d.text for d in golds]:
-            raise ValueError(f"{base_ents_path} does not hold the texts of {path}: re-run the `rehearsal` command")
+        golds, preds = _read_docs(path, nlp), None
+        if base_ents_path:
+            golds, preds = _read_pair(path, base_ents_path, nlp)
         for i, gold in enumerate(golds):
             if preds is not None:
                 merge_ents(gold, preds[i])
@@ -192,12 +199,9 @@ def rehearsal(
         becomes a new-label entity that replaces a base entity it overlaps
         (the base read an "iPad" in a tweet as ORG): silver examples never
         teach that a new-label name is an old label or no entity.
-    annotations, annotations_base_ents, host_share: the new-label gold docs and
-        the base's predictions on their texts. A base label at least host_share
-        of whose entities there contain a whole new-label span (null: none) is a
-        host of the new labels: the base calls their names so (PERSON for
-        a musical artist). Its entities in the silver texts are left unlabelled
-        (missing), neither taught as a new label nor as "no entity".
+    annotations, annotations_base_ents, host_share: the new-label gold docs and the
+        base's predictions on them: the entities of a base label that holds the new
+        labels' names (silver.host_labels) are left missing in silver texts (null: off).
     """
     cache: dict = {}
     _STATE.batch_size = None  # a new run: only this run's batcher may set it
@@ -213,14 +217,7 @@ def rehearsal(
                 "rehearsal would silently do nothing and the update would forget the old labels."
             )
         if not cache:
-            hosts = {}
-            if host_share is not None and annotations and annotations_base_ents:
-                golds, preds = _read_docs(annotations, nlp), _read_docs(annotations_base_ents, nlp)
-                if [d.text for d in preds] != [d.text for d in golds]:
-                    raise ValueError(
-                        f"{annotations_base_ents} does not hold the texts of {annotations}: re-run `rehearsal`"
-                    )
-                hosts = host_labels(golds, preds, host_share)
+            hosts = _hosts(nlp, annotations, annotations_base_ents, host_share)
             cache.update(_rehearsal_cache(nlp, path, patterns, silver_ratio, teacher_ratio, seed, hosts))
         examples: List[Example] = cache["examples"]
         silver = [examples[i] for i in cache["silver"].draw(info["epoch"], n_new)]
@@ -238,6 +235,17 @@ def rehearsal(
     return before_update
 
 
+def _hosts(
+    nlp: Language, annotations: Optional[Path], base_ents: Optional[Path], share: Optional[float]
+) -> Optional[Dict[str, float]]:
+    """The host labels (silver.host_labels) of the annotations; None when off (share null or no files)."""
+    if share is not None and not 0 < share <= 1:
+        raise ValueError(f"ner_update.rehearsal.v1: host_share is a share in (0, 1], or null (off), not {share}")
+    if share is None or not annotations or not base_ents:
+        return None
+    return host_labels(*_read_pair(annotations, base_ents, nlp), share)
+
+
 def _rehearsal_cache(
     nlp: Language,
     path: Path,
@@ -245,7 +253,7 @@ def _rehearsal_cache(
     silver_ratio: float,
     teacher_ratio: float,
     seed: int,
-    hosts: Dict[str, float],
+    hosts: Optional[Dict[str, float]],
 ) -> dict:
     """What the rehearsal callback reads once: the silver examples (tokenized
     once: nothing in an update writes to their predicted docs; host labels' entities
@@ -259,6 +267,8 @@ def _rehearsal_cache(
         _silver.unlabel([eg.reference for eg in examples], hosts)
         said = ", ".join(f"{label} ({value:.0%})" for label, value in hosts.items())
         sys.stdout.write(f"    rehearsal: {said} hold new-label names in the annotations: unlabelled in silver\n")
+    elif hosts is not None:
+        sys.stdout.write("    rehearsal: no base label holds new-label names in the annotations (host_share)\n")
     frozen = set(nlp.config["training"]["frozen_components"])
     annotating = set(nlp.config["training"]["annotating_components"])
     components = [

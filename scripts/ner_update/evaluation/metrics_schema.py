@@ -11,6 +11,7 @@ from pathlib import Path
 
 import srsly
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from weasel.util import get_checksum
 
 from ner_update.common import InputError, parse_json, read_utf8
 
@@ -152,6 +153,7 @@ class Metrics(Strict):
     frozen_outputs: FrozenOutputs | None = None  # absent without an old-label set with gold
     base_model: str
     shipped_model: str
+    shipped_checksum: str | None = None  # weasel's checksum of the shipped pipeline's folder, as measured
     learning: Learning
 
 
@@ -213,3 +215,14 @@ def load_metrics(path: Path) -> Metrics:
         return Metrics.model_validate_json(content.encode("utf8"))
     except ValidationError as err:
         raise InputError(f"{path}: {describe(err)}") from None
+
+
+def measured_other_pipeline(metrics: Metrics, metrics_path: Path, pipeline: Path) -> None:
+    """InputError when `metrics` are not of `pipeline` as it is now (assembled again since evaluate ran)."""
+    if not pipeline.is_dir():
+        raise InputError(f"{pipeline}: no such pipeline folder (the project's `assemble` command writes it)")
+    if metrics.shipped_checksum != get_checksum(pipeline):
+        raise InputError(
+            f"{metrics_path} is not of {pipeline} as it is now (it changed since evaluate measured it): "
+            "run `python -m spacy project run evaluate` first"
+        )

@@ -10,6 +10,7 @@ from typing import Callable
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+from weasel.util import get_checksum
 
 from ner_update.common import InputError
 from ner_update.evaluation.held_out import same_sets
@@ -160,7 +161,9 @@ def complete_metrics(scores: dict, base_model: str, shipped_model: str, checkpoi
     against the schema of metrics.json (metrics_schema.Metrics)."""
     picked_on, failures, unmeasured = learning_problems(scores, checkpoint_set, min_f)
     learning = Learning(checkpoint_set=picked_on, min_f=min_f, failed=bool(failures), warnings=failures + unmeasured)
-    metrics = {**scores, "base_model": base_model, "shipped_model": shipped_model, "learning": learning.model_dump()}
+    checksum = get_checksum(shipped_model) if Path(shipped_model).is_dir() else None
+    metrics = {**scores, "base_model": base_model, "shipped_model": shipped_model, "shipped_checksum": checksum}
+    metrics["learning"] = learning.model_dump()
     return validated(metrics, "the metrics evaluate computed")
 
 
