@@ -65,7 +65,8 @@ def route(tmp_path_factory, base) -> Dict:
     recipe = ROOT / "configs" / "recipes" / "new_label_tagger.cfg"
     args = [recipe, base, config, "--patterns", patterns, "--prepared-base", root / "training" / "recipe_base"]
     out["config"] = ok(make_config.main, args)
-    overrides = {f"paths.{n}": str(corpus / f"{n}.spacy") for n in ("train", "dev", "dev_base_ents", "rehearsal")}
+    names = ("train", "train_base_ents", "dev", "dev_base_ents", "rehearsal")
+    overrides = {f"paths.{n}": str(corpus / f"{n}.spacy") for n in names}
     overrides.update(
         {"paths.losses": str(root / "losses.jsonl"), "training.max_steps": 40, "training.eval_frequency": 20}
     )
