@@ -507,6 +507,8 @@ def test_package_builds_nothing_when_learning_failed_unless_told_to_ship(tmp_pat
     pipeline = tmp_path / "pipeline"
     pipeline.mkdir()
     (pipeline / "meta.json").write_text('{"name": "one"}', encoding="utf8")
+    code, out = run_cli(check_learning.main, [worked, "--pipeline", pipeline])  # written before evaluate said which
+    assert code == 1 and "does not say which pipeline it measured" in out
     measured = make_metrics()
     measured["shipped_checksum"] = get_checksum(pipeline)
     worked.write_text(dumps(validated(measured)), encoding="utf8")

@@ -770,6 +770,14 @@ def test_training_reads_the_recipes_silver_pattern_rule(tiny_base, update_runs, 
         assert ("pattern matches relabelled 1 silver docs of 2" in printed) is with_patterns
         # the ORG entity holds the annotations' one GADGET name, the PER entity none: ORG's are unlabelled
         assert "rehearsal: ORG (100%) hold new-label names in the annotations: unlabelled in silver" in printed
+    # and in the silver examples training draws from, a host's entity is missing, another label's is kept
+    acme = nlp.make_doc("Anna joined Acme Corp in Oslo.")
+    acme.ents = [Span(acme, 0, 1, "PER"), Span(acme, 2, 4, "ORG"), Span(acme, 5, 6, "LOC")]
+    DocBin(docs=[acme]).to_disk(silver)
+    cache = functions._rehearsal_cache(nlp, silver, None, 1.0, 0.0, 0, {"ORG": 1.0})
+    reference = cache["examples"][0].reference
+    assert [(e.text, e.label_) for e in reference.ents] == [("Anna", "PER"), ("Oslo", "LOC")]
+    assert [t.ent_iob_ for t in reference][2:4] == ["", ""]
 
 
 def test_the_shipped_meta_carries_the_bases_sources_and_licence():

@@ -2,7 +2,8 @@
 loaded by functions.py; it imports nothing from the project's other scripts)."""
 
 import random
-from typing import Dict, List, Optional
+from collections import Counter
+from typing import Collection, Dict, List, Optional
 
 import spacy
 from spacy.language import Language
@@ -47,19 +48,18 @@ def host_labels(golds: List[Doc], preds: List[Doc], share: float) -> Dict[str, f
     base's predictions on the texts of `golds`, the new-label gold docs) contain a whole gold
     new-label span: the labels the base gives the new labels' names. A label
     whose entities only share a token with one (CARDINAL "5" in "iPhone 5") is no host."""
-    total: Dict[str, int] = {}
-    holding: Dict[str, int] = {}
+    total: Counter = Counter()
+    holding: Counter = Counter()
     for gold, pred in zip(golds, preds):
         spans = [(ent.start, ent.end) for ent in gold.ents]
         for ent in pred.ents:
-            total[ent.label_] = total.get(ent.label_, 0) + 1
-            contains = any(ent.start <= start and end <= ent.end for start, end in spans)
-            holding[ent.label_] = holding.get(ent.label_, 0) + contains
-    shares = {label: holding[label] / n for label, n in total.items()}
-    return {label: value for label, value in sorted(shares.items()) if value >= share}
+            total[ent.label_] += 1
+            holding[ent.label_] += any(ent.start <= start and end <= ent.end for start, end in spans)
+    shares = {label: holding[label] / n for label, n in sorted(total.items())}
+    return {label: value for label, value in shares.items() if value >= share}
 
 
-def unlabel(docs: List[Doc], labels: Dict[str, float]) -> None:
+def unlabel(docs: List[Doc], labels: Collection[str]) -> None:
     """Make the entities of `labels` in `docs` missing (in place): taught neither as an entity nor as none."""
     for doc in docs:
         doc.set_ents(

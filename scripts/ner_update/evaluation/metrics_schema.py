@@ -221,6 +221,10 @@ def measured_other_pipeline(metrics: Metrics, metrics_path: Path, pipeline: Path
     """InputError when `metrics` are not of `pipeline` as it is now (assembled again since evaluate ran)."""
     if not pipeline.is_dir():
         raise InputError(f"{pipeline}: no such pipeline folder (the project's `assemble` command writes it)")
+    if metrics.shipped_checksum is None:
+        raise InputError(
+            f"{metrics_path} does not say which pipeline it measured: run `python -m spacy project run evaluate`"
+        )
     if metrics.shipped_checksum != get_checksum(pipeline):
         raise InputError(
             f"{metrics_path} is not of {pipeline} as it is now (it changed since evaluate measured it): "
